@@ -1,1 +1,28 @@
-//! clickrec
+//! clickrec: train and evaluate CTR and recommendation models from config files.
+//!
+//! One module per pipeline stage: [`config`] → [`data`] (load, de-duplicate, filter) →
+//! [`split`] → [`dataset`] (encode, [`features`]) → models ([`model`], [`ncf`], [`als`]) →
+//! [`eval`] with [`metrics`] → [`report`] and export, written through [`rundir`].
+
+pub mod als;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod data;
+pub mod dataset;
+pub mod error;
+pub mod eval;
+pub mod export;
+pub mod features;
+pub mod metrics;
+pub mod model;
+pub mod modeldir;
+pub mod models;
+pub mod pipeline;
+pub mod progress;
+pub mod report;
+pub mod rundir;
+pub mod split;
+pub mod synth;
+
+pub use error::{Error, Result};

@@ -1,0 +1,312 @@
+//! The implementation of each CLI command.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::cli::{Cli, Command};
+use crate::config;
+use crate::modeldir;
+use crate::data::{Columns, TableSpec, read_table};
+use crate::error::{Error, Result};
+use crate::metrics::{self, ThresholdRule};
+use crate::pipeline::{self, TrainOptions};
+use crate::report::csv_field;
+use crate::rundir::RunDir;
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train { config, set, force, resume, quiet } => {
+            let cfg = config::load(&config, &set)?;
+            let (dir, m) = pipeline::train(&cfg, &TrainOptions { force, resume, quiet })?;
+            println!("{}", crate::report::table(&m));
+            for (name, mm) in &m.models {
+                for n in &mm.notes {
+                    println!("note ({name}): {n}");
+                }
+            }
+            println!("wrote {}", dir.display());
+            Ok(())
+        }
+        Command::Data { config, set, write_split, json } => data(&config, &set, write_split.as_deref(), json),
+        Command::Metrics { predictions, k, cutoff_weight, youden, json } => {
+            metrics_cmd(&predictions, k, cutoff_weight, youden, json)
+        }
+        Command::Recommend { model_dir, user, k, model, json } => recommend(&model_dir, &user, k, model.as_deref(), json),
+        Command::Similar { model_dir, item, k, model, json } => similar(&model_dir, &item, k, model.as_deref(), json),
+        Command::Generate { kind, users, items, rows, days, seed, output } => {
+            let kind = match kind.as_str() {
+                "ctr" => crate::synth::SynthKind::Ctr,
+                "events" => crate::synth::SynthKind::Events,
+                other => return Err(Error::Usage(format!("--kind {other:?}: expected ctr or events"))),
+            };
+            let spec = crate::synth::SynthSpec { kind, users, items, rows, days, seed, start: crate::synth::DEFAULT_START };
+            let mut df = crate::synth::generate(&spec).map_err(|e| Error::Usage(e.to_string()))?;
+            crate::synth::write_frame(&mut df, &output).map_err(|e| Error::Usage(e.to_string()))?;
+            println!("wrote {} rows to {}", df.height(), output.display());
+            Ok(())
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct DataJson<'a> {
+    #[serde(flatten)]
+    summary: &'a crate::report::DataSummary,
+    #[serde(flatten)]
+    split: &'a crate::split::SplitStats,
+    eval_users: usize,
+}
+
+fn data(config: &Path, set: &[String], write_split: Option<&Path>, json: bool) -> Result<()> {
+    let cfg = config::load(config, set)?;
+    let p = pipeline::prepare(&cfg)?;
+    let st = &p.split.stats;
+    if let Some(dir) = write_split {
+        write_split_csvs(dir, &p)?;
+    }
+    if json {
+        let out = DataJson { summary: &p.summary, split: st, eval_users: st.eval_users };
+        println!("{}", serde_json::to_string(&out).map_err(|e| Error::Export(e.to_string()))?);
+        return Ok(());
+    }
+    let s = &p.summary;
+    let mut o = String::new();
+    let _ = writeln!(o, "source: {}", p.x.source.display());
+    let _ = writeln!(o, "rows read: {}", s.load.rows_read);
+    let _ = writeln!(o, "duplicates dropped: {}", s.load.duplicates_dropped);
+    if s.load.unknown_events_skipped > 0 {
+        let _ = writeln!(o, "unknown events skipped: {}", s.load.unknown_events_skipped);
+    }
+    for f in &s.load.filters {
+        let _ = writeln!(o, "filter {} (round {}): {} rows removed", f.filter, f.round, f.rows_removed);
+    }
+    let _ = writeln!(o, "users: {}  items: {}  interactions: {}  sparsity: {:.4} %", s.users, s.items, s.interactions, s.sparsity);
+    for (ev, n) in &s.load.event_counts {
+        let _ = writeln!(o, "event {ev}: {n}");
+    }
+    if let Some(c) = s.click_rate {
+        let _ = writeln!(o, "click rate: {:.4}", c);
+    }
+    let _ = writeln!(o, "split: {}", st.split);
+    let _ = writeln!(
+        o,
+        "train rows: {}  (users {}, items {}, train-only users {})",
+        st.train_rows, st.train_users, st.train_items, st.train_only_users
+    );
+    let _ = writeln!(
+        o,
+        "test rows:  {}  (before filters {}, dropped unknown item {}, dropped unknown user {}, dropped seen in train {}; distinct pairs {})",
+        st.test_rows,
+        st.test_rows_before_filters,
+        st.test_rows_dropped_unknown_item,
+        st.test_rows_dropped_unknown_user,
+        st.test_rows_dropped_seen_in_train,
+        st.test_pairs
+    );
+    let _ = writeln!(o, "eval users: {}", st.eval_users);
+    print!("{o}");
+    Ok(())
+}
+
+/// Write train.csv / test.csv (raw ids) for outside tools, atomically as a folder.
+fn write_split_csvs(dir: &Path, p: &pipeline::Prepared) -> Result<()> {
+    let run = RunDir::create(dir, true)?;
+    for (name, rows) in [("train.csv", &p.split.train), ("test.csv", &p.split.test)] {
+        let x = &p.x;
+        let mut out = String::from("user,item,timestamp,weight");
+        if x.label.is_some() {
+            out.push_str(",label");
+        }
+        out.push('\n');
+        for &r in rows.iter() {
+            let _ = write!(
+                out,
+                "{},{},{},{}",
+                csv_field(&x.users.label(x.user[r] as usize)),
+                csv_field(&x.items.label(x.item[r] as usize)),
+                x.ts[r],
+                x.weight[r]
+            );
+            if let Some(l) = &x.label {
+                let _ = write!(out, ",{}", u8::from(l[r]));
+            }
+            out.push('\n');
+        }
+        crate::rundir::write_atomic(&run.path().join(name), out.as_bytes())?;
+    }
+    run.commit()?;
+    Ok(())
+}
+
+/// The metrics.json keys of one model, for `clickrec metrics --json`.
+#[derive(Serialize)]
+struct MetricsJson {
+    rows: usize,
+    auc: Option<f64>,
+    logloss: Option<f64>,
+    threshold: Option<f64>,
+    tpr: Option<f64>,
+    fpr: Option<f64>,
+    k: usize,
+    hr_at_k: f64,
+    ndcg_at_k: f64,
+    precision_at_k: f64,
+    base_rate: f64,
+    users_with_click: usize,
+    users_with_at_most_k_rows: usize,
+    classification: Option<crate::eval::Classification>,
+    confusion: Option<[[u64; 2]; 2]>,
+    notes: Vec<String>,
+}
+
+fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Result<()> {
+    if k == 0 {
+        return Err(Error::Usage("--k must be at least 1".into()));
+    }
+    if !(0.0..=1.0).contains(&w) {
+        return Err(Error::Usage(format!("--cutoff-weight {w}: must be in [0, 1]")));
+    }
+    let df = read_table(&TableSpec { path: path.to_path_buf(), delimiter: None, has_header: true, columns: None })?;
+    let cols = Columns { df: &df, path };
+    let users_raw = cols.strings("user", "user")?;
+    cols.get("item", "item")?;
+    let labels = cols.labels("label", "label")?;
+    let scores = cols.f64s("score", "score")?;
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    let users: Vec<u32> = users_raw
+        .iter()
+        .map(|u| {
+            let n = index.len() as u32;
+            *index.entry(u.as_str()).or_insert(n)
+        })
+        .collect();
+    let mut notes = Vec::new();
+    let rule = if youden { ThresholdRule::Youden } else { ThresholdRule::WeightedCutoff(w) };
+    let (mut auc, mut threshold, mut classification, mut confusion, mut tpr, mut fpr) = (None, None, None, None, None, None);
+    match metrics::roc_auc(&labels, &scores) {
+        Ok(a) => {
+            auc = Some(a);
+            let curve = metrics::roc_curve(&labels, &scores)?;
+            let t = metrics::pick_threshold(&curve, rule)?;
+            let rep = metrics::classification_report(&labels, &scores, t.threshold)?;
+            threshold = Some(t.threshold);
+            tpr = Some(t.tpr);
+            fpr = Some(t.fpr);
+            classification = Some(crate::eval::Classification {
+                class_0: rep.classes[0],
+                class_1: rep.classes[1],
+                accuracy: rep.accuracy,
+            });
+            confusion = Some(rep.confusion);
+        }
+        Err(metrics::MetricError::SingleClass { positives, negatives }) => notes.push(format!(
+            "AUC and the threshold are undefined: a single class ({positives} clicked, {negatives} not)"
+        )),
+        Err(e) => return Err(e.into()),
+    }
+    let logloss = if scores.iter().all(|s| (0.0..=1.0).contains(s)) {
+        Some(metrics::log_loss(&labels, &scores)?)
+    } else {
+        notes.push("log loss skipped: scores are not probabilities in [0, 1]".into());
+        None
+    };
+    let r = metrics::impression_ranking(&users, &labels, &scores, k)?;
+    let out = MetricsJson {
+        rows: labels.len(),
+        auc,
+        logloss,
+        threshold,
+        tpr,
+        fpr,
+        k,
+        hr_at_k: r.hr_at_k,
+        ndcg_at_k: r.ndcg_at_k,
+        precision_at_k: r.precision_at_k,
+        base_rate: r.hr_random,
+        users_with_click: r.users_with_click,
+        users_with_at_most_k_rows: r.users_with_at_most_k_rows,
+        classification,
+        confusion,
+        notes,
+    };
+    if json {
+        println!("{}", serde_json::to_string(&out).map_err(|e| Error::Export(e.to_string()))?);
+    } else {
+        print!("{}", metrics_text(&out));
+    }
+    Ok(())
+}
+
+fn metrics_text(m: &MetricsJson) -> String {
+    let f = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "undefined".into());
+    let mut o = String::new();
+    let _ = writeln!(o, "rows: {}", m.rows);
+    let _ = writeln!(o, "AUC: {}   log loss: {}", f(m.auc), f(m.logloss));
+    let _ = writeln!(o, "threshold: {} (tpr {}, fpr {})", f(m.threshold), f(m.tpr), f(m.fpr));
+    if let (Some(c), Some(conf)) = (&m.classification, &m.confusion) {
+        let _ = writeln!(o, "class        precision  recall     f1         support");
+        for (label, s) in [("0", &c.class_0), ("1", &c.class_1)] {
+            let _ = writeln!(o, "{label:<12} {:<10.4} {:<10.4} {:<10.4} {}", s.precision, s.recall, s.f1, s.support);
+        }
+        let _ = writeln!(o, "accuracy: {:.4}", c.accuracy);
+        let _ = writeln!(o, "confusion [[tn, fp], [fn, tp]]: {:?}", conf);
+    }
+    let k = m.k;
+    let _ = writeln!(
+        o,
+        "HR@{k}: {:.4} (random order {:.4}; {} users with a click, {} with at most {k} rows)   NDCG@{k}: {:.4}   P@{k}: {:.4}",
+        m.hr_at_k, m.base_rate, m.users_with_click, m.users_with_at_most_k_rows, m.ndcg_at_k, m.precision_at_k
+    );
+    for n in &m.notes {
+        let _ = writeln!(o, "note: {n}");
+    }
+    o
+}
+
+fn kind_arg(model: Option<&str>) -> Result<Option<modeldir::Kind>> {
+    match model {
+        None => Ok(None),
+        Some("als") => Ok(Some(modeldir::Kind::Als)),
+        Some("ncf") => Ok(Some(modeldir::Kind::Ncf)),
+        Some(other) => Err(Error::Usage(format!("--model {other:?}: expected als or ncf"))),
+    }
+}
+
+fn recommend(dir: &Path, user: &str, k: usize, model: Option<&str>, json: bool) -> Result<()> {
+    if k == 0 {
+        return Err(Error::Usage("-k must be at least 1".into()));
+    }
+    let (kind, dir) = modeldir::locate(dir, kind_arg(model)?)?;
+    match kind {
+        modeldir::Kind::Als => {
+            let m = modeldir::load_als(&dir)?;
+            let u = modeldir::find(&m.json.users, user, "user")?;
+            let seen = m.json.seen_ptr.get(u as usize..u as usize + 2).map(|w| &m.json.seen_items[w[0]..w[1]]).unwrap_or(&[]);
+            let ranked = m.model.recommend(u, k, seen);
+            modeldir::print_rows(&modeldir::rows(&m.json.items, m.json.item_titles.as_ref(), &ranked), json);
+        }
+        modeldir::Kind::Ncf => crate::ncf_export::recommend(&dir, user, k, json)?,
+    }
+    Ok(())
+}
+
+fn similar(dir: &Path, item: &str, k: usize, model: Option<&str>, json: bool) -> Result<()> {
+    if k == 0 {
+        return Err(Error::Usage("-k must be at least 1".into()));
+    }
+    let (kind, dir) = modeldir::locate(dir, Some(kind_arg(model)?.unwrap_or(modeldir::Kind::Als)))?;
+    match kind {
+        modeldir::Kind::Als => {
+            let m = modeldir::load_als(&dir)?;
+            let i = modeldir::find(&m.json.items, item, "item")?;
+            let ranked = m.model.similar_items(i, k);
+            modeldir::print_rows(&modeldir::rows(&m.json.items, m.json.item_titles.as_ref(), &ranked), json);
+        }
+        modeldir::Kind::Ncf => crate::ncf_export::similar(&dir, item, k, json)?,
+    }
+    Ok(())
+}

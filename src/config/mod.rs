@@ -1,0 +1,82 @@
+//! Run configs: TOML → [`RawConfig`] (typed, unknown keys rejected) → [`RunConfig`] (validated).
+//!
+//! `--set key=value` overrides are applied to the parsed TOML tree before typing, so they go
+//! through exactly the same checks as the file.
+
+mod error;
+mod overrides;
+pub mod raw;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use error::ConfigError;
+pub use raw::*;
+pub use validate::validate;
+
+/// A validated run config. Relative data paths are resolved against the config file's folder.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The config as resolved (defaults filled, overrides applied): written to the run dir.
+    pub raw: RawConfig,
+    /// Where the config file lives (data paths are relative to it).
+    pub base_dir: PathBuf,
+    /// The run directory (`[output].dir` or `artifacts/<name>`).
+    pub output_dir: PathBuf,
+}
+
+impl RunConfig {
+    /// Resolve a path from the config against the config file's folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
+    }
+
+    /// Whether the log carries a 0/1 click label (CTR mode) rather than implicit events.
+    pub fn is_ctr(&self) -> bool {
+        self.raw.data.label.is_some()
+    }
+
+    /// The ranking protocol after resolving `auto`.
+    pub fn ranking(&self) -> RankingMode {
+        match self.raw.eval.ranking {
+            RankingMode::Auto if self.is_ctr() => RankingMode::Impressions,
+            RankingMode::Auto => RankingMode::Full,
+            m => m,
+        }
+    }
+
+    /// The resolved config as TOML, for the run directory.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.raw).unwrap_or_else(|e| format!("# could not render: {e}\n"))
+    }
+}
+
+/// Read, override and validate a config file.
+pub fn load(path: &Path, overrides: &[String]) -> Result<RunConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    from_str(&text, path, base_dir, overrides)
+}
+
+/// Parse a config from TOML text (`origin` names it in errors).
+pub fn from_str(
+    text: &str,
+    origin: &Path,
+    base_dir: PathBuf,
+    overrides: &[String],
+) -> Result<RunConfig, ConfigError> {
+    let raw: RawConfig = if overrides.is_empty() {
+        toml::from_str(text).map_err(|e| ConfigError::from_toml(origin, &e))?
+    } else {
+        let mut tree: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::from_toml(origin, &e))?;
+        for o in overrides {
+            overrides::apply(&mut tree, o)?;
+        }
+        toml::Value::Table(tree)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::from_toml(origin, &e))?
+    };
+    validate(raw, base_dir)
+}

@@ -1,0 +1,414 @@
+//! The TOML surface of a run config, exactly as users type it.
+//!
+//! Every table denies unknown keys; defaults live here so a config may be as short as
+//! `name` + `[data]`. Nothing here is validated beyond types: [`super::validate`] turns a
+//! [`RawConfig`] into a [`super::RunConfig`], one error per rule.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole run config (`clickrec train CONFIG`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Run name; outputs go to `artifacts/<name>/` unless `[output].dir` is set.
+    pub name: String,
+    /// Seed of every random draw of the run (split, negatives, initialisation).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub data: RawData,
+    #[serde(default)]
+    pub filter: RawFilter,
+    #[serde(default)]
+    pub split: RawSplit,
+    #[serde(default)]
+    pub eval: RawEval,
+    #[serde(default)]
+    pub popularity: RawPopularity,
+    pub ncf: Option<RawNcf>,
+    pub als: Option<RawAls>,
+    #[serde(default)]
+    pub output: RawOutput,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+fn default_true() -> bool {
+    true
+}
+fn default_user() -> String {
+    "user".into()
+}
+fn default_item() -> String {
+    "item".into()
+}
+fn default_timestamp() -> String {
+    "timestamp".into()
+}
+
+/// `[data]`: where the log is and what its columns mean.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawData {
+    pub path: Option<PathBuf>,
+    pub synthetic: Option<RawSynthetic>,
+    pub delimiter: Option<String>,
+    #[serde(default = "default_true")]
+    pub has_header: bool,
+    pub columns: Option<Vec<String>>,
+    #[serde(default = "default_user")]
+    pub user: String,
+    #[serde(default = "default_item")]
+    pub item: String,
+    #[serde(default = "default_timestamp")]
+    pub timestamp: String,
+    #[serde(default)]
+    pub timestamp_unit: TimestampUnit,
+    pub label: Option<String>,
+    pub event: Option<String>,
+    pub weight: Option<String>,
+    #[serde(default)]
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub categorical: Vec<String>,
+    #[serde(default)]
+    pub dedupe: bool,
+    pub event_weights: Option<BTreeMap<String, f64>>,
+    #[serde(default)]
+    pub unknown_events: UnknownEvents,
+    pub user_table: Option<RawTable>,
+    pub item_table: Option<RawTable>,
+}
+
+/// How the timestamp column is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampUnit {
+    #[default]
+    S,
+    Ms,
+    Us,
+    /// ISO 8601 / `YYYY-MM-DD HH:MM:SS` strings, read as UTC.
+    Datetime,
+}
+
+/// What to do with an event type missing from `event_weights`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownEvents {
+    #[default]
+    Error,
+    /// Drop such rows and count them in the data report.
+    Skip,
+}
+
+/// `[data.synthetic]`: the embedded generator instead of a file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSynthetic {
+    pub kind: SynthKindName,
+    pub users: usize,
+    pub items: usize,
+    pub rows: usize,
+    pub days: u32,
+    /// Defaults to the run seed.
+    pub seed: Option<u64>,
+}
+
+/// Which synthetic log to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SynthKindName {
+    /// Impressions with a 0/1 click and 11 NetEase-like numeric features.
+    Ctr,
+    /// DeskDrop-like VIEW/LIKE/BOOKMARK/FOLLOW/COMMENT CREATED events.
+    Events,
+}
+
+/// `[data.user_table]` / `[data.item_table]`: a side table joined on the id.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTable {
+    pub path: PathBuf,
+    pub delimiter: Option<String>,
+    #[serde(default = "default_true")]
+    pub has_header: bool,
+    pub columns: Option<Vec<String>>,
+    pub key: String,
+    #[serde(default)]
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub categorical: Vec<String>,
+    /// Item tables: a display title for `recommend` / `similar`.
+    pub title: Option<String>,
+    /// Item tables: a group (e.g. business unit) for per-group hit rates.
+    pub group: Option<String>,
+}
+
+/// `[filter]`: every key is off unless set. Counts are summed weights when a weight or event
+/// column is set, clicks in CTR mode, rows otherwise.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilter {
+    pub min_user_interactions: Option<f64>,
+    pub min_item_interactions: Option<f64>,
+    pub max_item_interactions: Option<f64>,
+    pub min_item_users: Option<u64>,
+    /// Repeat the filters until nothing changes.
+    #[serde(default)]
+    pub repeat: bool,
+}
+
+/// `[split]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSplit {
+    #[serde(default)]
+    pub method: SplitMethod,
+    #[serde(default = "default_days")]
+    pub days: u32,
+    #[serde(default = "default_test_fraction")]
+    pub test_fraction: f64,
+}
+fn default_days() -> u32 {
+    1
+}
+fn default_test_fraction() -> f64 {
+    0.1
+}
+impl Default for RawSplit {
+    fn default() -> Self {
+        Self { method: SplitMethod::LastDay, days: 1, test_fraction: 0.1 }
+    }
+}
+
+/// The train/test split rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitMethod {
+    /// Per user: all interactions of their latest active UTC day are test.
+    #[default]
+    LastDay,
+    /// The last `days` calendar days of the whole log are test.
+    GlobalDays,
+    /// Per user: the single latest interaction is test.
+    LeaveLastOut,
+    /// Per user: a seeded `test_fraction` of interactions is test.
+    Random,
+}
+
+/// `[eval]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEval {
+    #[serde(default = "default_k")]
+    pub k: usize,
+    #[serde(default = "default_cutoff")]
+    pub cutoff_weight: f64,
+    #[serde(default)]
+    pub threshold_rule: ThresholdRuleName,
+    #[serde(default)]
+    pub ranking: RankingMode,
+    #[serde(default = "default_sampled")]
+    pub sampled_negatives: usize,
+}
+fn default_k() -> usize {
+    10
+}
+fn default_cutoff() -> f64 {
+    0.75
+}
+fn default_sampled() -> usize {
+    99
+}
+impl Default for RawEval {
+    fn default() -> Self {
+        Self {
+            k: 10,
+            cutoff_weight: 0.75,
+            threshold_rule: ThresholdRuleName::Weighted,
+            ranking: RankingMode::Auto,
+            sampled_negatives: 99,
+        }
+    }
+}
+
+/// How the probability threshold is picked from the ROC curve.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdRuleName {
+    /// The point minimising |w·tpr − (1−w)·(1−fpr)| (the seed's rule).
+    #[default]
+    Weighted,
+    /// Youden's J: the point maximising tpr − fpr.
+    Youden,
+}
+
+/// Which top-K protocol ranks the held-out part.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankingMode {
+    /// `impressions` for CTR logs, `full` for implicit logs.
+    #[default]
+    Auto,
+    Impressions,
+    Full,
+    Sampled,
+}
+
+/// `[popularity]`: the baseline; on unless `enabled = false`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPopularity {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+impl Default for RawPopularity {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// `[ncf]`: neural collaborative filtering; on when the table is present.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNcf {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub variant: NcfVariant,
+    #[serde(default = "default_emb")]
+    pub embedding_dim: usize,
+    #[serde(default = "default_hidden")]
+    pub hidden: Vec<usize>,
+    #[serde(default)]
+    pub dropout: f64,
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    #[serde(default = "default_lr")]
+    pub learning_rate: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+    #[serde(default = "default_negatives")]
+    pub negatives: usize,
+    #[serde(default = "default_pos_weight")]
+    pub pos_weight: f64,
+    /// Patience in epochs on validation AUC; absent = train all epochs.
+    pub early_stopping: Option<usize>,
+    #[serde(default)]
+    pub backend: NcfBackend,
+}
+fn default_emb() -> usize {
+    8
+}
+fn default_hidden() -> Vec<usize> {
+    vec![32, 16]
+}
+fn default_epochs() -> usize {
+    50
+}
+fn default_batch() -> usize {
+    512
+}
+fn default_lr() -> f64 {
+    1e-3
+}
+fn default_negatives() -> usize {
+    4
+}
+fn default_pos_weight() -> f64 {
+    1.0
+}
+
+/// NCF architecture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NcfVariant {
+    #[default]
+    Mlp,
+    Neumf,
+}
+
+/// Burn backend of the NCF trainer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NcfBackend {
+    #[default]
+    Flex,
+    Ndarray,
+    Wgpu,
+}
+
+/// `[als]`: implicit-feedback ALS; on when the table is present.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAls {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_factors")]
+    pub factors: usize,
+    #[serde(default = "default_reg")]
+    pub regularization: f64,
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    #[serde(default = "default_iterations")]
+    pub iterations: usize,
+    #[serde(default)]
+    pub confidence: AlsConfidence,
+    #[serde(default)]
+    pub solver: AlsSolver,
+    #[serde(default = "default_cg_steps")]
+    pub cg_steps: usize,
+    /// Defaults to the run seed.
+    pub seed: Option<u64>,
+    /// Compute the training loss after every iteration (costs about one iteration each).
+    #[serde(default)]
+    pub compute_loss: bool,
+}
+fn default_factors() -> usize {
+    64
+}
+fn default_reg() -> f64 {
+    0.01
+}
+fn default_alpha() -> f64 {
+    1.0
+}
+fn default_iterations() -> usize {
+    15
+}
+fn default_cg_steps() -> usize {
+    3
+}
+
+/// ALS confidence weighting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlsConfidence {
+    /// c = 1 + alpha·r (Hu, Koren & Volinsky).
+    #[default]
+    Hu,
+    /// c = alpha·r (the `implicit` library).
+    Linear,
+}
+
+/// ALS least-squares solver.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlsSolver {
+    #[default]
+    Cg,
+    Cholesky,
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    pub dir: Option<PathBuf>,
+}

@@ -1,0 +1,163 @@
+//! DataFrame columns → typed, contiguous vectors, with errors that name column, row and value.
+//!
+//! Rows in errors are 1-based data rows (the header is not counted).
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::{DataError, RawIds, TimestampUnit, time};
+
+/// A column reader bound to one file, for error messages.
+pub struct Columns<'a> {
+    pub df: &'a DataFrame,
+    pub path: &'a Path,
+}
+
+fn bad(path: &Path, column: &str, row: usize, problem: String) -> DataError {
+    DataError::BadValue { path: path.to_path_buf(), column: column.to_string(), row: row + 1, problem }
+}
+
+impl<'a> Columns<'a> {
+    /// The column `name` (configured under `key`), or an error listing the columns that exist.
+    pub fn get(&self, name: &str, key: &str) -> Result<&'a Series, DataError> {
+        match self.df.column(name) {
+            Ok(c) => Ok(c.as_materialized_series()),
+            Err(_) => {
+                let names: Vec<String> =
+                    self.df.get_column_names().iter().map(|s| format!("`{s}`")).collect();
+                let hint = if names.len() == 1 {
+                    " — only one column was found: is the delimiter right? (set [data].delimiter)".to_string()
+                } else {
+                    String::new()
+                };
+                Err(DataError::NoColumn {
+                    path: self.path.to_path_buf(),
+                    column: name.to_string(),
+                    key: key.to_string(),
+                    available: names.join(", "),
+                    hint,
+                })
+            }
+        }
+    }
+
+    /// The first null row of a column, as an error.
+    fn no_nulls(&self, s: &Series, name: &str) -> Result<(), DataError> {
+        if s.null_count() > 0 {
+            let row = s.is_null().into_iter().position(|v| v == Some(true)).unwrap_or(0);
+            return Err(bad(self.path, name, row, "missing value (empty field or truncated line)".into()));
+        }
+        Ok(())
+    }
+
+    /// Text of row `row` for messages.
+    fn show(s: &Series, row: usize) -> String {
+        s.get(row).map(|v| v.to_string()).unwrap_or_else(|_| "?".into())
+    }
+
+    /// Numbers as f64; text that is not a number, missing values, NaN and ±inf are errors.
+    pub fn f64s(&self, name: &str, key: &str) -> Result<Vec<f64>, DataError> {
+        let s = self.get(name, key)?;
+        self.no_nulls(s, name)?;
+        let cast = s.cast(&DataType::Float64).map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        if cast.null_count() > 0 {
+            let row = cast.is_null().into_iter().position(|v| v == Some(true)).unwrap_or(0);
+            return Err(bad(self.path, name, row, format!("not a number: {}", Self::show(s, row))));
+        }
+        let ca = cast.f64().map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let out: Vec<f64> = ca.into_no_null_iter().collect();
+        if let Some(row) = out.iter().position(|v| !v.is_finite()) {
+            return Err(bad(self.path, name, row, format!("{} is not a finite number", out[row])));
+        }
+        Ok(out)
+    }
+
+    /// An id column: integers stay integers (also whole floats), anything else is text.
+    pub fn ids(&self, name: &str, key: &str) -> Result<RawIds, DataError> {
+        let s = self.get(name, key)?;
+        self.no_nulls(s, name)?;
+        if s.dtype().is_integer() {
+            let c = s.cast(&DataType::Int64).map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+            let ca = c.i64().map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+            return Ok(RawIds::Int(ca.into_no_null_iter().collect()));
+        }
+        if s.dtype().is_float() {
+            let v = self.f64s(name, key)?;
+            if v.iter().all(|x| x.fract() == 0.0 && x.abs() < 9.0e15) {
+                return Ok(RawIds::Int(v.iter().map(|&x| x as i64).collect()));
+            }
+        }
+        Ok(RawIds::Str(self.strings(name, key)?))
+    }
+
+    /// Text values (numbers are rendered as text).
+    pub fn strings(&self, name: &str, key: &str) -> Result<Vec<String>, DataError> {
+        let s = self.get(name, key)?;
+        self.no_nulls(s, name)?;
+        let c = s.cast(&DataType::String).map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let ca = c.str().map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        Ok(ca.into_no_null_iter().map(str::to_string).collect())
+    }
+
+    /// Unix seconds (UTC). Numeric units are floored to seconds; negative values are errors.
+    pub fn timestamps(&self, name: &str, key: &str, unit: TimestampUnit) -> Result<Vec<i64>, DataError> {
+        let out: Vec<i64> = match unit {
+            TimestampUnit::Datetime => {
+                let text = self.strings(name, key)?;
+                let mut out = Vec::with_capacity(text.len());
+                for (row, t) in text.iter().enumerate() {
+                    let v = time::parse_datetime(t).ok_or_else(|| {
+                        bad(self.path, name, row, format!("{t:?} is not a date-time (expected ISO 8601, e.g. 2017-02-28 19:21:51)"))
+                    })?;
+                    out.push(v);
+                }
+                out
+            }
+            _ => {
+                let s = self.get(name, key)?;
+                let div: i64 = match unit {
+                    TimestampUnit::Ms => 1_000,
+                    TimestampUnit::Us => 1_000_000,
+                    _ => 1,
+                };
+                if s.dtype().is_integer() {
+                    self.no_nulls(s, name)?;
+                    let c = s.cast(&DataType::Int64).map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+                    let ca = c.i64().map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+                    ca.into_no_null_iter().map(|v| v.div_euclid(div)).collect()
+                } else {
+                    let v = self.f64s(name, key).map_err(|e| match e {
+                        DataError::BadValue { path, column, row, problem } => DataError::BadValue {
+                            path,
+                            column,
+                            row,
+                            problem: format!("{problem} (a unix timestamp in {unit:?}; set timestamp_unit = \"datetime\" for date strings)"),
+                        },
+                        e => e,
+                    })?;
+                    v.iter().map(|x| (x / div as f64).floor() as i64).collect()
+                }
+            }
+        };
+        if let Some(row) = out.iter().position(|&t| t < 0) {
+            return Err(bad(self.path, name, row, format!("negative timestamp {}", out[row])));
+        }
+        Ok(out)
+    }
+
+    /// A 0/1 click label.
+    pub fn labels(&self, name: &str, key: &str) -> Result<Vec<bool>, DataError> {
+        let s = self.get(name, key)?;
+        if s.dtype() == &DataType::Boolean {
+            self.no_nulls(s, name)?;
+            let ca = s.bool().map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+            return Ok(ca.into_no_null_iter().collect());
+        }
+        let v = self.f64s(name, key)?;
+        if let Some(row) = v.iter().position(|&x| x != 0.0 && x != 1.0) {
+            return Err(bad(self.path, name, row, format!("label {} is not 0 or 1", v[row])));
+        }
+        Ok(v.iter().map(|&x| x == 1.0).collect())
+    }
+}

@@ -1,0 +1,367 @@
+//! Loading a click log into columnar [`Interactions`]: file or synthetic source, id encoding,
+//! event weights, de-duplication and the `[filter]` rules.
+//!
+//! Everything stays struct-of-arrays: one `Vec` per column, rows addressed by position.
+
+mod columns;
+mod error;
+pub mod filter;
+mod ids;
+pub mod read;
+pub mod side;
+pub mod time;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use polars::prelude::DataFrame;
+use serde::Serialize;
+
+pub use crate::config::{TimestampUnit, UnknownEvents};
+use crate::config::RunConfig;
+pub use columns::Columns;
+pub use error::DataError;
+pub use ids::{IdMap, RawIds};
+pub use read::{TableSpec, read_table};
+
+/// At most this many levels are one-hot encoded per categorical column.
+pub const MAX_LEVELS: usize = 64;
+
+/// A numeric column.
+#[derive(Debug, Clone)]
+pub struct Numeric {
+    pub name: String,
+    pub values: Vec<f64>,
+}
+
+/// A categorical column: sorted levels and each row's level index.
+#[derive(Debug, Clone)]
+pub struct Categorical {
+    pub name: String,
+    pub levels: Vec<String>,
+    pub codes: Vec<u32>,
+}
+
+impl Categorical {
+    /// Encode text values; more than [`MAX_LEVELS`] levels is an error.
+    pub fn encode(name: &str, values: Vec<String>, path: &std::path::Path) -> Result<Self, DataError> {
+        let mut levels: Vec<String> = values.clone();
+        levels.sort_unstable();
+        levels.dedup();
+        if levels.len() > MAX_LEVELS {
+            return Err(DataError::TooManyLevels {
+                path: path.to_path_buf(),
+                column: name.to_string(),
+                levels: levels.len(),
+                max: MAX_LEVELS,
+            });
+        }
+        let codes = values.iter().map(|v| levels.binary_search(v).unwrap_or(0) as u32).collect();
+        Ok(Self { name: name.to_string(), levels, codes })
+    }
+}
+
+/// The click log, columnar. `user`/`item` index into `users`/`items` (ascending raw id).
+#[derive(Debug, Clone)]
+pub struct Interactions {
+    /// Where the rows came from (a path, or `synthetic`), for messages.
+    pub source: PathBuf,
+    pub users: IdMap,
+    pub items: IdMap,
+    pub user: Vec<u32>,
+    pub item: Vec<u32>,
+    /// Unix seconds, UTC.
+    pub ts: Vec<i64>,
+    /// CTR mode: the click label of each impression.
+    pub label: Option<Vec<bool>>,
+    /// Interaction strength: event weight × weight column (1 when neither is set).
+    pub weight: Vec<f32>,
+    /// Whether `weight` carries information (a weight or event column is set).
+    pub weighted: bool,
+    /// Event type index into `event_names`, when an event column is set.
+    pub event: Option<Vec<u16>>,
+    pub event_names: Vec<String>,
+    /// Numeric row features (raw, unscaled).
+    pub features: Vec<Numeric>,
+    /// Categorical row features.
+    pub categorical: Vec<Categorical>,
+}
+
+impl Interactions {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.user.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.user.is_empty()
+    }
+
+    /// The rows at `rows`, in that order (id maps are shared, not re-encoded).
+    pub fn take(&self, rows: &[usize]) -> Interactions {
+        fn pick<T: Copy>(v: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&r| v[r]).collect()
+        }
+        Interactions {
+            source: self.source.clone(),
+            users: self.users.clone(),
+            items: self.items.clone(),
+            user: pick(&self.user, rows),
+            item: pick(&self.item, rows),
+            ts: pick(&self.ts, rows),
+            label: self.label.as_ref().map(|l| pick(l, rows)),
+            weight: pick(&self.weight, rows),
+            weighted: self.weighted,
+            event: self.event.as_ref().map(|e| pick(e, rows)),
+            event_names: self.event_names.clone(),
+            features: self
+                .features
+                .iter()
+                .map(|f| Numeric { name: f.name.clone(), values: pick(&f.values, rows) })
+                .collect(),
+            categorical: self
+                .categorical
+                .iter()
+                .map(|c| Categorical { name: c.name.clone(), levels: c.levels.clone(), codes: pick(&c.codes, rows) })
+                .collect(),
+        }
+    }
+
+    /// The strength a row adds to the `[filter]` counts: its click in CTR mode, its weight
+    /// when weights are set, else 1.
+    pub fn count_weight(&self, row: usize) -> f64 {
+        match &self.label {
+            Some(l) => f64::from(u8::from(l[row])),
+            None if self.weighted => f64::from(self.weight[row]),
+            None => 1.0,
+        }
+    }
+}
+
+/// What loading did, for the data report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoadReport {
+    pub rows_read: usize,
+    pub duplicates_dropped: usize,
+    pub unknown_events_skipped: usize,
+    pub filters: Vec<filter::FilterStep>,
+    pub event_counts: BTreeMap<String, usize>,
+}
+
+/// Produce the raw frame of the configured source.
+pub fn source_frame(cfg: &RunConfig) -> Result<(DataFrame, PathBuf), DataError> {
+    let d = &cfg.raw.data;
+    if let Some(s) = &d.synthetic {
+        let kind = match s.kind {
+            crate::config::SynthKindName::Ctr => crate::synth::SynthKind::Ctr,
+            crate::config::SynthKindName::Events => crate::synth::SynthKind::Events,
+        };
+        let spec = crate::synth::SynthSpec {
+            kind,
+            users: s.users,
+            items: s.items,
+            rows: s.rows,
+            days: s.days,
+            seed: s.seed.unwrap_or(cfg.raw.seed),
+            start: crate::synth::DEFAULT_START,
+        };
+        let df = crate::synth::generate(&spec).map_err(|e| DataError::Synthetic(e.to_string()))?;
+        return Ok((df, PathBuf::from("synthetic")));
+    }
+    let path = cfg.resolve(d.path.as_deref().unwrap_or_else(|| std::path::Path::new("")));
+    let spec = TableSpec {
+        path: path.clone(),
+        delimiter: d.delimiter.as_deref().map(read::delimiter_byte),
+        has_header: d.has_header,
+        columns: d.columns.clone(),
+    };
+    Ok((read_table(&spec)?, path))
+}
+
+/// Load the configured log: read, type every column, weigh events, de-duplicate, filter.
+pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
+    let (df, path) = source_frame(cfg)?;
+    let d = &cfg.raw.data;
+    let cols = Columns { df: &df, path: &path };
+    let mut report = LoadReport { rows_read: df.height(), ..Default::default() };
+
+    let (users, user) = IdMap::encode(&cols.ids(&d.user, "data.user")?);
+    let (items, item) = IdMap::encode(&cols.ids(&d.item, "data.item")?);
+    let ts = cols.timestamps(&d.timestamp, "data.timestamp", d.timestamp_unit)?;
+    let label = d.label.as_ref().map(|l| cols.labels(l, "data.label")).transpose()?;
+    let mut weight = vec![1.0f32; df.height()];
+    if let Some(w) = &d.weight {
+        let v = cols.f64s(w, "data.weight")?;
+        if let Some(row) = v.iter().position(|&x| x < 0.0) {
+            return Err(DataError::BadValue {
+                path: path.clone(),
+                column: w.clone(),
+                row: row + 1,
+                problem: format!("negative weight {}", v[row]),
+            });
+        }
+        weight = v.iter().map(|&x| x as f32).collect();
+    }
+
+    let mut keep: Vec<bool> = vec![true; df.height()];
+    let (event, event_names) = match &d.event {
+        None => (None, Vec::new()),
+        Some(col) => {
+            let text = cols.strings(col, "data.event")?;
+            let mut names: Vec<String> = text.clone();
+            names.sort_unstable();
+            names.dedup();
+            let index: HashMap<&str, u16> =
+                names.iter().enumerate().map(|(i, n)| (n.as_str(), i as u16)).collect();
+            for (row, ev) in text.iter().enumerate() {
+                let w = match &d.event_weights {
+                    None => Some(1.0),
+                    Some(map) => map.get(ev).copied(),
+                };
+                match (w, d.unknown_events) {
+                    (Some(w), _) => weight[row] *= w as f32,
+                    (None, UnknownEvents::Skip) => {
+                        keep[row] = false;
+                        report.unknown_events_skipped += 1;
+                    }
+                    (None, UnknownEvents::Error) => {
+                        let known = d.event_weights.iter().flatten().map(|(k, _)| format!("{k:?}")).collect::<Vec<_>>();
+                        return Err(DataError::UnknownEvent {
+                            path: path.clone(),
+                            event: ev.clone(),
+                            row: row + 1,
+                            known: known.join(", "),
+                        });
+                    }
+                }
+            }
+            (Some(text.iter().map(|t| index.get(t.as_str()).copied().unwrap_or(0)).collect()), names)
+        }
+    };
+
+    let mut features = Vec::with_capacity(d.features.len());
+    for f in &d.features {
+        features.push(Numeric { name: f.clone(), values: cols.f64s(f, "data.features")? });
+    }
+    let mut categorical = Vec::with_capacity(d.categorical.len());
+    for c in &d.categorical {
+        categorical.push(Categorical::encode(c, cols.strings(c, "data.categorical")?, &path)?);
+    }
+    drop(df);
+
+    let all = Interactions {
+        source: path,
+        users,
+        items,
+        user,
+        item,
+        ts,
+        label,
+        weight,
+        weighted: d.weight.is_some() || d.event.is_some(),
+        event,
+        event_names,
+        features,
+        categorical,
+    };
+    let mut rows: Vec<usize> = (0..all.len()).filter(|&r| keep[r]).collect();
+    if d.dedupe {
+        let before = rows.len();
+        rows = dedupe(&all, &rows);
+        report.duplicates_dropped = before - rows.len();
+    }
+    let (rows, steps) = filter::apply(&all, rows, &cfg.raw.filter);
+    report.filters = steps;
+    if rows.is_empty() {
+        return Err(DataError::NothingLeft { what: all.source.display().to_string(), stage: "de-duplication and filters" });
+    }
+    let out = if rows.len() == all.len() { all } else { all.take(&rows) };
+    if let Some(ev) = &out.event {
+        for &e in ev {
+            *report.event_counts.entry(out.event_names[e as usize].clone()).or_default() += 1;
+        }
+    }
+    Ok((out, report))
+}
+
+/// Drop exact duplicate (user, item, event) rows, keeping the earliest: the smallest timestamp,
+/// ties to the first row in file order. The kept rows stay in file order.
+pub fn dedupe(x: &Interactions, rows: &[usize]) -> Vec<usize> {
+    let mut best: HashMap<(u32, u32, u16), usize> = HashMap::with_capacity(rows.len());
+    for &r in rows {
+        let key = (x.user[r], x.item[r], x.event.as_ref().map_or(0, |e| e[r]));
+        best.entry(key)
+            .and_modify(|b| {
+                if x.ts[r] < x.ts[*b] {
+                    *b = r;
+                }
+            })
+            .or_insert(r);
+    }
+    let mut kept: Vec<usize> = best.into_values().collect();
+    kept.sort_unstable();
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(dir: &std::path::Path, data: &str) -> RunConfig {
+        let text = format!("name = \"t\"\n[data]\n{data}\n");
+        crate::config::from_str(&text, std::path::Path::new("t.toml"), dir.to_path_buf(), &[]).unwrap()
+    }
+
+    #[test]
+    fn deskdrop_dedup_keeps_the_earliest_and_weighs_events() {
+        // test_protocol.py::test_deskdrop_dedup_keeps_earliest
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("i.csv"),
+            "timestamp,eventType,contentId,personId,sessionId\n300,VIEW,7,1,0\n100,VIEW,7,1,0\n200,LIKE,7,1,0\n150,VIEW,8,1,0\n",
+        )
+        .unwrap();
+        let c = cfg(
+            dir.path(),
+            "path = \"i.csv\"\nuser = \"personId\"\nitem = \"contentId\"\nevent = \"eventType\"\ndedupe = true\n[data.event_weights]\nVIEW = 1.0\nLIKE = 2.0",
+        );
+        let (x, rep) = load(&c).unwrap();
+        assert_eq!(rep.rows_read, 4);
+        assert_eq!(rep.duplicates_dropped, 1);
+        let rows: Vec<(String, i64, f32)> =
+            (0..x.len()).map(|r| (x.items.label(x.item[r] as usize), x.ts[r], x.weight[r])).collect();
+        assert_eq!(rows, vec![("7".into(), 100, 1.0), ("7".into(), 200, 2.0), ("8".into(), 150, 1.0)]);
+        assert_eq!(rep.event_counts.get("VIEW"), Some(&2));
+    }
+
+    #[test]
+    fn unknown_events_error_or_are_skipped_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("i.csv"), "user,item,timestamp,ev\n1,2,3,VIEW\n1,3,4,SHARE\n").unwrap();
+        let base = "path = \"i.csv\"\nevent = \"ev\"\n";
+        let err = load(&cfg(dir.path(), &format!("{base}[data.event_weights]\nVIEW = 1.0"))).unwrap_err();
+        assert!(matches!(err, DataError::UnknownEvent { row: 2, .. }), "{err}");
+        let skip = cfg(dir.path(), &format!("{base}unknown_events = \"skip\"\n[data.event_weights]\nVIEW = 1.0"));
+        let (x, rep) = load(&skip).unwrap();
+        assert_eq!((x.len(), rep.unknown_events_skipped), (1, 1));
+    }
+
+    #[test]
+    fn filters_run_in_order_and_repeat_to_a_fixpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        // Round 1 drops item 9 (one user), then user 3 (one row left); that leaves item 7 with
+        // one user, which only a second round removes.
+        std::fs::write(
+            dir.path().join("i.csv"),
+            "user,item,timestamp\n1,5,1\n1,6,2\n2,5,3\n2,6,4\n1,7,5\n3,7,6\n3,9,7\n",
+        )
+        .unwrap();
+        let c = |extra: &str| cfg(dir.path(), &format!("path = \"i.csv\"\n[filter]\nmin_item_users = 2\nmin_user_interactions = 2\n{extra}"));
+        let (x, rep) = load(&c("")).unwrap();
+        assert_eq!(x.len(), 5);
+        assert_eq!(rep.filters.iter().map(|f| f.rows_removed).collect::<Vec<_>>(), vec![1, 1]);
+        let (x, _) = load(&c("repeat = true")).unwrap();
+        assert_eq!(x.len(), 4);
+    }
+}

@@ -1,0 +1,205 @@
+//! The encoded train/test parts every model trains and is evaluated on.
+//!
+//! Users and items are the train ones, indexed by ascending raw id (the protocol's tie-break
+//! order). Features are scaled with parameters fit on the train part only.
+
+use crate::data::side::SideTable;
+use crate::data::{DataError, IdMap, Interactions};
+use crate::features::FeatureSpec;
+use crate::split::Split;
+
+/// One part (train, validation or test), columnar, in train index space.
+#[derive(Debug, Clone, Default)]
+pub struct Part {
+    pub user: Vec<u32>,
+    pub item: Vec<u32>,
+    pub ts: Vec<i64>,
+    pub label: Option<Vec<bool>>,
+    pub weight: Vec<f32>,
+    /// Row features, row-major [len × fr].
+    pub x: Vec<f32>,
+}
+
+impl Part {
+    pub fn len(&self) -> usize {
+        self.user.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.user.is_empty()
+    }
+}
+
+/// A per-index feature table (user or item side features), scaled.
+#[derive(Debug, Clone, Default)]
+pub struct SideMatrix {
+    pub spec: FeatureSpec,
+    /// Row-major [n × width].
+    pub values: Vec<f32>,
+}
+
+/// Everything the models and the evaluation need.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub ctr: bool,
+    pub users: IdMap,
+    pub items: IdMap,
+    pub train: Part,
+    pub test: Part,
+    pub row_spec: FeatureSpec,
+    pub user_side: SideMatrix,
+    pub item_side: SideMatrix,
+    /// Each user's distinct train items, sorted (CSR: `seen_ptr[u]..seen_ptr[u+1]`).
+    pub seen_ptr: Vec<usize>,
+    pub seen_items: Vec<u32>,
+    /// Eval users (ascending) and their distinct test items (sorted).
+    pub eval_users: Vec<u32>,
+    pub eval_items: Vec<Vec<u32>>,
+    pub item_titles: Option<Vec<String>>,
+    pub item_groups: Option<Vec<String>>,
+}
+
+impl Dataset {
+    pub fn n_users(&self) -> usize {
+        self.users.len()
+    }
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+    /// The sorted distinct train items of user `u`.
+    pub fn seen(&self, u: u32) -> &[u32] {
+        let u = u as usize;
+        &self.seen_items[self.seen_ptr[u]..self.seen_ptr[u + 1]]
+    }
+}
+
+/// Map from log id index to train index (`u32::MAX` when absent), and the train id map.
+fn train_index(ids: &IdMap, used: impl Iterator<Item = u32>) -> (Vec<u32>, IdMap) {
+    let mut present = vec![false; ids.len()];
+    for i in used {
+        present[i as usize] = true;
+    }
+    let keep: Vec<u32> = (0..ids.len() as u32).filter(|&i| present[i as usize]).collect();
+    let mut map = vec![u32::MAX; ids.len()];
+    for (t, &i) in keep.iter().enumerate() {
+        map[i as usize] = t as u32;
+    }
+    (map, ids.subset(&keep))
+}
+
+fn part(x: &Interactions, rows: &[usize], umap: &[u32], imap: &[u32], spec: &FeatureSpec) -> Part {
+    Part {
+        user: rows.iter().map(|&r| umap[x.user[r] as usize]).collect(),
+        item: rows.iter().map(|&r| imap[x.item[r] as usize]).collect(),
+        ts: rows.iter().map(|&r| x.ts[r]).collect(),
+        label: x.label.as_ref().map(|l| rows.iter().map(|&r| l[r]).collect()),
+        weight: rows.iter().map(|&r| x.weight[r]).collect(),
+        x: spec.transform(&x.features, &x.categorical, rows),
+    }
+}
+
+fn side_matrix(
+    table: Option<&SideTable>,
+    log_ids: &IdMap,
+    index: &[u32],
+    n: usize,
+    what: &'static str,
+) -> Result<SideMatrix, DataError> {
+    let Some(t) = table else { return Ok(SideMatrix::default()) };
+    // Table row of each train index, in train index order.
+    let mut rows = vec![0usize; n];
+    for (log_i, &train_i) in index.iter().enumerate() {
+        if train_i != u32::MAX {
+            rows[train_i as usize] = t.row(log_ids, log_i as u32, what)?;
+        }
+    }
+    let spec = FeatureSpec::fit(&t.features, &t.categorical, &rows);
+    let values = spec.transform(&t.features, &t.categorical, &rows);
+    Ok(SideMatrix { spec, values })
+}
+
+/// Encode a split into a [`Dataset`].
+pub fn build(
+    x: &Interactions,
+    split: &Split,
+    user_table: Option<&SideTable>,
+    item_table: Option<&SideTable>,
+) -> Result<Dataset, DataError> {
+    if split.train.is_empty() {
+        return Err(DataError::NothingLeft { what: x.source.display().to_string(), stage: "the split (train part)" });
+    }
+    let (umap, users) = train_index(&x.users, split.train.iter().map(|&r| x.user[r]));
+    let (imap, items) = train_index(&x.items, split.train.iter().map(|&r| x.item[r]));
+    let row_spec = FeatureSpec::fit(&x.features, &x.categorical, &split.train);
+    let train = part(x, &split.train, &umap, &imap, &row_spec);
+    let test = part(x, &split.test, &umap, &imap, &row_spec);
+
+    let mut pairs: Vec<u64> =
+        train.user.iter().zip(&train.item).map(|(&u, &i)| (u64::from(u) << 32) | u64::from(i)).collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut seen_ptr = vec![0usize; users.len() + 1];
+    for p in &pairs {
+        seen_ptr[(p >> 32) as usize + 1] += 1;
+    }
+    for u in 0..users.len() {
+        seen_ptr[u + 1] += seen_ptr[u];
+    }
+    let seen_items = pairs.iter().map(|p| *p as u32).collect();
+
+    let mut tp: Vec<(u32, u32)> = test.user.iter().copied().zip(test.item.iter().copied()).collect();
+    tp.sort_unstable();
+    tp.dedup();
+    let (mut eval_users, mut eval_items): (Vec<u32>, Vec<Vec<u32>>) = (Vec::new(), Vec::new());
+    for (u, i) in tp {
+        if eval_users.last() != Some(&u) {
+            eval_users.push(u);
+            eval_items.push(Vec::new());
+        }
+        if let Some(last) = eval_items.last_mut() {
+            last.push(i);
+        }
+    }
+
+    let user_side = side_matrix(user_table, &x.users, &umap, users.len(), "user")?;
+    let item_side = side_matrix(item_table, &x.items, &imap, items.len(), "item")?;
+    let per_item = |col: Option<&Vec<String>>| -> Option<Vec<String>> {
+        let (t, col) = (item_table?, col?);
+        Some(
+            (0..x.items.len())
+                .filter(|&i| imap[i] != u32::MAX)
+                .map(|i| t.row_of[i].map(|r| col[r as usize].clone()).unwrap_or_default())
+                .collect(),
+        )
+    };
+    let item_titles = per_item(item_table.and_then(|t| t.title.as_ref()));
+    let item_groups = per_item(item_table.and_then(|t| t.group.as_ref()));
+    Ok(Dataset {
+        ctr: x.label.is_some(),
+        users,
+        items,
+        train,
+        test,
+        row_spec,
+        user_side,
+        item_side,
+        seen_ptr,
+        seen_items,
+        eval_users,
+        eval_items,
+        item_titles,
+        item_groups,
+    })
+}
+
+/// Encode extra rows (e.g. a validation part) into an existing dataset's index space; rows whose
+/// user or item is not in train are dropped.
+pub fn encode_rows(x: &Interactions, rows: &[usize], ds: &Dataset) -> Part {
+    let umap: Vec<u32> = (0..x.users.len()).map(|i| ds.users.find(&x.users.label(i)).unwrap_or(u32::MAX)).collect();
+    let imap: Vec<u32> = (0..x.items.len()).map(|i| ds.items.find(&x.items.label(i)).unwrap_or(u32::MAX)).collect();
+    let keep: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&r| umap[x.user[r] as usize] != u32::MAX && imap[x.item[r] as usize] != u32::MAX)
+        .collect();
+    part(x, &keep, &umap, &imap, &ds.row_spec)
+}

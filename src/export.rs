@@ -1,0 +1,103 @@
+//! Files a service can load without the training data: f32 tensors as safetensors and JSON
+//! sidecars. Every write is atomic (temp file + rename).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+use crate::error::{Error, Result};
+use crate::rundir::write_atomic;
+
+/// A named f32 tensor, row-major.
+pub struct Tensor<'a> {
+    pub name: &'a str,
+    pub shape: Vec<usize>,
+    pub data: &'a [f32],
+}
+
+/// Write tensors (f32, little-endian, row-major) with string metadata.
+pub fn write_safetensors(path: &Path, tensors: &[Tensor], metadata: HashMap<String, String>) -> Result<()> {
+    let bytes: Vec<Vec<u8>> =
+        tensors.iter().map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|(t, b)| {
+            TensorView::new(Dtype::F32, t.shape.clone(), b)
+                .map(|v| (t.name.to_string(), v))
+                .map_err(|e| Error::Export(format!("{}: tensor {}: {e}", path.display(), t.name)))
+        })
+        .collect::<Result<_>>()?;
+    let out = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::Export(format!("{}: {e}", path.display())))?;
+    write_atomic(path, &out)?;
+    Ok(())
+}
+
+/// Tensors read back: name → (shape, values), plus the metadata.
+pub struct Loaded {
+    pub tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    pub metadata: HashMap<String, String>,
+}
+
+impl Loaded {
+    /// A tensor by name, or an error naming the file.
+    pub fn get(&self, path: &Path, name: &str) -> Result<&(Vec<usize>, Vec<f32>)> {
+        self.tensors.get(name).ok_or_else(|| {
+            Error::Export(format!("{}: no tensor `{name}` (file from another version, or corrupt?)", path.display()))
+        })
+    }
+}
+
+/// Read a safetensors file of f32 tensors; a missing or corrupt file is an error naming it.
+pub fn read_safetensors(path: &Path) -> Result<Loaded> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Export(format!("{}: {e}", path.display())))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::Export(format!("{}: not a valid safetensors file: {e}", path.display())))?;
+    let metadata = meta.metadata().clone().unwrap_or_default();
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::Export(format!("{}: not a valid safetensors file: {e}", path.display())))?;
+    let mut tensors = HashMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(Error::Export(format!("{}: tensor {name} is {:?}, expected F32", path.display(), view.dtype())));
+        }
+        let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        tensors.insert(name, (view.shape().to_vec(), data));
+    }
+    Ok(Loaded { tensors, metadata })
+}
+
+/// Write a value as pretty JSON, atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Export(e.to_string()))?;
+    write_atomic(path, text.as_bytes())?;
+    Ok(())
+}
+
+/// Read JSON into a type; a missing or malformed file is an error naming it.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Export(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| Error::Export(format!("{}: invalid or incompatible: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safetensors_round_trip_and_corruption_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.safetensors");
+        let data = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        write_safetensors(&p, &[Tensor { name: "w", shape: vec![2, 3], data: &data }], HashMap::from([("k".into(), "v".into())]))
+            .unwrap();
+        let l = read_safetensors(&p).unwrap();
+        assert_eq!(l.get(&p, "w").unwrap(), &(vec![2, 3], data.to_vec()));
+        assert_eq!(l.metadata.get("k").map(String::as_str), Some("v"));
+        assert!(l.get(&p, "nope").is_err());
+        std::fs::write(&p, b"garbage").unwrap();
+        assert!(read_safetensors(&p).is_err());
+    }
+}

@@ -1,0 +1,217 @@
+//! ALS as a clickrec model: the train matrix, checkpoints between iterations, export.
+//!
+//! The matrix is built from the train part: summed weights (event weights × weight column, or 1
+//! per row) in implicit mode; in CTR mode each clicked impression counts 1 and non-clicks are
+//! not interactions.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ModelError, Recommender};
+use crate::als::{self, AlsModel, AlsParams, AlsState, Confidence, Csr, Solver};
+use crate::config::{AlsConfidence, AlsSolver, RawAls};
+use crate::dataset::{Dataset, Part};
+use crate::error::{Error, Result};
+use crate::export::{Tensor, read_safetensors, write_json, write_safetensors};
+use crate::report::{Curve, Timing};
+
+/// A fitted ALS model behind the common interface.
+pub struct AlsRecommender {
+    pub model: AlsModel,
+    pub params: AlsParams,
+}
+
+impl Recommender for AlsRecommender {
+    fn name(&self) -> &str {
+        "als"
+    }
+    fn probabilistic(&self) -> bool {
+        false
+    }
+    fn score_rows(&self, part: &Part) -> Result<Vec<f32>, ModelError> {
+        Ok(part.user.iter().zip(&part.item).map(|(&u, &i)| self.model.score(u, i)).collect())
+    }
+    fn score_items(&self, user: u32, out: &mut [f32]) -> Result<(), ModelError> {
+        if out.len() != self.model.n_items || user as usize >= self.model.n_users {
+            return Err(ModelError::Scoring { model: "als".into(), message: format!("user {user} or item count out of range") });
+        }
+        self.model.score_all(user, out);
+        Ok(())
+    }
+}
+
+/// The `[als]` table as solver parameters (`seed` defaults to the run seed).
+pub fn params(raw: &RawAls, run_seed: u64) -> AlsParams {
+    AlsParams {
+        factors: raw.factors,
+        regularization: raw.regularization as f32,
+        alpha: raw.alpha as f32,
+        iterations: raw.iterations,
+        confidence: match raw.confidence {
+            AlsConfidence::Hu => Confidence::Hu,
+            AlsConfidence::Linear => Confidence::Linear,
+        },
+        solver: match raw.solver {
+            AlsSolver::Cg => Solver::Cg { steps: raw.cg_steps },
+            AlsSolver::Cholesky => Solver::Cholesky,
+        },
+        seed: raw.seed.unwrap_or(run_seed),
+        compute_loss: raw.compute_loss,
+    }
+}
+
+/// The user × item matrix of the train part (see the module doc).
+pub fn train_matrix(ds: &Dataset) -> Result<Csr> {
+    let t = &ds.train;
+    let (rows, cols, vals): (Vec<u32>, Vec<u32>, Vec<f32>) = match &t.label {
+        Some(labels) => {
+            let keep: Vec<usize> = (0..t.len()).filter(|&r| labels[r]).collect();
+            (keep.iter().map(|&r| t.user[r]).collect(), keep.iter().map(|&r| t.item[r]).collect(), vec![1.0; keep.len()])
+        }
+        None => {
+            let keep: Vec<usize> = (0..t.len()).filter(|&r| t.weight[r] > 0.0).collect();
+            (
+                keep.iter().map(|&r| t.user[r]).collect(),
+                keep.iter().map(|&r| t.item[r]).collect(),
+                keep.iter().map(|&r| t.weight[r]).collect(),
+            )
+        }
+    };
+    Csr::from_triplets(ds.n_users(), ds.n_items(), &rows, &cols, &vals).map_err(|e| Error::Training(format!("als: {e}")))
+}
+
+/// Identifies a checkpoint: resuming with other settings or data starts afresh.
+fn fingerprint(p: &AlsParams, m: &Csr) -> String {
+    format!("{p:?}|{}x{}|{}", m.n_rows, m.n_cols, m.data.len())
+}
+
+fn save_checkpoint(path: &Path, s: &AlsState, fp: &str) -> Result<()> {
+    let m = &s.model;
+    write_safetensors(
+        path,
+        &[
+            Tensor { name: "user_factors", shape: vec![m.n_users, m.factors], data: &m.user_factors },
+            Tensor { name: "item_factors", shape: vec![m.n_items, m.factors], data: &m.item_factors },
+        ],
+        HashMap::from([("iterations_done".into(), s.iterations_done.to_string()), ("fingerprint".into(), fp.into())]),
+    )
+}
+
+fn load_checkpoint(path: &Path, fp: &str, fresh: AlsState) -> AlsState {
+    let Ok(l) = read_safetensors(path) else { return fresh };
+    if l.metadata.get("fingerprint").map(String::as_str) != Some(fp) {
+        return fresh;
+    }
+    let (Some((_, u)), Some((_, i)), Some(done)) = (
+        l.tensors.get("user_factors"),
+        l.tensors.get("item_factors"),
+        l.metadata.get("iterations_done").and_then(|d| d.parse().ok()),
+    ) else {
+        return fresh;
+    };
+    if u.len() != fresh.model.user_factors.len() || i.len() != fresh.model.item_factors.len() {
+        return fresh;
+    }
+    let mut s = fresh;
+    s.model.user_factors = u.clone();
+    s.model.item_factors = i.clone();
+    s.iterations_done = done;
+    s
+}
+
+/// Fit ALS on the dataset, checkpointing after every iteration into `checkpoint` (resumed from
+/// it when `resume`).
+pub fn fit(ds: &Dataset, p: AlsParams, checkpoint: &Path, resume: bool, quiet: bool) -> Result<(AlsRecommender, Timing, Curve)> {
+    p.validate().map_err(|e| Error::Training(format!("[als]: {e}")))?;
+    let m = train_matrix(ds)?;
+    let fp = fingerprint(&p, &m);
+    std::fs::create_dir_all(checkpoint).map_err(|e| Error::Export(format!("{}: {e}", checkpoint.display())))?;
+    let ck = checkpoint.join("als.safetensors");
+    let fresh = als::init(m.n_rows, m.n_cols, &p);
+    let state = if resume { load_checkpoint(&ck, &fp, fresh) } else { fresh };
+    let bar = crate::progress::bar(p.iterations as u64, "als", quiet);
+    bar.set_position(state.iterations_done as u64);
+    let mut curve = Curve::default();
+    let mut err = None;
+    let t = Instant::now();
+    let mut on_iter = |r: als::IterReport, s: &AlsState| -> Result<(), als::AlsError> {
+        if let Some(l) = r.loss {
+            curve.loss.push(l);
+        }
+        bar.set_message(r.loss.map(|l| format!("loss {l:.5}")).unwrap_or_default());
+        bar.inc(1);
+        if let Err(e) = save_checkpoint(&ck, s, &fp) {
+            err = Some(e);
+        }
+        Ok(())
+    };
+    let model = als::fit(&m, &p, state, &mut on_iter).map_err(|e| Error::Training(format!("als: {e}")))?;
+    let secs = t.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    if let Some(e) = err {
+        return Err(e);
+    }
+    let timing = Timing {
+        fit_seconds: secs,
+        seconds_per_iteration: Some(secs / p.iterations as f64),
+        samples_per_sec: Some(m.data.len() as f64 * p.iterations as f64 / secs.max(1e-9)),
+        epoch_seconds: vec![],
+    };
+    Ok((AlsRecommender { model, params: p }, timing, curve))
+}
+
+/// `als/model.json`: settings and everything needed to query without the training data.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AlsModelJson {
+    pub kind: String,
+    pub clickrec_version: String,
+    pub factors: usize,
+    pub regularization: f32,
+    pub alpha: f32,
+    pub iterations: usize,
+    pub confidence: String,
+    pub solver: String,
+    pub seed: u64,
+    pub users: crate::data::IdMap,
+    pub items: crate::data::IdMap,
+    pub item_titles: Option<Vec<String>>,
+    /// Each user's train items (CSR), excluded by `recommend`.
+    pub seen_ptr: Vec<usize>,
+    pub seen_items: Vec<u32>,
+}
+
+/// Write `als/factors.safetensors` and `als/model.json`.
+pub fn export(dir: &Path, r: &AlsRecommender, ds: &Dataset) -> Result<()> {
+    let d = dir.join("als");
+    std::fs::create_dir_all(&d).map_err(|e| Error::Export(format!("{}: {e}", d.display())))?;
+    let m = &r.model;
+    write_safetensors(
+        &d.join("factors.safetensors"),
+        &[
+            Tensor { name: "user_factors", shape: vec![m.n_users, m.factors], data: &m.user_factors },
+            Tensor { name: "item_factors", shape: vec![m.n_items, m.factors], data: &m.item_factors },
+        ],
+        HashMap::from([("format".into(), "clickrec-als-1".into())]),
+    )?;
+    let p = &r.params;
+    let json = AlsModelJson {
+        kind: "als".into(),
+        clickrec_version: env!("CARGO_PKG_VERSION").into(),
+        factors: p.factors,
+        regularization: p.regularization,
+        alpha: p.alpha,
+        iterations: p.iterations,
+        confidence: format!("{:?}", p.confidence).to_lowercase(),
+        solver: format!("{:?}", p.solver),
+        seed: p.seed,
+        users: ds.users.clone(),
+        items: ds.items.clone(),
+        item_titles: ds.item_titles.clone(),
+        seen_ptr: ds.seen_ptr.clone(),
+        seen_items: ds.seen_items.clone(),
+    };
+    write_json(&d.join("model.json"), &json)
+}

@@ -1,0 +1,292 @@
+//! Train/test split rules (the protocol of `shared/peers/split.py`).
+//!
+//! * `last_day`: a user active on at least 2 distinct UTC days has all interactions of their
+//!   latest active day in test; users active on one day stay train-only.
+//! * `global_days`: the last `days` calendar days of the log are test.
+//! * `leave_last_out`: per user with >= 2 interactions, the latest one (ties: the later row).
+//! * `random`: per user with >= 2 interactions, a seeded `test_fraction` (at least 1, at most
+//!   n − 1 rows).
+//!
+//! Test rows are then filtered, in order: (1) rows whose item never occurs in train, (1b) rows
+//! whose user never occurs in train (only `global_days`/`random` can produce them), (2) in
+//! implicit mode, rows whose (user, item) pair is already in that user's train rows. The train
+//! part is never filtered.
+
+use std::collections::HashSet;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::config::SplitMethod;
+use crate::data::Interactions;
+use crate::data::time::day_of;
+
+/// Which rows are train and which are test, plus every count of the protocol.
+#[derive(Debug, Clone)]
+pub struct Split {
+    pub train: Vec<usize>,
+    pub test: Vec<usize>,
+    pub stats: SplitStats,
+}
+
+/// Split counts, named as `split.py` prints them.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SplitStats {
+    pub split: String,
+    pub drop_seen_test_pairs: bool,
+    pub input_rows: usize,
+    pub input_users: usize,
+    pub input_items: usize,
+    pub train_rows: usize,
+    pub train_users: usize,
+    pub train_items: usize,
+    pub train_pairs: usize,
+    pub train_only_users: usize,
+    pub test_rows_before_filters: usize,
+    pub test_rows_dropped_unknown_item: usize,
+    pub test_rows_dropped_unknown_user: usize,
+    pub test_rows_dropped_seen_in_train: usize,
+    pub test_rows: usize,
+    pub test_pairs: usize,
+    pub eval_users: usize,
+}
+
+/// Rule parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct SplitRule {
+    pub method: SplitMethod,
+    pub days: u32,
+    pub test_fraction: f64,
+    pub seed: u64,
+    /// Drop test pairs already seen in train (implicit mode); CTR mode keeps them.
+    pub drop_seen: bool,
+}
+
+fn distinct(v: impl Iterator<Item = u64>) -> usize {
+    v.collect::<HashSet<_>>().len()
+}
+
+fn pair(x: &Interactions, r: usize) -> u64 {
+    (u64::from(x.user[r]) << 32) | u64::from(x.item[r])
+}
+
+/// Mark test rows among `rows` by the rule (before the test filters).
+fn test_mask(x: &Interactions, rows: &[usize], rule: &SplitRule) -> Vec<bool> {
+    let n_users = x.users.len();
+    match rule.method {
+        SplitMethod::LastDay => {
+            let mut lo = vec![i64::MAX; n_users];
+            let mut hi = vec![i64::MIN; n_users];
+            for &r in rows {
+                let (u, d) = (x.user[r] as usize, day_of(x.ts[r]));
+                lo[u] = lo[u].min(d);
+                hi[u] = hi[u].max(d);
+            }
+            rows.iter()
+                .map(|&r| {
+                    let u = x.user[r] as usize;
+                    lo[u] < hi[u] && day_of(x.ts[r]) == hi[u]
+                })
+                .collect()
+        }
+        SplitMethod::GlobalDays => {
+            let last = rows.iter().map(|&r| day_of(x.ts[r])).max().unwrap_or(0);
+            let first_test = last - i64::from(rule.days) + 1;
+            rows.iter().map(|&r| day_of(x.ts[r]) >= first_test).collect()
+        }
+        SplitMethod::LeaveLastOut => {
+            // The latest (timestamp, position) per user with >= 2 rows.
+            let mut best: Vec<Option<usize>> = vec![None; n_users];
+            let mut count = vec![0usize; n_users];
+            for (pos, &r) in rows.iter().enumerate() {
+                let u = x.user[r] as usize;
+                count[u] += 1;
+                if best[u].is_none_or(|b| x.ts[r] >= x.ts[rows[b]]) {
+                    best[u] = Some(pos);
+                }
+            }
+            let mut mask = vec![false; rows.len()];
+            for u in 0..n_users {
+                if let (Some(b), true) = (best[u], count[u] >= 2) {
+                    mask[b] = true;
+                }
+            }
+            mask
+        }
+        SplitMethod::Random => {
+            let mut by_user: Vec<Vec<usize>> = vec![Vec::new(); n_users];
+            for (pos, &r) in rows.iter().enumerate() {
+                by_user[x.user[r] as usize].push(pos);
+            }
+            let mut rng = ChaCha8Rng::seed_from_u64(rule.seed);
+            let mut mask = vec![false; rows.len()];
+            for positions in by_user.iter_mut().filter(|p| p.len() >= 2) {
+                let n = positions.len();
+                let take = ((n as f64 * rule.test_fraction).round() as usize).clamp(1, n - 1);
+                positions.shuffle(&mut rng);
+                for &p in &positions[..take] {
+                    mask[p] = true;
+                }
+            }
+            mask
+        }
+    }
+}
+
+/// Split `rows` (positions in `x`, e.g. all rows, or the train rows to carve a validation part).
+pub fn split(x: &Interactions, rows: &[usize], rule: &SplitRule) -> Split {
+    let mask = test_mask(x, rows, rule);
+    let (mut train, mut raw_test) = (Vec::new(), Vec::new());
+    for (&r, &t) in rows.iter().zip(&mask) {
+        if t { raw_test.push(r) } else { train.push(r) }
+    }
+    let train_items: HashSet<u32> = train.iter().map(|&r| x.item[r]).collect();
+    let train_users: HashSet<u32> = train.iter().map(|&r| x.user[r]).collect();
+    let train_pairs: HashSet<u64> = train.iter().map(|&r| pair(x, r)).collect();
+
+    let mut stats = SplitStats {
+        split: format!("{:?}", rule.method),
+        drop_seen_test_pairs: rule.drop_seen,
+        input_rows: rows.len(),
+        input_users: distinct(rows.iter().map(|&r| u64::from(x.user[r]))),
+        input_items: distinct(rows.iter().map(|&r| u64::from(x.item[r]))),
+        train_rows: train.len(),
+        train_users: train_users.len(),
+        train_items: train_items.len(),
+        train_pairs: train_pairs.len(),
+        test_rows_before_filters: raw_test.len(),
+        ..Default::default()
+    };
+    stats.train_only_users =
+        stats.input_users - distinct(raw_test.iter().map(|&r| u64::from(x.user[r])));
+    let mut test = Vec::with_capacity(raw_test.len());
+    for &r in &raw_test {
+        if !train_items.contains(&x.item[r]) {
+            stats.test_rows_dropped_unknown_item += 1;
+        } else if !train_users.contains(&x.user[r]) {
+            stats.test_rows_dropped_unknown_user += 1;
+        } else if rule.drop_seen && train_pairs.contains(&pair(x, r)) {
+            stats.test_rows_dropped_seen_in_train += 1;
+        } else {
+            test.push(r);
+        }
+    }
+    stats.test_rows = test.len();
+    stats.test_pairs = distinct(test.iter().map(|&r| pair(x, r)));
+    stats.eval_users = distinct(test.iter().map(|&r| u64::from(x.user[r])));
+    train.shrink_to_fit();
+    Split { train, test, stats }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::data::{IdMap, RawIds};
+
+    const DAY: i64 = 86_400;
+
+    /// Interactions from (user, item, timestamp) rows, weight 1, implicit mode.
+    pub(crate) fn frame(rows: &[(i64, i64, i64)]) -> Interactions {
+        let (users, user) = IdMap::encode(&RawIds::Int(rows.iter().map(|r| r.0).collect()));
+        let (items, item) = IdMap::encode(&RawIds::Int(rows.iter().map(|r| r.1).collect()));
+        Interactions {
+            source: "test".into(),
+            users,
+            items,
+            user,
+            item,
+            ts: rows.iter().map(|r| r.2).collect(),
+            label: None,
+            weight: vec![1.0; rows.len()],
+            weighted: false,
+            event: None,
+            event_names: vec![],
+            features: vec![],
+            categorical: vec![],
+        }
+    }
+
+    fn rule(method: SplitMethod, drop_seen: bool) -> SplitRule {
+        SplitRule { method, days: 1, test_fraction: 0.5, seed: 7, drop_seen }
+    }
+
+    fn pairs(x: &Interactions, rows: &[usize]) -> Vec<(String, String)> {
+        let mut v: Vec<_> = rows
+            .iter()
+            .map(|&r| (x.users.label(x.user[r] as usize), x.items.label(x.item[r] as usize)))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn p(a: &[(i64, i64)]) -> Vec<(String, String)> {
+        a.iter().map(|(u, i)| (u.to_string(), i.to_string())).collect()
+    }
+
+    #[test]
+    fn last_day_split_matches_test_protocol() {
+        // test_protocol.py::test_last_day_split
+        let x = frame(&[
+            (1, 10, 5), (1, 20, 9), (1, 30, DAY + 1), (1, 40, DAY + 2),
+            (2, 10, 1), (2, 30, 7),
+            (3, 20, 3), (3, 30, 2 * DAY + 1), (3, 20, 2 * DAY + 5),
+        ]);
+        let all: Vec<usize> = (0..x.len()).collect();
+        let s = split(&x, &all, &rule(SplitMethod::LastDay, true));
+        assert_eq!(pairs(&x, &s.train), p(&[(1, 10), (1, 20), (2, 10), (2, 30), (3, 20)]));
+        assert_eq!(pairs(&x, &s.test), p(&[(1, 30), (3, 30)]));
+        let st = &s.stats;
+        assert_eq!(
+            (st.test_rows_before_filters, st.test_rows_dropped_unknown_item, st.test_rows_dropped_seen_in_train, st.eval_users, st.train_only_users),
+            (4, 1, 1, 2, 1)
+        );
+        let kept = split(&x, &all, &rule(SplitMethod::LastDay, false));
+        assert_eq!(pairs(&x, &kept.test), p(&[(1, 30), (3, 20), (3, 30)]));
+    }
+
+    #[test]
+    fn day_boundary_is_utc_midnight() {
+        let x = frame(&[(1, 10, DAY - 1), (1, 20, DAY), (2, 20, 5)]);
+        let s = split(&x, &[0, 1, 2], &rule(SplitMethod::LastDay, true));
+        assert_eq!(pairs(&x, &s.test), p(&[(1, 20)]));
+    }
+
+    #[test]
+    fn leave_last_out_ties_go_to_the_later_row() {
+        let x = frame(&[(1, 10, 100), (1, 20, 200), (1, 30, 200), (2, 10, 50), (3, 20, 10), (3, 10, 5), (4, 30, 1)]);
+        let all: Vec<usize> = (0..x.len()).collect();
+        let s = split(&x, &all, &rule(SplitMethod::LeaveLastOut, true));
+        assert_eq!(pairs(&x, &s.test), p(&[(1, 30), (3, 20)]));
+        assert_eq!((s.stats.eval_users, s.stats.train_only_users), (2, 2));
+    }
+
+    #[test]
+    fn global_days_takes_the_last_calendar_days_of_the_log() {
+        let x = frame(&[(1, 10, 0), (1, 20, 3 * DAY), (2, 10, DAY), (2, 20, 2 * DAY + 5), (3, 20, 3 * DAY + 1)]);
+        let all: Vec<usize> = (0..x.len()).collect();
+        let mut r = rule(SplitMethod::GlobalDays, true);
+        r.days = 2;
+        let s = split(&x, &all, &r);
+        // days 2 and 3 are test; user 3 has no train rows -> dropped as unknown user
+        assert_eq!(pairs(&x, &s.test), p(&[(1, 20), (2, 20)]));
+        assert_eq!(s.stats.test_rows_dropped_unknown_user, 1);
+    }
+
+    #[test]
+    fn random_split_is_seeded_and_partitions_the_rows() {
+        let rows: Vec<(i64, i64, i64)> = (0..200).map(|r| (r % 10, r % 37, r)).collect();
+        let x = frame(&rows);
+        let all: Vec<usize> = (0..x.len()).collect();
+        let a = split(&x, &all, &rule(SplitMethod::Random, false));
+        let b = split(&x, &all, &rule(SplitMethod::Random, false));
+        assert_eq!(a.test, b.test);
+        assert_eq!(a.train.len() + a.stats.test_rows_before_filters, 200);
+        // half of each user's 20 rows
+        assert_eq!(a.stats.test_rows_before_filters, 100);
+        let mut other = rule(SplitMethod::Random, false);
+        other.seed = 8;
+        assert_ne!(split(&x, &all, &other).test, a.test);
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the binary as users run it (one test binary, a module per area).
+
+mod common;
+
+mod bad_config;
+mod bad_data;
+mod commands;
