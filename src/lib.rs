@@ -1,1 +1,2 @@
 //! clickrec
+pub mod als;
