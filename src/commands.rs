@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Command};
 use crate::config;
-use crate::modeldir;
 use crate::data::{Columns, TableSpec, read_table};
 use crate::error::{Error, Result};
 use crate::metrics::{self, ThresholdRule};
+use crate::modeldir;
 use crate::pipeline::{self, TrainOptions};
 use crate::report::csv_field;
 use crate::rundir::RunDir;
@@ -19,9 +19,22 @@ use crate::rundir::RunDir;
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Train { config, set, force, resume, quiet } => {
+        Command::Train {
+            config,
+            set,
+            force,
+            resume,
+            quiet,
+        } => {
             let cfg = config::load(&config, &set)?;
-            let (dir, m) = pipeline::train(&cfg, &TrainOptions { force, resume, quiet })?;
+            let (dir, m) = pipeline::train(
+                &cfg,
+                &TrainOptions {
+                    force,
+                    resume,
+                    quiet,
+                },
+            )?;
             println!("{}", crate::report::table(&m));
             for (name, mm) in &m.models {
                 for n in &mm.notes {
@@ -31,19 +44,60 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("wrote {}", dir.display());
             Ok(())
         }
-        Command::Data { config, set, write_split, json } => data(&config, &set, write_split.as_deref(), json),
-        Command::Metrics { predictions, k, cutoff_weight, youden, json } => {
-            metrics_cmd(&predictions, k, cutoff_weight, youden, json)
-        }
-        Command::Recommend { model_dir, user, k, model, json } => recommend(&model_dir, &user, k, model.as_deref(), json),
-        Command::Similar { model_dir, item, k, model, json } => similar(&model_dir, &item, k, model.as_deref(), json),
-        Command::Generate { kind, users, items, rows, days, seed, output } => {
+        Command::Data {
+            config,
+            set,
+            write_split,
+            json,
+        } => data(&config, &set, write_split.as_deref(), json),
+        Command::Metrics {
+            predictions,
+            k,
+            cutoff_weight,
+            youden,
+            json,
+        } => metrics_cmd(&predictions, k, cutoff_weight, youden, json),
+        Command::Recommend {
+            model_dir,
+            user,
+            k,
+            model,
+            json,
+        } => recommend(&model_dir, &user, k, model.as_deref(), json),
+        Command::Similar {
+            model_dir,
+            item,
+            k,
+            model,
+            json,
+        } => similar(&model_dir, &item, k, model.as_deref(), json),
+        Command::Generate {
+            kind,
+            users,
+            items,
+            rows,
+            days,
+            seed,
+            output,
+        } => {
             let kind = match kind.as_str() {
                 "ctr" => crate::synth::SynthKind::Ctr,
                 "events" => crate::synth::SynthKind::Events,
-                other => return Err(Error::Usage(format!("--kind {other:?}: expected ctr or events"))),
+                other => {
+                    return Err(Error::Usage(format!(
+                        "--kind {other:?}: expected ctr or events"
+                    )));
+                }
             };
-            let spec = crate::synth::SynthSpec { kind, users, items, rows, days, seed, start: crate::synth::DEFAULT_START };
+            let spec = crate::synth::SynthSpec {
+                kind,
+                users,
+                items,
+                rows,
+                days,
+                seed,
+                start: crate::synth::DEFAULT_START,
+            };
             let mut df = crate::synth::generate(&spec).map_err(|e| Error::Usage(e.to_string()))?;
             crate::synth::write_frame(&mut df, &output).map_err(|e| Error::Usage(e.to_string()))?;
             println!("wrote {} rows to {}", df.height(), output.display());
@@ -69,8 +123,15 @@ fn data(config: &Path, set: &[String], write_split: Option<&Path>, json: bool) -
         write_split_csvs(dir, &p)?;
     }
     if json {
-        let out = DataJson { summary: &p.summary, split: st, eval_users: st.eval_users };
-        println!("{}", serde_json::to_string(&out).map_err(|e| Error::Export(e.to_string()))?);
+        let out = DataJson {
+            summary: &p.summary,
+            split: st,
+            eval_users: st.eval_users,
+        };
+        println!(
+            "{}",
+            serde_json::to_string(&out).map_err(|e| Error::Export(e.to_string()))?
+        );
         return Ok(());
     }
     let s = &p.summary;
@@ -79,12 +140,24 @@ fn data(config: &Path, set: &[String], write_split: Option<&Path>, json: bool) -
     let _ = writeln!(o, "rows read: {}", s.load.rows_read);
     let _ = writeln!(o, "duplicates dropped: {}", s.load.duplicates_dropped);
     if s.load.unknown_events_skipped > 0 {
-        let _ = writeln!(o, "unknown events skipped: {}", s.load.unknown_events_skipped);
+        let _ = writeln!(
+            o,
+            "unknown events skipped: {}",
+            s.load.unknown_events_skipped
+        );
     }
     for f in &s.load.filters {
-        let _ = writeln!(o, "filter {} (round {}): {} rows removed", f.filter, f.round, f.rows_removed);
+        let _ = writeln!(
+            o,
+            "filter {} (round {}): {} rows removed",
+            f.filter, f.round, f.rows_removed
+        );
     }
-    let _ = writeln!(o, "users: {}  items: {}  interactions: {}  sparsity: {:.4} %", s.users, s.items, s.interactions, s.sparsity);
+    let _ = writeln!(
+        o,
+        "users: {}  items: {}  interactions: {}  sparsity: {:.4} %",
+        s.users, s.items, s.interactions, s.sparsity
+    );
     for (ev, n) in &s.load.event_counts {
         let _ = writeln!(o, "event {ev}: {n}");
     }
@@ -168,9 +241,16 @@ fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Resul
         return Err(Error::Usage("--k must be at least 1".into()));
     }
     if !(0.0..=1.0).contains(&w) {
-        return Err(Error::Usage(format!("--cutoff-weight {w}: must be in [0, 1]")));
+        return Err(Error::Usage(format!(
+            "--cutoff-weight {w}: must be in [0, 1]"
+        )));
     }
-    let df = read_table(&TableSpec { path: path.to_path_buf(), delimiter: None, has_header: true, columns: None })?;
+    let df = read_table(&TableSpec {
+        path: path.to_path_buf(),
+        delimiter: None,
+        has_header: true,
+        columns: None,
+    })?;
     let cols = Columns { df: &df, path };
     let users_raw = cols.strings("user", "user")?;
     cols.get("item", "item")?;
@@ -185,8 +265,13 @@ fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Resul
         })
         .collect();
     let mut notes = Vec::new();
-    let rule = if youden { ThresholdRule::Youden } else { ThresholdRule::WeightedCutoff(w) };
-    let (mut auc, mut threshold, mut classification, mut confusion, mut tpr, mut fpr) = (None, None, None, None, None, None);
+    let rule = if youden {
+        ThresholdRule::Youden
+    } else {
+        ThresholdRule::WeightedCutoff(w)
+    };
+    let (mut auc, mut threshold, mut classification, mut confusion, mut tpr, mut fpr) =
+        (None, None, None, None, None, None);
     match metrics::roc_auc(&labels, &scores) {
         Ok(a) => {
             auc = Some(a);
@@ -234,7 +319,10 @@ fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Resul
         notes,
     };
     if json {
-        println!("{}", serde_json::to_string(&out).map_err(|e| Error::Export(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string(&out).map_err(|e| Error::Export(e.to_string()))?
+        );
     } else {
         print!("{}", metrics_text(&out));
     }
@@ -242,15 +330,28 @@ fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Resul
 }
 
 fn metrics_text(m: &MetricsJson) -> String {
-    let f = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "undefined".into());
+    let f = |v: Option<f64>| {
+        v.map(|x| format!("{x:.6}"))
+            .unwrap_or_else(|| "undefined".into())
+    };
     let mut o = String::new();
     let _ = writeln!(o, "rows: {}", m.rows);
     let _ = writeln!(o, "AUC: {}   log loss: {}", f(m.auc), f(m.logloss));
-    let _ = writeln!(o, "threshold: {} (tpr {}, fpr {})", f(m.threshold), f(m.tpr), f(m.fpr));
+    let _ = writeln!(
+        o,
+        "threshold: {} (tpr {}, fpr {})",
+        f(m.threshold),
+        f(m.tpr),
+        f(m.fpr)
+    );
     if let (Some(c), Some(conf)) = (&m.classification, &m.confusion) {
         let _ = writeln!(o, "class        precision  recall     f1         support");
         for (label, s) in [("0", &c.class_0), ("1", &c.class_1)] {
-            let _ = writeln!(o, "{label:<12} {:<10.4} {:<10.4} {:<10.4} {}", s.precision, s.recall, s.f1, s.support);
+            let _ = writeln!(
+                o,
+                "{label:<12} {:<10.4} {:<10.4} {:<10.4} {}",
+                s.precision, s.recall, s.f1, s.support
+            );
         }
         let _ = writeln!(o, "accuracy: {:.4}", c.accuracy);
         let _ = writeln!(o, "confusion [[tn, fp], [fn, tp]]: {:?}", conf);
@@ -259,7 +360,12 @@ fn metrics_text(m: &MetricsJson) -> String {
     let _ = writeln!(
         o,
         "HR@{k}: {:.4} (random order {:.4}; {} users with a click, {} with at most {k} rows)   NDCG@{k}: {:.4}   P@{k}: {:.4}",
-        m.hr_at_k, m.base_rate, m.users_with_click, m.users_with_at_most_k_rows, m.ndcg_at_k, m.precision_at_k
+        m.hr_at_k,
+        m.base_rate,
+        m.users_with_click,
+        m.users_with_at_most_k_rows,
+        m.ndcg_at_k,
+        m.precision_at_k
     );
     for n in &m.notes {
         let _ = writeln!(o, "note: {n}");
@@ -272,7 +378,9 @@ fn kind_arg(model: Option<&str>) -> Result<Option<modeldir::Kind>> {
         None => Ok(None),
         Some("als") => Ok(Some(modeldir::Kind::Als)),
         Some("ncf") => Ok(Some(modeldir::Kind::Ncf)),
-        Some(other) => Err(Error::Usage(format!("--model {other:?}: expected als or ncf"))),
+        Some(other) => Err(Error::Usage(format!(
+            "--model {other:?}: expected als or ncf"
+        ))),
     }
 }
 
@@ -285,11 +393,24 @@ fn recommend(dir: &Path, user: &str, k: usize, model: Option<&str>, json: bool) 
         modeldir::Kind::Als => {
             let m = modeldir::load_als(&dir)?;
             let u = modeldir::find(&m.json.users, user, "user")?;
-            let seen = m.json.seen_ptr.get(u as usize..u as usize + 2).map(|w| &m.json.seen_items[w[0]..w[1]]).unwrap_or(&[]);
+            let seen = m
+                .json
+                .seen_ptr
+                .get(u as usize..u as usize + 2)
+                .map(|w| &m.json.seen_items[w[0]..w[1]])
+                .unwrap_or(&[]);
             let ranked = m.model.recommend(u, k, seen);
-            modeldir::print_rows(&modeldir::rows(&m.json.items, m.json.item_titles.as_ref(), &ranked), json);
+            modeldir::print_rows(
+                &modeldir::rows(&m.json.items, m.json.item_titles.as_ref(), &ranked),
+                json,
+            );
         }
-        modeldir::Kind::Ncf => crate::ncf_export::recommend(&dir, user, k, json)?,
+        modeldir::Kind::Ncf => {
+            return Err(Error::Usage(format!(
+                "{}: NCF recommend is not wired yet",
+                dir.display()
+            )));
+        }
     }
     Ok(())
 }
@@ -304,9 +425,17 @@ fn similar(dir: &Path, item: &str, k: usize, model: Option<&str>, json: bool) ->
             let m = modeldir::load_als(&dir)?;
             let i = modeldir::find(&m.json.items, item, "item")?;
             let ranked = m.model.similar_items(i, k);
-            modeldir::print_rows(&modeldir::rows(&m.json.items, m.json.item_titles.as_ref(), &ranked), json);
+            modeldir::print_rows(
+                &modeldir::rows(&m.json.items, m.json.item_titles.as_ref(), &ranked),
+                json,
+            );
         }
-        modeldir::Kind::Ncf => crate::ncf_export::similar(&dir, item, k, json)?,
+        modeldir::Kind::Ncf => {
+            return Err(Error::Usage(format!(
+                "{}: NCF similar is not wired yet",
+                dir.display()
+            )));
+        }
     }
     Ok(())
 }

@@ -78,7 +78,9 @@ fn train_index(ids: &IdMap, used: impl Iterator<Item = u32>) -> (Vec<u32>, IdMap
     for i in used {
         present[i as usize] = true;
     }
-    let keep: Vec<u32> = (0..ids.len() as u32).filter(|&i| present[i as usize]).collect();
+    let keep: Vec<u32> = (0..ids.len() as u32)
+        .filter(|&i| present[i as usize])
+        .collect();
     let mut map = vec![u32::MAX; ids.len()];
     for (t, &i) in keep.iter().enumerate() {
         map[i as usize] = t as u32;
@@ -91,7 +93,10 @@ fn part(x: &Interactions, rows: &[usize], umap: &[u32], imap: &[u32], spec: &Fea
         user: rows.iter().map(|&r| umap[x.user[r] as usize]).collect(),
         item: rows.iter().map(|&r| imap[x.item[r] as usize]).collect(),
         ts: rows.iter().map(|&r| x.ts[r]).collect(),
-        label: x.label.as_ref().map(|l| rows.iter().map(|&r| l[r]).collect()),
+        label: x
+            .label
+            .as_ref()
+            .map(|l| rows.iter().map(|&r| l[r]).collect()),
         weight: rows.iter().map(|&r| x.weight[r]).collect(),
         x: spec.transform(&x.features, &x.categorical, rows),
     }
@@ -104,7 +109,9 @@ fn side_matrix(
     n: usize,
     what: &'static str,
 ) -> Result<SideMatrix, DataError> {
-    let Some(t) = table else { return Ok(SideMatrix::default()) };
+    let Some(t) = table else {
+        return Ok(SideMatrix::default());
+    };
     // Table row of each train index, in train index order.
     let mut rows = vec![0usize; n];
     for (log_i, &train_i) in index.iter().enumerate() {
@@ -125,7 +132,10 @@ pub fn build(
     item_table: Option<&SideTable>,
 ) -> Result<Dataset, DataError> {
     if split.train.is_empty() {
-        return Err(DataError::NothingLeft { what: x.source.display().to_string(), stage: "the split (train part)" });
+        return Err(DataError::NothingLeft {
+            what: x.source.display().to_string(),
+            stage: "the split (train part)",
+        });
     }
     let (umap, users) = train_index(&x.users, split.train.iter().map(|&r| x.user[r]));
     let (imap, items) = train_index(&x.items, split.train.iter().map(|&r| x.item[r]));
@@ -133,8 +143,12 @@ pub fn build(
     let train = part(x, &split.train, &umap, &imap, &row_spec);
     let test = part(x, &split.test, &umap, &imap, &row_spec);
 
-    let mut pairs: Vec<u64> =
-        train.user.iter().zip(&train.item).map(|(&u, &i)| (u64::from(u) << 32) | u64::from(i)).collect();
+    let mut pairs: Vec<u64> = train
+        .user
+        .iter()
+        .zip(&train.item)
+        .map(|(&u, &i)| (u64::from(u) << 32) | u64::from(i))
+        .collect();
     pairs.sort_unstable();
     pairs.dedup();
     let mut seen_ptr = vec![0usize; users.len() + 1];
@@ -146,7 +160,12 @@ pub fn build(
     }
     let seen_items = pairs.iter().map(|p| *p as u32).collect();
 
-    let mut tp: Vec<(u32, u32)> = test.user.iter().copied().zip(test.item.iter().copied()).collect();
+    let mut tp: Vec<(u32, u32)> = test
+        .user
+        .iter()
+        .copied()
+        .zip(test.item.iter().copied())
+        .collect();
     tp.sort_unstable();
     tp.dedup();
     let (mut eval_users, mut eval_items): (Vec<u32>, Vec<Vec<u32>>) = (Vec::new(), Vec::new());
@@ -167,7 +186,11 @@ pub fn build(
         Some(
             (0..x.items.len())
                 .filter(|&i| imap[i] != u32::MAX)
-                .map(|i| t.row_of[i].map(|r| col[r as usize].clone()).unwrap_or_default())
+                .map(|i| {
+                    t.row_of[i]
+                        .map(|r| col[r as usize].clone())
+                        .unwrap_or_default()
+                })
                 .collect(),
         )
     };
@@ -194,8 +217,12 @@ pub fn build(
 /// Encode extra rows (e.g. a validation part) into an existing dataset's index space; rows whose
 /// user or item is not in train are dropped.
 pub fn encode_rows(x: &Interactions, rows: &[usize], ds: &Dataset) -> Part {
-    let umap: Vec<u32> = (0..x.users.len()).map(|i| ds.users.find(&x.users.label(i)).unwrap_or(u32::MAX)).collect();
-    let imap: Vec<u32> = (0..x.items.len()).map(|i| ds.items.find(&x.items.label(i)).unwrap_or(u32::MAX)).collect();
+    let umap: Vec<u32> = (0..x.users.len())
+        .map(|i| ds.users.find(&x.users.label(i)).unwrap_or(u32::MAX))
+        .collect();
+    let imap: Vec<u32> = (0..x.items.len())
+        .map(|i| ds.items.find(&x.items.label(i)).unwrap_or(u32::MAX))
+        .collect();
     let keep: Vec<usize> = rows
         .iter()
         .copied()

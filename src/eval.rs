@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use crate::config::RankingMode;
 use crate::dataset::Dataset;
-use crate::metrics::{self, ClassStats, MetricError, RankingAccumulator, RocCurve, SampledMetrics, ThresholdRule};
+use crate::metrics::{
+    self, ClassStats, MetricError, RankingAccumulator, RocCurve, SampledMetrics, ThresholdRule,
+};
 use crate::model::{ModelError, Recommender};
 
 /// Evaluation settings (from `[eval]`, `auto` resolved).
@@ -132,20 +134,31 @@ pub fn evaluate(
             m.group_hit_rate = group;
         }
     }
-    if ranking == RankingMode::Sampled || (ds.test.label.is_none() && ranking != RankingMode::Impressions) {
+    if ranking == RankingMode::Sampled
+        || (ds.test.label.is_none() && ranking != RankingMode::Impressions)
+    {
         let (users, items) = positives(ds);
         let (sm, skipped) = sampled(model, ds, &users, &items, s)?;
-        if skipped > 0 {
-            m.notes.push(format!("{skipped} test pairs skipped in the sampled protocol: fewer than {} unseen items", s.sampled_negatives));
+        if let Some(sm) = sm {
+            if skipped > 0 {
+                m.notes.push(format!("{skipped} test pairs skipped in the sampled protocol: fewer than {} unseen items", s.sampled_negatives));
+            }
+            if ranking == RankingMode::Sampled {
+                m.ranking = "sampled".into();
+                m.hr_at_k = sm.hr;
+                m.ndcg_at_k = sm.ndcg;
+                m.precision_at_k = 0.0;
+                m.notes.push(
+                    "precision@K is not defined in the sampled protocol (reported as 0)".into(),
+                );
+            }
+            m.sampled = Some(sm);
+        } else {
+            m.notes.push(format!(
+                "sampled protocol skipped: no user has {} unseen items to sample",
+                s.sampled_negatives
+            ));
         }
-        if ranking == RankingMode::Sampled {
-            m.ranking = "sampled".into();
-            m.hr_at_k = sm.hr_at_k;
-            m.ndcg_at_k = sm.ndcg_at_k;
-            m.precision_at_k = 0.0;
-            m.notes.push("precision@K is not defined in the sampled protocol (reported as 0)".into());
-        }
-        m.sampled = Some(sm);
     }
     Ok((m, Predictions { scores }))
 }
@@ -160,7 +173,10 @@ fn classify(
 ) -> Result<(), EvalError> {
     match metrics::roc_auc(labels, scores) {
         Ok(auc) => m.auc = Some(auc),
-        Err(MetricError::SingleClass { positives, negatives }) => {
+        Err(MetricError::SingleClass {
+            positives,
+            negatives,
+        }) => {
             m.notes.push(format!(
                 "AUC and the ROC threshold are undefined: the test part has a single class ({positives} clicked, {negatives} not); ranking metrics are still reported"
             ));
@@ -169,7 +185,8 @@ fn classify(
         Err(e) => return Err(e.into()),
     }
     if model.probabilistic() {
-        m.logloss = Some(metrics::log_loss(labels, scores)?);
+        // Clipped at 1e-7 like the reference peer: f32 sigmoids can saturate at exactly 0 or 1.
+        m.logloss = Some(metrics::log_loss_clipped(labels, scores, 1e-7)?);
     }
     let curve = metrics::roc_curve(labels, scores)?;
     let t = metrics::pick_threshold(&curve, s.rule)?;
@@ -177,8 +194,11 @@ fn classify(
     m.threshold = Some(t.threshold);
     m.tpr = Some(t.tpr);
     m.fpr = Some(t.fpr);
-    m.classification =
-        Some(Classification { class_0: rep.classes[0], class_1: rep.classes[1], accuracy: rep.accuracy });
+    m.classification = Some(Classification {
+        class_0: rep.classes[0],
+        class_1: rep.classes[1],
+        accuracy: rep.accuracy,
+    });
     m.confusion = Some(rep.confusion);
     m.roc = Some(metrics::roc_curve_full(labels, scores)?);
     Ok(())
@@ -204,7 +224,11 @@ fn positives(ds: &Dataset) -> (Vec<u32>, Vec<Vec<u32>>) {
     }
 }
 
-type FullRanking = (RankingAccumulator, Vec<usize>, Option<BTreeMap<String, f64>>);
+type FullRanking = (
+    RankingAccumulator,
+    Vec<usize>,
+    Option<BTreeMap<String, f64>>,
+);
 
 /// Full-ranking top-K: candidates are all train items minus the user's train items.
 fn full_ranking(
@@ -242,10 +266,12 @@ fn full_ranking(
             }
         }
     }
-    let group = ds
-        .item_groups
-        .as_ref()
-        .map(|_| groups.into_iter().map(|(g, (h, n))| (g, h as f64 / n as f64)).collect());
+    let group = ds.item_groups.as_ref().map(|_| {
+        groups
+            .into_iter()
+            .map(|(g, (h, n))| (g, h as f64 / n as f64))
+            .collect()
+    });
     Ok((acc, hits, group))
 }
 
@@ -256,7 +282,7 @@ fn sampled(
     users: &[u32],
     items: &[Vec<u32>],
     s: &EvalSettings,
-) -> Result<(SampledMetrics, usize), EvalError> {
+) -> Result<(Option<SampledMetrics>, usize), EvalError> {
     let n = ds.n_items();
     let m = s.sampled_negatives;
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x5A3D_1E5);
@@ -266,7 +292,12 @@ fn sampled(
     for (&u, test) in users.iter().zip(items) {
         let seen = ds.seen(u);
         let blocked = |i: u32| seen.binary_search(&i).is_ok() || test.binary_search(&i).is_ok();
-        let candidates = n - seen.len() - test.iter().filter(|i| seen.binary_search(i).is_err()).count();
+        let candidates = n
+            - seen.len()
+            - test
+                .iter()
+                .filter(|i| seen.binary_search(i).is_err())
+                .count();
         if candidates < m {
             skipped += test.len();
             continue;
@@ -288,5 +319,8 @@ fn sampled(
             }
         }
     }
-    Ok((metrics::sampled_metrics(&pos, &neg, s.k)?, skipped))
+    if pos.is_empty() {
+        return Ok((None, skipped));
+    }
+    Ok((Some(metrics::sampled_metrics(&pos, &neg, s.k)?), skipped))
 }

@@ -17,9 +17,15 @@ pub struct Tensor<'a> {
 }
 
 /// Write tensors (f32, little-endian, row-major) with string metadata.
-pub fn write_safetensors(path: &Path, tensors: &[Tensor], metadata: HashMap<String, String>) -> Result<()> {
-    let bytes: Vec<Vec<u8>> =
-        tensors.iter().map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+pub fn write_safetensors(
+    path: &Path,
+    tensors: &[Tensor],
+    metadata: HashMap<String, String>,
+) -> Result<()> {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
     let views: Vec<(String, TensorView)> = tensors
         .iter()
         .zip(&bytes)
@@ -45,25 +51,45 @@ impl Loaded {
     /// A tensor by name, or an error naming the file.
     pub fn get(&self, path: &Path, name: &str) -> Result<&(Vec<usize>, Vec<f32>)> {
         self.tensors.get(name).ok_or_else(|| {
-            Error::Export(format!("{}: no tensor `{name}` (file from another version, or corrupt?)", path.display()))
+            Error::Export(format!(
+                "{}: no tensor `{name}` (file from another version, or corrupt?)",
+                path.display()
+            ))
         })
     }
 }
 
 /// Read a safetensors file of f32 tensors; a missing or corrupt file is an error naming it.
 pub fn read_safetensors(path: &Path) -> Result<Loaded> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Export(format!("{}: {e}", path.display())))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| Error::Export(format!("{}: not a valid safetensors file: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::Export(format!("{}: {e}", path.display())))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| {
+        Error::Export(format!(
+            "{}: not a valid safetensors file: {e}",
+            path.display()
+        ))
+    })?;
     let metadata = meta.metadata().clone().unwrap_or_default();
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| Error::Export(format!("{}: not a valid safetensors file: {e}", path.display())))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+        Error::Export(format!(
+            "{}: not a valid safetensors file: {e}",
+            path.display()
+        ))
+    })?;
     let mut tensors = HashMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(Error::Export(format!("{}: tensor {name} is {:?}, expected F32", path.display(), view.dtype())));
+            return Err(Error::Export(format!(
+                "{}: tensor {name} is {:?}, expected F32",
+                path.display(),
+                view.dtype()
+            )));
         }
-        let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         tensors.insert(name, (view.shape().to_vec(), data));
     }
     Ok(Loaded { tensors, metadata })
@@ -78,8 +104,10 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
 
 /// Read JSON into a type; a missing or malformed file is an error naming it.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Export(format!("{}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| Error::Export(format!("{}: invalid or incompatible: {e}", path.display())))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Export(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::Export(format!("{}: invalid or incompatible: {e}", path.display())))
 }
 
 #[cfg(test)]
@@ -91,8 +119,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.safetensors");
         let data = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
-        write_safetensors(&p, &[Tensor { name: "w", shape: vec![2, 3], data: &data }], HashMap::from([("k".into(), "v".into())]))
-            .unwrap();
+        write_safetensors(
+            &p,
+            &[Tensor {
+                name: "w",
+                shape: vec![2, 3],
+                data: &data,
+            }],
+            HashMap::from([("k".into(), "v".into())]),
+        )
+        .unwrap();
         let l = read_safetensors(&p).unwrap();
         assert_eq!(l.get(&p, "w").unwrap(), &(vec![2, 3], data.to_vec()));
         assert_eq!(l.metadata.get("k").map(String::as_str), Some("v"));

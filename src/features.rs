@@ -25,13 +25,21 @@ impl Range {
             min = min.min(v);
             max = max.max(v);
         }
-        if min > max { Range { min: 0.0, max: 0.0 } } else { Range { min, max } }
+        if min > max {
+            Range { min: 0.0, max: 0.0 }
+        } else {
+            Range { min, max }
+        }
     }
 
     /// Scale one value; a constant column gives 0.
     pub fn scale(&self, v: f64) -> f32 {
         let span = self.max - self.min;
-        if span > 0.0 { ((v - self.min) / span) as f32 } else { 0.0 }
+        if span > 0.0 {
+            ((v - self.min) / span) as f32
+        } else {
+            0.0
+        }
     }
 }
 
@@ -47,10 +55,17 @@ pub struct FeatureSpec {
 
 impl FeatureSpec {
     /// Fit on the rows `fit_rows` of the given columns.
-    pub fn fit(numeric: &[Numeric], categorical: &[Categorical], fit_rows: &[usize]) -> FeatureSpec {
+    pub fn fit(
+        numeric: &[Numeric],
+        categorical: &[Categorical],
+        fit_rows: &[usize],
+    ) -> FeatureSpec {
         FeatureSpec {
             numeric: numeric.iter().map(|c| c.name.clone()).collect(),
-            ranges: numeric.iter().map(|c| Range::fit(fit_rows.iter().map(|&r| c.values[r]))).collect(),
+            ranges: numeric
+                .iter()
+                .map(|c| Range::fit(fit_rows.iter().map(|&r| c.values[r])))
+                .collect(),
             categorical: categorical.iter().map(|c| c.name.clone()).collect(),
             levels: categorical.iter().map(|c| c.levels.clone()).collect(),
         }
@@ -71,7 +86,12 @@ impl FeatureSpec {
     }
 
     /// The row-major matrix [rows.len() × width] for `rows` of the columns.
-    pub fn transform(&self, numeric: &[Numeric], categorical: &[Categorical], rows: &[usize]) -> Vec<f32> {
+    pub fn transform(
+        &self,
+        numeric: &[Numeric],
+        categorical: &[Categorical],
+        rows: &[usize],
+    ) -> Vec<f32> {
         let w = self.width();
         let mut out = vec![0.0f32; rows.len() * w];
         for (i, &r) in rows.iter().enumerate() {
@@ -97,7 +117,10 @@ impl FeatureSpec {
         let mut row = vec![0.0f32; self.width()];
         for (j, (name, range)) in self.numeric.iter().zip(&self.ranges).enumerate() {
             let text = get(name).ok_or_else(|| format!("missing feature column `{name}`"))?;
-            let v: f64 = text.trim().parse().map_err(|_| format!("`{name}`: {text:?} is not a number"))?;
+            let v: f64 = text
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{name}`: {text:?} is not a number"))?;
             if !v.is_finite() {
                 return Err(format!("`{name}`: {v} is not finite"));
             }
@@ -123,21 +146,46 @@ mod tests {
     fn constant_column_maps_to_zero_and_test_values_are_not_clipped() {
         // test_protocol.py::test_minmax_constant_column_maps_to_zero
         let cols = vec![
-            Numeric { name: "a".into(), values: vec![1.0, 3.0, 2.0, 5.0] },
-            Numeric { name: "b".into(), values: vec![5.0, 5.0, 7.0, 5.0] },
+            Numeric {
+                name: "a".into(),
+                values: vec![1.0, 3.0, 2.0, 5.0],
+            },
+            Numeric {
+                name: "b".into(),
+                values: vec![5.0, 5.0, 7.0, 5.0],
+            },
         ];
         let spec = FeatureSpec::fit(&cols, &[], &[0, 1]);
-        assert_eq!(spec.transform(&cols, &[], &[2, 3]), vec![0.5, 0.0, 2.0, 0.0]);
+        assert_eq!(
+            spec.transform(&cols, &[], &[2, 3]),
+            vec![0.5, 0.0, 2.0, 0.0]
+        );
     }
 
     #[test]
     fn one_hot_follows_numeric_columns() {
-        let num = vec![Numeric { name: "x".into(), values: vec![0.0, 10.0] }];
-        let cat = vec![Categorical { name: "d".into(), levels: vec!["a".into(), "b".into()], codes: vec![1, 0] }];
+        let num = vec![Numeric {
+            name: "x".into(),
+            values: vec![0.0, 10.0],
+        }];
+        let cat = vec![Categorical {
+            name: "d".into(),
+            levels: vec!["a".into(), "b".into()],
+            codes: vec![1, 0],
+        }];
         let spec = FeatureSpec::fit(&num, &cat, &[0, 1]);
         assert_eq!(spec.names(), vec!["x", "d=a", "d=b"]);
-        assert_eq!(spec.transform(&num, &cat, &[0, 1]), vec![0.0, 0.0, 1.0, 1.0, 1.0, 0.0]);
-        let get = |c: &str| Some(if c == "x" { "5".to_string() } else { "zz".to_string() });
+        assert_eq!(
+            spec.transform(&num, &cat, &[0, 1]),
+            vec![0.0, 0.0, 1.0, 1.0, 1.0, 0.0]
+        );
+        let get = |c: &str| {
+            Some(if c == "x" {
+                "5".to_string()
+            } else {
+                "zz".to_string()
+            })
+        };
         assert_eq!(spec.encode_text(&get).unwrap(), vec![0.5, 0.0, 0.0]);
         assert!(spec.encode_text(&|_| None).is_err());
     }

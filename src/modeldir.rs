@@ -20,14 +20,24 @@ pub enum Kind {
 /// Find the folder of an exported model of `kind` (or the only/first one present).
 pub fn locate(dir: &Path, kind: Option<Kind>) -> Result<(Kind, PathBuf)> {
     if !dir.is_dir() {
-        return Err(Error::Export(format!("{}: no such model directory", dir.display())));
+        return Err(Error::Export(format!(
+            "{}: no such model directory",
+            dir.display()
+        )));
     }
-    let candidates = [(Kind::Ncf, "ncf", "scorer.json"), (Kind::Als, "als", "model.json")];
+    let candidates = [
+        (Kind::Ncf, "ncf", "scorer.json"),
+        (Kind::Als, "als", "model.json"),
+    ];
     for (k, sub, file) in candidates {
         if kind.is_some_and(|want| want != k) {
             continue;
         }
-        if dir.join(file).is_file() && (dir.ends_with(sub) || dir.join("factors.safetensors").exists() || dir.join("model.safetensors").exists()) {
+        if dir.join(file).is_file()
+            && (dir.ends_with(sub)
+                || dir.join("factors.safetensors").exists()
+                || dir.join("model.safetensors").exists())
+        {
             return Ok((k, dir.to_path_buf()));
         }
         if dir.join(sub).join(file).is_file() {
@@ -60,7 +70,11 @@ pub struct AlsExport {
 pub fn load_als(dir: &Path) -> Result<AlsExport> {
     let json: AlsModelJson = read_json(&dir.join("model.json"))?;
     if json.kind != "als" {
-        return Err(Error::Export(format!("{}: not an ALS model ({})", dir.display(), json.kind)));
+        return Err(Error::Export(format!(
+            "{}: not an ALS model ({})",
+            dir.display(),
+            json.kind
+        )));
     }
     let path = dir.join("factors.safetensors");
     let l = read_safetensors(&path)?;
@@ -87,7 +101,11 @@ pub fn load_als(dir: &Path) -> Result<AlsExport> {
 
 /// Index of a raw id, or an error naming it.
 pub fn find(ids: &IdMap, id: &str, what: &str) -> Result<u32> {
-    ids.find(id).ok_or_else(|| Error::Usage(format!("{what} {id:?} is not in the model (it had no train interactions)")))
+    ids.find(id).ok_or_else(|| {
+        Error::Usage(format!(
+            "{what} {id:?} is not in the model (it had no train interactions)"
+        ))
+    })
 }
 
 /// One recommended or similar item, as printed.
@@ -105,7 +123,13 @@ pub fn print_rows(rows: &[Row], json: bool) {
         if json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
         } else {
-            println!("{:>3}  {:<24} {:>10.5}  {}", r.rank, r.item, r.score, r.title.as_deref().unwrap_or(""));
+            println!(
+                "{:>3}  {:<24} {:>10.5}  {}",
+                r.rank,
+                r.item,
+                r.score,
+                r.title.as_deref().unwrap_or("")
+            );
         }
     }
 }

@@ -6,7 +6,12 @@ use crate::model::als;
 use crate::pipeline::{Fitted, Prepared, TrainOptions, checkpoint_dir};
 
 /// Fit NCF and ALS when their tables are enabled.
-pub fn fit_enabled(cfg: &RunConfig, p: &Prepared, opts: &TrainOptions, out: &mut Vec<Fitted>) -> Result<()> {
+pub fn fit_enabled(
+    cfg: &RunConfig,
+    p: &Prepared,
+    opts: &TrainOptions,
+    out: &mut Vec<Fitted>,
+) -> Result<()> {
     let ck = checkpoint_dir(cfg);
     if let Some(raw) = cfg.raw.als.as_ref().filter(|a| a.enabled) {
         let params = als::params(raw, cfg.raw.seed);
@@ -17,7 +22,9 @@ pub fn fit_enabled(cfg: &RunConfig, p: &Prepared, opts: &TrainOptions, out: &mut
             model: Box::new(ArcModel(exported)),
             timing,
             curve: (!curve.loss.is_empty()).then_some(curve),
-            export: Some(Box::new(move |dir, ctx| als::export(dir, &for_export, ctx.ds))),
+            export: Some(Box::new(move |dir, ctx| {
+                als::export(dir, &for_export, ctx.ds)
+            })),
         });
     }
     Ok(())
@@ -33,7 +40,10 @@ impl<M: crate::model::Recommender> crate::model::Recommender for ArcModel<M> {
     fn probabilistic(&self) -> bool {
         self.0.probabilistic()
     }
-    fn score_rows(&self, part: &crate::dataset::Part) -> Result<Vec<f32>, crate::model::ModelError> {
+    fn score_rows(
+        &self,
+        part: &crate::dataset::Part,
+    ) -> Result<Vec<f32>, crate::model::ModelError> {
         self.0.score_rows(part)
     }
     fn score_items(&self, user: u32, out: &mut [f32]) -> Result<(), crate::model::ModelError> {

@@ -49,8 +49,15 @@ pub fn summarize(x: &Interactions, load: LoadReport) -> DataSummary {
         users,
         items,
         interactions: x.len(),
-        sparsity: if cells > 0.0 { 100.0 * (1.0 - pairs as f64 / cells) } else { 100.0 },
-        click_rate: x.label.as_ref().map(|l| l.iter().filter(|&&c| c).count() as f64 / l.len().max(1) as f64),
+        sparsity: if cells > 0.0 {
+            100.0 * (1.0 - pairs as f64 / cells)
+        } else {
+            100.0
+        },
+        click_rate: x
+            .label
+            .as_ref()
+            .map(|l| l.iter().filter(|&&c| c).count() as f64 / l.len().max(1) as f64),
     }
 }
 
@@ -62,7 +69,14 @@ pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
     let split = split::split(&x, &rows, &split_rule(cfg));
     let ds = dataset::build(&x, &split, user_table.as_ref(), item_table.as_ref())?;
     let summary = summarize(&x, load);
-    Ok(Prepared { x, split, ds, summary, user_table, item_table })
+    Ok(Prepared {
+        x,
+        split,
+        ds,
+        summary,
+        user_table,
+        item_table,
+    })
 }
 
 /// Evaluation settings of a config.
@@ -106,7 +120,11 @@ pub struct ExportContext<'a> {
 
 /// Where NCF/ALS keep checkpoints between runs (`--resume`): beside the run directory.
 pub fn checkpoint_dir(cfg: &RunConfig) -> PathBuf {
-    let name = cfg.output_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = cfg
+        .output_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     cfg.output_dir.with_file_name(format!(".{name}.checkpoint"))
 }
 
@@ -116,8 +134,16 @@ pub fn fit_models(cfg: &RunConfig, p: &Prepared, opts: &TrainOptions) -> Result<
     if cfg.raw.popularity.enabled {
         let t = Instant::now();
         let model = Popularity::fit(&p.ds);
-        let timing = Timing { fit_seconds: t.elapsed().as_secs_f64(), ..Default::default() };
-        out.push(Fitted { model: Box::new(model), timing, curve: None, export: None });
+        let timing = Timing {
+            fit_seconds: t.elapsed().as_secs_f64(),
+            ..Default::default()
+        };
+        out.push(Fitted {
+            model: Box::new(model),
+            timing,
+            curve: None,
+            export: None,
+        });
     }
     crate::models::fit_enabled(cfg, p, opts, &mut out)?;
     Ok(out)
@@ -136,8 +162,10 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
     let fitted = fit_models(cfg, &p, opts)?;
     let settings = eval_settings(cfg);
     let dir = run.path().to_path_buf();
-    std::fs::create_dir_all(dir.join("predictions")).map_err(|e| Error::Export(format!("{}: {e}", dir.display())))?;
-    std::fs::create_dir_all(dir.join("plots")).map_err(|e| Error::Export(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir.join("predictions"))
+        .map_err(|e| Error::Export(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir.join("plots"))
+        .map_err(|e| Error::Export(format!("{}: {e}", dir.display())))?;
 
     let mut models = BTreeMap::new();
     let mut training = BTreeMap::new();
@@ -147,7 +175,14 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
         let (m, preds) = eval::evaluate(f.model.as_ref(), &p.ds, &settings)?;
         report::write_predictions(&dir.join("predictions"), &name, &p.ds, &preds.scores)?;
         if let Some(export) = &f.export {
-            export(&dir, &ExportContext { cfg, ds: &p.ds, metrics: &m })?;
+            export(
+                &dir,
+                &ExportContext {
+                    cfg,
+                    ds: &p.ds,
+                    metrics: &m,
+                },
+            )?;
         }
         models.insert(name.clone(), m);
         timings.insert(name.clone(), f.timing.clone());
@@ -190,7 +225,8 @@ fn write_run_files(dir: &std::path::Path, cfg: &RunConfig, m: &RunMetrics) -> Re
     }
     report::plots::hit_rate(&plots.join("hit_rate.svg"), &m.models, m.k).map_err(plot_err)?;
     if m.models.values().any(|x| x.group_hit_rate.is_some()) {
-        report::plots::group_hit_rate(&plots.join("group_hit_rate.svg"), &m.models).map_err(plot_err)?;
+        report::plots::group_hit_rate(&plots.join("group_hit_rate.svg"), &m.models)
+            .map_err(plot_err)?;
     }
     Ok(())
 }

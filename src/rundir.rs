@@ -10,11 +10,17 @@ pub enum RunDirError {
     #[error("{}: the output directory already exists; pass --force to replace it, or change `name` / [output].dir", path.display())]
     Exists { path: PathBuf },
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunDirError + '_ {
-    move |source| RunDirError::Io { path: path.to_path_buf(), source }
+    move |source| RunDirError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// A run directory being written.
@@ -27,7 +33,10 @@ pub struct RunDir {
 }
 
 fn sibling(target: &Path, tag: &str) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
     target.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
 }
 
@@ -35,9 +44,14 @@ impl RunDir {
     /// Start writing `target`; refuses an existing target unless `force`.
     pub fn create(target: &Path, force: bool) -> Result<RunDir, RunDirError> {
         if target.exists() && !force {
-            return Err(RunDirError::Exists { path: target.to_path_buf() });
+            return Err(RunDirError::Exists {
+                path: target.to_path_buf(),
+            });
         }
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(io(parent))?;
         remove_stale(target);
         let tmp = sibling(target, "tmp");
@@ -45,7 +59,12 @@ impl RunDir {
             std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
         }
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-        Ok(RunDir { target: target.to_path_buf(), tmp, force, done: false })
+        Ok(RunDir {
+            target: target.to_path_buf(),
+            tmp,
+            force,
+            done: false,
+        })
     }
 
     /// The folder to write into (the temp dir).
@@ -62,7 +81,9 @@ impl RunDir {
     pub fn commit(mut self) -> Result<PathBuf, RunDirError> {
         if self.target.exists() {
             if !self.force {
-                return Err(RunDirError::Exists { path: self.target.clone() });
+                return Err(RunDirError::Exists {
+                    path: self.target.clone(),
+                });
             }
             let old = sibling(&self.target, "old");
             std::fs::rename(&self.target, &old).map_err(io(&self.target))?;
@@ -86,10 +107,18 @@ impl Drop for RunDir {
 
 /// Remove temp dirs left by killed runs of the same target (their process is gone).
 fn remove_stale(target: &Path) {
-    let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else { return };
-    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
+        return;
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
     let prefix = format!(".{}.tmp-", name.to_string_lossy());
-    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
     for e in entries.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
         if let Some(pid) = n.strip_prefix(&prefix) {
@@ -105,7 +134,9 @@ fn remove_stale(target: &Path) {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunDirError> {
     let tmp = path.with_file_name(format!(
         ".{}.tmp-{}",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         std::process::id()
     ));
     std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
@@ -130,7 +161,10 @@ mod tests {
         std::fs::write(r.path().join("a"), "x").unwrap();
         r.commit().unwrap();
         assert!(target.join("a").exists());
-        assert!(matches!(RunDir::create(&target, false), Err(RunDirError::Exists { .. })));
+        assert!(matches!(
+            RunDir::create(&target, false),
+            Err(RunDirError::Exists { .. })
+        ));
         let r = RunDir::create(&target, true).unwrap();
         std::fs::write(r.path().join("b"), "y").unwrap();
         r.commit().unwrap();

@@ -94,7 +94,9 @@ fn test_mask(x: &Interactions, rows: &[usize], rule: &SplitRule) -> Vec<bool> {
         SplitMethod::GlobalDays => {
             let last = rows.iter().map(|&r| day_of(x.ts[r])).max().unwrap_or(0);
             let first_test = last - i64::from(rule.days) + 1;
-            rows.iter().map(|&r| day_of(x.ts[r]) >= first_test).collect()
+            rows.iter()
+                .map(|&r| day_of(x.ts[r]) >= first_test)
+                .collect()
         }
         SplitMethod::LeaveLastOut => {
             // The latest (timestamp, position) per user with >= 2 rows.
@@ -209,37 +211,65 @@ pub(crate) mod tests {
     }
 
     fn rule(method: SplitMethod, drop_seen: bool) -> SplitRule {
-        SplitRule { method, days: 1, test_fraction: 0.5, seed: 7, drop_seen }
+        SplitRule {
+            method,
+            days: 1,
+            test_fraction: 0.5,
+            seed: 7,
+            drop_seen,
+        }
     }
 
     fn pairs(x: &Interactions, rows: &[usize]) -> Vec<(String, String)> {
         let mut v: Vec<_> = rows
             .iter()
-            .map(|&r| (x.users.label(x.user[r] as usize), x.items.label(x.item[r] as usize)))
+            .map(|&r| {
+                (
+                    x.users.label(x.user[r] as usize),
+                    x.items.label(x.item[r] as usize),
+                )
+            })
             .collect();
         v.sort();
         v
     }
 
     fn p(a: &[(i64, i64)]) -> Vec<(String, String)> {
-        a.iter().map(|(u, i)| (u.to_string(), i.to_string())).collect()
+        a.iter()
+            .map(|(u, i)| (u.to_string(), i.to_string()))
+            .collect()
     }
 
     #[test]
     fn last_day_split_matches_test_protocol() {
         // test_protocol.py::test_last_day_split
         let x = frame(&[
-            (1, 10, 5), (1, 20, 9), (1, 30, DAY + 1), (1, 40, DAY + 2),
-            (2, 10, 1), (2, 30, 7),
-            (3, 20, 3), (3, 30, 2 * DAY + 1), (3, 20, 2 * DAY + 5),
+            (1, 10, 5),
+            (1, 20, 9),
+            (1, 30, DAY + 1),
+            (1, 40, DAY + 2),
+            (2, 10, 1),
+            (2, 30, 7),
+            (3, 20, 3),
+            (3, 30, 2 * DAY + 1),
+            (3, 20, 2 * DAY + 5),
         ]);
         let all: Vec<usize> = (0..x.len()).collect();
         let s = split(&x, &all, &rule(SplitMethod::LastDay, true));
-        assert_eq!(pairs(&x, &s.train), p(&[(1, 10), (1, 20), (2, 10), (2, 30), (3, 20)]));
+        assert_eq!(
+            pairs(&x, &s.train),
+            p(&[(1, 10), (1, 20), (2, 10), (2, 30), (3, 20)])
+        );
         assert_eq!(pairs(&x, &s.test), p(&[(1, 30), (3, 30)]));
         let st = &s.stats;
         assert_eq!(
-            (st.test_rows_before_filters, st.test_rows_dropped_unknown_item, st.test_rows_dropped_seen_in_train, st.eval_users, st.train_only_users),
+            (
+                st.test_rows_before_filters,
+                st.test_rows_dropped_unknown_item,
+                st.test_rows_dropped_seen_in_train,
+                st.eval_users,
+                st.train_only_users
+            ),
             (4, 1, 1, 2, 1)
         );
         let kept = split(&x, &all, &rule(SplitMethod::LastDay, false));
@@ -255,7 +285,15 @@ pub(crate) mod tests {
 
     #[test]
     fn leave_last_out_ties_go_to_the_later_row() {
-        let x = frame(&[(1, 10, 100), (1, 20, 200), (1, 30, 200), (2, 10, 50), (3, 20, 10), (3, 10, 5), (4, 30, 1)]);
+        let x = frame(&[
+            (1, 10, 100),
+            (1, 20, 200),
+            (1, 30, 200),
+            (2, 10, 50),
+            (3, 20, 10),
+            (3, 10, 5),
+            (4, 30, 1),
+        ]);
         let all: Vec<usize> = (0..x.len()).collect();
         let s = split(&x, &all, &rule(SplitMethod::LeaveLastOut, true));
         assert_eq!(pairs(&x, &s.test), p(&[(1, 30), (3, 20)]));
@@ -264,12 +302,19 @@ pub(crate) mod tests {
 
     #[test]
     fn global_days_takes_the_last_calendar_days_of_the_log() {
-        let x = frame(&[(1, 10, 0), (1, 20, 3 * DAY), (2, 10, DAY), (2, 20, 2 * DAY + 5), (3, 20, 3 * DAY + 1)]);
+        let x = frame(&[
+            (1, 10, 0),
+            (1, 20, 3 * DAY),
+            (2, 10, DAY),
+            (2, 20, 2 * DAY + 5),
+            (3, 20, DAY),
+            (4, 10, 3 * DAY + 2),
+        ]);
         let all: Vec<usize> = (0..x.len()).collect();
         let mut r = rule(SplitMethod::GlobalDays, true);
         r.days = 2;
         let s = split(&x, &all, &r);
-        // days 2 and 3 are test; user 3 has no train rows -> dropped as unknown user
+        // days 2 and 3 are test; user 4 has no train rows -> dropped as unknown user
         assert_eq!(pairs(&x, &s.test), p(&[(1, 20), (2, 20)]));
         assert_eq!(s.stats.test_rows_dropped_unknown_user, 1);
     }

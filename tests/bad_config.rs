@@ -7,12 +7,22 @@ fn check(extra: &str, needles: &[&str]) {
     s.write("log.csv", EVENTS_CSV);
     s.write("c.toml", config("path = \"log.csv\"", extra));
     s.run(&["train", "c.toml", "-q"]).fails_with(needles);
-    assert!(s.ls("artifacts").is_empty(), "artifacts written: {:?}", s.ls("artifacts"));
+    assert!(
+        s.ls("artifacts").is_empty(),
+        "artifacts written: {:?}",
+        s.ls("artifacts")
+    );
 }
 
 #[test]
 fn unknown_key_suggests_the_closest() {
-    check("[filter]\nmin_user_interaction = 5", &["unknown key `min_user_interaction`", "did you mean `min_user_interactions`"]);
+    check(
+        "[filter]\nmin_user_interaction = 5",
+        &[
+            "unknown key `min_user_interaction`",
+            "did you mean `min_user_interactions`",
+        ],
+    );
 }
 
 #[test]
@@ -27,7 +37,10 @@ fn k_zero() {
 
 #[test]
 fn cutoff_weight_outside_unit_interval() {
-    check("[eval]\ncutoff_weight = 1.5", &["eval.cutoff_weight", "[0, 1]"]);
+    check(
+        "[eval]\ncutoff_weight = 1.5",
+        &["eval.cutoff_weight", "[0, 1]"],
+    );
 }
 
 #[test]
@@ -47,7 +60,10 @@ fn factors_zero() {
 
 #[test]
 fn test_fraction_one() {
-    check("[split]\nmethod = \"random\"\ntest_fraction = 1.0", &["split.test_fraction"]);
+    check(
+        "[split]\nmethod = \"random\"\ntest_fraction = 1.0",
+        &["split.test_fraction"],
+    );
 }
 
 #[test]
@@ -62,12 +78,18 @@ fn no_models_enabled() {
 
 #[test]
 fn unknown_split_method_lists_the_allowed() {
-    check("[split]\nmethod = \"yesterday\"", &["unknown variant `yesterday`", "last_day"]);
+    check(
+        "[split]\nmethod = \"yesterday\"",
+        &["unknown variant `yesterday`", "last_day"],
+    );
 }
 
 #[test]
 fn both_path_and_synthetic() {
-    check("[data.synthetic]\nkind = \"ctr\"\nusers = 5\nitems = 5\nrows = 10\ndays = 2", &["exactly one of `path`"]);
+    check(
+        "[data.synthetic]\nkind = \"ctr\"\nusers = 5\nitems = 5\nrows = 10\ndays = 2",
+        &["exactly one of `path`"],
+    );
 }
 
 #[test]
@@ -75,13 +97,17 @@ fn malformed_set_override() {
     let s = Sandbox::new();
     s.write("log.csv", EVENTS_CSV);
     s.write("c.toml", config("path = \"log.csv\"", ""));
-    s.run(&["train", "c.toml", "--set", "eval.k"]).fails_with(&["--set eval.k", "key=value"]);
-    s.run(&["train", "c.toml", "--set", "eval.k=0"]).fails_with(&["eval.k"]);
+    s.run(&["train", "c.toml", "--set", "eval.k"])
+        .fails_with(&["--set eval.k", "key=value"]);
+    s.run(&["train", "c.toml", "--set", "eval.k=0"])
+        .fails_with(&["eval.k"]);
 }
 
 #[test]
 fn missing_config_file() {
-    Sandbox::new().run(&["train", "nope.toml"]).fails_with(&["nope.toml"]);
+    Sandbox::new()
+        .run(&["train", "nope.toml"])
+        .fails_with(&["nope.toml"]);
 }
 
 #[test]
@@ -90,7 +116,8 @@ fn existing_output_dir_is_refused_without_force() {
     s.write("log.csv", EVENTS_CSV);
     s.write("c.toml", config("path = \"log.csv\"", ""));
     s.run(&["train", "c.toml", "-q"]).ok();
-    s.run(&["train", "c.toml", "-q"]).fails_with(&["already exists", "--force"]);
+    s.run(&["train", "c.toml", "-q"])
+        .fails_with(&["already exists", "--force"]);
     s.run(&["train", "c.toml", "-q", "--force"]).ok();
     assert_eq!(s.ls("artifacts"), vec!["t"]);
 }

@@ -9,14 +9,19 @@ fn fails(file: &str, content: &[u8], data: &str, needles: &[&str]) {
     s.write(file, content);
     s.write("c.toml", config(&format!("path = \"{file}\"\n{data}"), ""));
     s.run(&["train", "c.toml", "-q"]).fails_with(needles);
-    assert!(s.ls("artifacts").is_empty(), "artifacts left: {:?}", s.ls("artifacts"));
+    assert!(
+        s.ls("artifacts").is_empty(),
+        "artifacts left: {:?}",
+        s.ls("artifacts")
+    );
 }
 
 #[test]
 fn missing_file() {
     let s = Sandbox::new();
     s.write("c.toml", config("path = \"nope.csv\"", ""));
-    s.run(&["train", "c.toml"]).fails_with(&["nope.csv", "not found"]);
+    s.run(&["train", "c.toml"])
+        .fails_with(&["nope.csv", "not found"]);
 }
 
 #[test]
@@ -26,37 +31,72 @@ fn empty_file() {
 
 #[test]
 fn header_only() {
-    fails("a.csv", b"user,item,timestamp\n", "", &["a.csv", "no data rows"]);
+    fails(
+        "a.csv",
+        b"user,item,timestamp\n",
+        "",
+        &["a.csv", "no data rows"],
+    );
 }
 
 #[test]
 fn truncated_last_line() {
-    fails("a.csv", b"user,item,timestamp\n1,2,3\n1,3", "", &["a.csv", "timestamp", "row 2"]);
+    fails(
+        "a.csv",
+        b"user,item,timestamp\n1,2,3\n1,3",
+        "",
+        &["a.csv", "timestamp", "row 2"],
+    );
 }
 
 #[test]
 fn non_utf8_bytes() {
-    fails("a.csv", b"user,item,timestamp\n1,2,3\n\xff\xfe,3,4\n", "", &["a.csv", "line 3", "UTF-8"]);
+    fails(
+        "a.csv",
+        b"user,item,timestamp\n1,2,3\n\xff\xfe,3,4\n",
+        "",
+        &["a.csv", "line 3", "UTF-8"],
+    );
 }
 
 #[test]
 fn wrong_delimiter_lists_the_single_column() {
-    fails("a.csv", b"user;item;timestamp\n1;2;3\n", "", &["no column `user`", "delimiter"]);
+    fails(
+        "a.csv",
+        b"user;item;timestamp\n1;2;3\n",
+        "",
+        &["no column `user`", "delimiter"],
+    );
 }
 
 #[test]
 fn gzip_that_is_not_gzip() {
-    fails("a.csv.gz", EVENTS_CSV.as_bytes(), "", &["a.csv.gz", "not gzip"]);
+    fails(
+        "a.csv.gz",
+        EVENTS_CSV.as_bytes(),
+        "",
+        &["a.csv.gz", "not gzip"],
+    );
 }
 
 #[test]
 fn parquet_that_is_not_parquet() {
-    fails("a.parquet", EVENTS_CSV.as_bytes(), "", &["a.parquet", "not a Parquet file"]);
+    fails(
+        "a.parquet",
+        EVENTS_CSV.as_bytes(),
+        "",
+        &["a.parquet", "not a Parquet file"],
+    );
 }
 
 #[test]
 fn configured_column_missing_lists_those_that_exist() {
-    fails("a.csv", EVENTS_CSV.as_bytes(), "user = \"uid\"", &["no column `uid`", "`user`, `item`, `timestamp`"]);
+    fails(
+        "a.csv",
+        EVENTS_CSV.as_bytes(),
+        "user = \"uid\"",
+        &["no column `uid`", "`user`, `item`, `timestamp`"],
+    );
 }
 
 #[test]
@@ -71,19 +111,44 @@ fn non_numeric_feature_names_row_and_value() {
 
 #[test]
 fn nan_and_infinite_features() {
-    fails("a.csv", b"user,item,timestamp,f\n1,2,3,NaN\n", "features = [\"f\"]", &["column `f` row 1", "finite"]);
-    fails("a.csv", b"user,item,timestamp,f\n1,2,3,1\n1,2,3,inf\n", "features = [\"f\"]", &["column `f` row 2", "finite"]);
+    fails(
+        "a.csv",
+        b"user,item,timestamp,f\n1,2,3,NaN\n",
+        "features = [\"f\"]",
+        &["column `f` row 1", "finite"],
+    );
+    fails(
+        "a.csv",
+        b"user,item,timestamp,f\n1,2,3,1\n1,2,3,inf\n",
+        "features = [\"f\"]",
+        &["column `f` row 2", "finite"],
+    );
 }
 
 #[test]
 fn label_not_zero_one() {
-    fails("a.csv", b"user,item,timestamp,c\n1,2,3,1\n1,3,4,2\n", "label = \"c\"", &["column `c` row 2", "not 0 or 1"]);
+    fails(
+        "a.csv",
+        b"user,item,timestamp,c\n1,2,3,1\n1,3,4,2\n",
+        "label = \"c\"",
+        &["column `c` row 2", "not 0 or 1"],
+    );
 }
 
 #[test]
 fn unparsable_and_negative_timestamps() {
-    fails("a.csv", b"user,item,timestamp\n1,2,3\n1,3,yesterday\n", "", &["column `timestamp` row 2", "yesterday"]);
-    fails("a.csv", b"user,item,timestamp\n1,2,3\n1,3,-5\n", "", &["column `timestamp` row 2", "negative"]);
+    fails(
+        "a.csv",
+        b"user,item,timestamp\n1,2,3\n1,3,yesterday\n",
+        "",
+        &["column `timestamp` row 2", "yesterday"],
+    );
+    fails(
+        "a.csv",
+        b"user,item,timestamp\n1,2,3\n1,3,-5\n",
+        "",
+        &["column `timestamp` row 2", "negative"],
+    );
     fails(
         "a.csv",
         b"user,item,timestamp\n1,2,2017-02-30 10:00\n",
@@ -104,7 +169,12 @@ fn event_missing_from_weights() {
 
 #[test]
 fn negative_weights() {
-    fails("a.csv", b"user,item,timestamp,w\n1,2,3,1\n1,3,4,-1\n", "weight = \"w\"", &["column `w` row 2", "negative weight"]);
+    fails(
+        "a.csv",
+        b"user,item,timestamp,w\n1,2,3,1\n1,3,4,-1\n",
+        "weight = \"w\"",
+        &["column `w` row 2", "negative weight"],
+    );
 }
 
 #[test]
@@ -124,7 +194,11 @@ fn single_class_test_set_reports_ranking_metrics() {
     let mut csv = String::from("user,item,timestamp,c\n");
     for u in 0..6 {
         for i in 0..4 {
-            csv.push_str(&format!("{u},{i},{},{}\n", i * 10, u8::from((u + i) % 2 == 0)));
+            csv.push_str(&format!(
+                "{u},{i},{},{}\n",
+                i * 10,
+                u8::from((u + i) % 2 == 0)
+            ));
         }
         csv.push_str(&format!("{u},{},{},0\n", u % 4, 86_400 + u));
     }
@@ -132,9 +206,15 @@ fn single_class_test_set_reports_ranking_metrics() {
     s.write("c.toml", config("path = \"a.csv\"\nlabel = \"c\"", ""));
     let out = s.run(&["train", "c.toml", "-q"]);
     out.ok();
-    assert!(out.stdout.contains("AUC and the ROC threshold are undefined"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("AUC and the ROC threshold are undefined"),
+        "{}",
+        out.stdout
+    );
     let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/t/metrics.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/t/metrics.json")).unwrap())
+            .unwrap();
     assert!(m["models"]["popularity"]["auc"].is_null());
     assert!(m["models"]["popularity"]["hr_at_k"].is_number());
 }
@@ -143,9 +223,25 @@ fn single_class_test_set_reports_ranking_metrics() {
 fn constant_feature_is_fine() {
     let s = Sandbox::new();
     let csv = ctr_csv().replace(",level\n", ",level,const\n");
-    let csv: String = csv.lines().enumerate().map(|(i, l)| if i == 0 { format!("{l}\n") } else { format!("{l},7\n") }).collect();
+    let csv: String = csv
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l}\n")
+            } else {
+                format!("{l},7\n")
+            }
+        })
+        .collect();
     s.write("a.csv", csv);
-    s.write("c.toml", config("path = \"a.csv\"\nlabel = \"click\"\nfeatures = [\"level\", \"const\"]", ""));
+    s.write(
+        "c.toml",
+        config(
+            "path = \"a.csv\"\nlabel = \"click\"\nfeatures = [\"level\", \"const\"]",
+            "",
+        ),
+    );
     s.run(&["train", "c.toml", "-q"]).ok();
 }
 
@@ -158,5 +254,6 @@ fn side_table_ids_as_text_that_are_not_numbers() {
         "c.toml",
         config("path = \"a.csv\"\n[data.user_table]\npath = \"users.csv\"\nkey = \"uid\"\nfeatures = [\"age\"]", ""),
     );
-    s.run(&["train", "c.toml", "-q"]).fails_with(&["users.csv", "key column `uid`", "integers"]);
+    s.run(&["train", "c.toml", "-q"])
+        .fails_with(&["users.csv", "key column `uid`", "integers"]);
 }

@@ -15,16 +15,28 @@ pub struct Out {
 impl Out {
     /// Assert a clean failure: exit code 2, the message contains every needle, no panic.
     pub fn fails_with(&self, needles: &[&str]) {
-        assert_eq!(self.code, 2, "expected exit code 2\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 2,
+            "expected exit code 2\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         assert!(!self.stderr.contains("panicked"), "panic:\n{}", self.stderr);
         for n in needles {
-            assert!(self.stderr.contains(n), "stderr lacks {n:?}:\n{}", self.stderr);
+            assert!(
+                self.stderr.contains(n),
+                "stderr lacks {n:?}:\n{}",
+                self.stderr
+            );
         }
     }
 
     /// Assert success.
     pub fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -36,7 +48,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -69,7 +83,11 @@ impl Sandbox {
     /// Entries of a folder (names), sorted.
     pub fn ls(&self, rel: &str) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.path(rel))
-            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -93,7 +111,11 @@ pub fn ctr_csv() -> String {
             let item = (u * 3 + j) % 12;
             let day = if j < 5 { 0 } else { 1 };
             let click = u8::from((u + item) % 3 == 0);
-            s.push_str(&format!("{u},{item},{},{click},{}\n", day * 86_400 + j * 10 + u, u % 5));
+            s.push_str(&format!(
+                "{u},{item},{},{click},{}\n",
+                day * 86_400 + j * 10 + u,
+                u % 5
+            ));
         }
     }
     s

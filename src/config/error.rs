@@ -6,17 +6,30 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("{}: unknown key `{key}`{}; allowed here: {allowed}", path.display(), suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
-    UnknownKey { path: PathBuf, key: String, suggestion: Option<String>, allowed: String },
+    #[error("{}{location}: unknown key `{key}`{}; allowed here: {allowed}", path.display(), suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownKey {
+        path: PathBuf,
+        location: String,
+        key: String,
+        suggestion: Option<String>,
+        allowed: String,
+    },
     #[error("--set {arg}: expected key=value with a dotted key, e.g. --set ncf.epochs=5")]
     BadOverride { arg: String },
     #[error("--set {arg}: `{key}` is a value, not a table")]
     OverrideNotTable { arg: String, key: String },
     #[error("`{key}` = {value}: {rule}")]
-    Invalid { key: String, value: String, rule: &'static str },
+    Invalid {
+        key: String,
+        value: String,
+        rule: &'static str,
+    },
     #[error("[data]: set exactly one of `path` (a file) or a [data.synthetic] table")]
     DataSource,
     #[error("[data]: `event_weights` needs an `event` column to weigh")]
@@ -35,24 +48,38 @@ impl ConfigError {
         let msg = err.message();
         if let Some(rest) = msg.strip_prefix("unknown field `") {
             if let Some((key, tail)) = rest.split_once('`') {
-                let allowed: Vec<&str> =
-                    tail.split('`').skip(1).step_by(2).filter(|s| !s.is_empty()).collect();
+                let allowed: Vec<&str> = tail
+                    .split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 let suggestion = closest(key, &allowed);
                 let location = err
                     .span()
-                    .map(|_| format!("{err}").lines().next().unwrap_or_default().to_string())
+                    .map(|_| {
+                        format!("{err}")
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
                     .filter(|l| l.contains("line"))
                     .map(|l| format!(" ({})", l.trim_start_matches("TOML parse error at ")))
                     .unwrap_or_default();
                 return ConfigError::UnknownKey {
                     path: path.to_path_buf(),
-                    key: format!("{key}{location}"),
+                    location,
+                    key: key.to_string(),
                     suggestion,
                     allowed: allowed.join(", "),
                 };
             }
         }
-        ConfigError::Parse { path: path.to_path_buf(), message: err.to_string().trim().to_string() }
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: err.to_string().trim().to_string(),
+        }
     }
 }
 
@@ -73,7 +100,10 @@ mod tests {
     #[test]
     fn suggests_the_nearest_key_only_when_close() {
         let allowed = ["min_user_interactions", "min_item_interactions", "repeat"];
-        assert_eq!(closest("min_user_interaction", &allowed).as_deref(), Some("min_user_interactions"));
+        assert_eq!(
+            closest("min_user_interaction", &allowed).as_deref(),
+            Some("min_user_interactions")
+        );
         assert_eq!(closest("repaet", &allowed).as_deref(), Some("repeat"));
         assert_eq!(closest("zzzzzzzzzzzzzzzzzzzz", &allowed), None);
     }

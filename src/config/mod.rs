@@ -28,7 +28,11 @@ pub struct RunConfig {
 impl RunConfig {
     /// Resolve a path from the config against the config file's folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
     }
 
     /// Whether the log carries a 0/1 click label (CTR mode) rather than implicit events.
@@ -53,8 +57,10 @@ impl RunConfig {
 
 /// Read, override and validate a config file.
 pub fn load(path: &Path, overrides: &[String]) -> Result<RunConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     from_str(&text, path, base_dir, overrides)
 }

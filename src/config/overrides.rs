@@ -4,7 +4,9 @@ use super::ConfigError;
 
 /// Apply one `a.b.c=value` override to the tree.
 pub fn apply(tree: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
-    let bad = || ConfigError::BadOverride { arg: arg.to_string() };
+    let bad = || ConfigError::BadOverride {
+        arg: arg.to_string(),
+    };
     let (key, value) = arg.split_once('=').ok_or_else(bad)?;
     let parts: Vec<&str> = key.trim().split('.').map(str::trim).collect();
     if parts.iter().any(|p| p.is_empty()) {
@@ -14,12 +16,15 @@ pub fn apply(tree: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
     let (last, path) = parts.split_last().ok_or_else(bad)?;
     let mut table = tree;
     for (depth, part) in path.iter().enumerate() {
-        let entry =
-            table.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        table = entry.as_table_mut().ok_or_else(|| ConfigError::OverrideNotTable {
-            arg: arg.to_string(),
-            key: parts[..=depth].join("."),
-        })?;
+        let entry = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::OverrideNotTable {
+                arg: arg.to_string(),
+                key: parts[..=depth].join("."),
+            })?;
     }
     table.insert(last.to_string(), value);
     Ok(())
@@ -29,7 +34,9 @@ pub fn apply(tree: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
 fn parse_value(text: &str) -> toml::Value {
     let doc = format!("v = {text}");
     match toml::from_str::<toml::Table>(&doc) {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(text.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(text.to_string())),
         Err(_) => toml::Value::String(text.to_string()),
     }
 }
@@ -52,8 +59,17 @@ mod tests {
     #[test]
     fn rejects_malformed_overrides() {
         let mut t: toml::Table = toml::from_str("name = 'a'\n").unwrap();
-        assert!(matches!(apply(&mut t, "novalue"), Err(ConfigError::BadOverride { .. })));
-        assert!(matches!(apply(&mut t, "a..b=1"), Err(ConfigError::BadOverride { .. })));
-        assert!(matches!(apply(&mut t, "name.x=1"), Err(ConfigError::OverrideNotTable { .. })));
+        assert!(matches!(
+            apply(&mut t, "novalue"),
+            Err(ConfigError::BadOverride { .. })
+        ));
+        assert!(matches!(
+            apply(&mut t, "a..b=1"),
+            Err(ConfigError::BadOverride { .. })
+        ));
+        assert!(matches!(
+            apply(&mut t, "name.x=1"),
+            Err(ConfigError::OverrideNotTable { .. })
+        ));
     }
 }

@@ -181,7 +181,11 @@ fn default_test_fraction() -> f64 {
 }
 impl Default for RawSplit {
     fn default() -> Self {
-        Self { method: SplitMethod::LastDay, days: 1, test_fraction: 0.1 }
+        Self {
+            method: SplitMethod::LastDay,
+            days: 1,
+            test_fraction: 0.1,
+        }
     }
 }
 

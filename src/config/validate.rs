@@ -6,19 +6,40 @@ use std::path::PathBuf;
 use super::{ConfigError, RawConfig, RunConfig};
 
 fn invalid(key: &str, value: impl std::fmt::Display, rule: &'static str) -> ConfigError {
-    ConfigError::Invalid { key: key.to_string(), value: value.to_string(), rule }
+    ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        rule,
+    }
 }
 
-fn check(ok: bool, key: &str, value: impl std::fmt::Display, rule: &'static str) -> Result<(), ConfigError> {
-    if ok { Ok(()) } else { Err(invalid(key, value, rule)) }
+fn check(
+    ok: bool,
+    key: &str,
+    value: impl std::fmt::Display,
+    rule: &'static str,
+) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(key, value, rule))
+    }
 }
 
 fn check_names(key: &str, names: &[String]) -> Result<(), ConfigError> {
     let mut seen = HashSet::new();
     for n in names {
-        check(!n.trim().is_empty(), key, format!("{names:?}"), "entries must be non-empty column names")?;
+        check(
+            !n.trim().is_empty(),
+            key,
+            format!("{names:?}"),
+            "entries must be non-empty column names",
+        )?;
         if !seen.insert(n.as_str()) {
-            return Err(ConfigError::Duplicate { key: key.to_string(), name: n.clone() });
+            return Err(ConfigError::Duplicate {
+                key: key.to_string(),
+                name: n.clone(),
+            });
         }
     }
     Ok(())
@@ -27,13 +48,23 @@ fn check_names(key: &str, names: &[String]) -> Result<(), ConfigError> {
 fn check_delimiter(key: &str, d: &Option<String>) -> Result<(), ConfigError> {
     if let Some(d) = d {
         let ok = d.len() == 1 || d == "\\t";
-        check(ok, key, format!("{d:?}"), "must be one ASCII character (\"\\t\" for tab)")?;
+        check(
+            ok,
+            key,
+            format!("{d:?}"),
+            "must be one ASCII character (\"\\t\" for tab)",
+        )?;
     }
     Ok(())
 }
 
 fn check_table(prefix: &str, t: &super::RawTable) -> Result<(), ConfigError> {
-    check(!t.key.trim().is_empty(), &format!("{prefix}.key"), "\"\"", "must name the id column")?;
+    check(
+        !t.key.trim().is_empty(),
+        &format!("{prefix}.key"),
+        "\"\"",
+        "must name the id column",
+    )?;
     check_delimiter(&format!("{prefix}.delimiter"), &t.delimiter)?;
     check_names(&format!("{prefix}.features"), &t.features)?;
     check_names(&format!("{prefix}.categorical"), &t.categorical)?;
@@ -46,25 +77,57 @@ fn check_table(prefix: &str, t: &super::RawTable) -> Result<(), ConfigError> {
 /// Check every rule and resolve paths: a [`RawConfig`] becomes a [`RunConfig`].
 pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigError> {
     let name_ok = !raw.name.is_empty()
-        && raw.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && raw
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && !raw.name.starts_with('.');
-    check(name_ok, "name", format!("{:?}", raw.name), "must be non-empty, letters, digits, - _ . only")?;
+    check(
+        name_ok,
+        "name",
+        format!("{:?}", raw.name),
+        "must be non-empty, letters, digits, - _ . only",
+    )?;
 
     let d = &raw.data;
     if d.path.is_some() == d.synthetic.is_some() {
         return Err(ConfigError::DataSource);
     }
     if let Some(s) = &d.synthetic {
-        check(s.users > 0, "data.synthetic.users", s.users, "must be at least 1")?;
-        check(s.items > 0, "data.synthetic.items", s.items, "must be at least 1")?;
-        check(s.rows > 0, "data.synthetic.rows", s.rows, "must be at least 1")?;
-        check(s.days > 0, "data.synthetic.days", s.days, "must be at least 1")?;
+        check(
+            s.users > 0,
+            "data.synthetic.users",
+            s.users,
+            "must be at least 1",
+        )?;
+        check(
+            s.items > 0,
+            "data.synthetic.items",
+            s.items,
+            "must be at least 1",
+        )?;
+        check(
+            s.rows > 0,
+            "data.synthetic.rows",
+            s.rows,
+            "must be at least 1",
+        )?;
+        check(
+            s.days > 0,
+            "data.synthetic.days",
+            s.days,
+            "must be at least 1",
+        )?;
     }
     check_delimiter("data.delimiter", &d.delimiter)?;
     if let Some(c) = &d.columns {
         check_names("data.columns", c)?;
     }
-    for (key, v) in [("data.user", &d.user), ("data.item", &d.item), ("data.timestamp", &d.timestamp)] {
+    for (key, v) in [
+        ("data.user", &d.user),
+        ("data.item", &d.item),
+        ("data.timestamp", &d.timestamp),
+    ] {
         check(!v.trim().is_empty(), key, "\"\"", "must name a column")?;
     }
     check_names("data.features", &d.features)?;
@@ -73,7 +136,12 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
         return Err(ConfigError::EventWeightsWithoutEvent);
     }
     for (ev, w) in d.event_weights.iter().flatten() {
-        check(w.is_finite() && *w >= 0.0, &format!("data.event_weights.{ev}"), w, "must be a finite weight >= 0")?;
+        check(
+            w.is_finite() && *w >= 0.0,
+            &format!("data.event_weights.{ev}"),
+            w,
+            "must be a finite weight >= 0",
+        )?;
     }
     if let Some(t) = &d.user_table {
         check_table("data.user_table", t)?;
@@ -89,53 +157,143 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
         ("filter.max_item_interactions", f.max_item_interactions),
     ] {
         if let Some(v) = v {
-            check(v.is_finite() && v >= 0.0, key, v, "must be a finite count >= 0")?;
+            check(
+                v.is_finite() && v >= 0.0,
+                key,
+                v,
+                "must be a finite count >= 0",
+            )?;
         }
     }
     if let (Some(lo), Some(hi)) = (f.min_item_interactions, f.max_item_interactions) {
-        check(lo <= hi, "filter.max_item_interactions", hi, "must be >= filter.min_item_interactions")?;
+        check(
+            lo <= hi,
+            "filter.max_item_interactions",
+            hi,
+            "must be >= filter.min_item_interactions",
+        )?;
     }
 
     let s = &raw.split;
     check(s.days >= 1, "split.days", s.days, "must be at least 1")?;
     let tf = s.test_fraction;
-    check(tf > 0.0 && tf < 1.0, "split.test_fraction", tf, "must be in (0, 1)")?;
+    check(
+        tf > 0.0 && tf < 1.0,
+        "split.test_fraction",
+        tf,
+        "must be in (0, 1)",
+    )?;
 
     let e = &raw.eval;
     check(e.k >= 1, "eval.k", e.k, "must be at least 1")?;
     let w = e.cutoff_weight;
-    check((0.0..=1.0).contains(&w), "eval.cutoff_weight", w, "must be in [0, 1]")?;
-    check(e.sampled_negatives >= 1, "eval.sampled_negatives", e.sampled_negatives, "must be at least 1")?;
+    check(
+        (0.0..=1.0).contains(&w),
+        "eval.cutoff_weight",
+        w,
+        "must be in [0, 1]",
+    )?;
+    check(
+        e.sampled_negatives >= 1,
+        "eval.sampled_negatives",
+        e.sampled_negatives,
+        "must be at least 1",
+    )?;
 
     if let Some(n) = &raw.ncf {
-        check(n.embedding_dim >= 1, "ncf.embedding_dim", n.embedding_dim, "must be at least 1")?;
+        check(
+            n.embedding_dim >= 1,
+            "ncf.embedding_dim",
+            n.embedding_dim,
+            "must be at least 1",
+        )?;
         check(
             n.hidden.iter().all(|&h| h >= 1),
             "ncf.hidden",
             format!("{:?}", n.hidden),
             "every layer width must be at least 1",
         )?;
-        check((0.0..1.0).contains(&n.dropout), "ncf.dropout", n.dropout, "must be in [0, 1)")?;
+        check(
+            (0.0..1.0).contains(&n.dropout),
+            "ncf.dropout",
+            n.dropout,
+            "must be in [0, 1)",
+        )?;
         check(n.epochs >= 1, "ncf.epochs", n.epochs, "must be at least 1")?;
-        check(n.batch_size >= 1, "ncf.batch_size", n.batch_size, "must be at least 1")?;
+        check(
+            n.batch_size >= 1,
+            "ncf.batch_size",
+            n.batch_size,
+            "must be at least 1",
+        )?;
         let lr = n.learning_rate;
-        check(lr.is_finite() && lr > 0.0, "ncf.learning_rate", lr, "must be > 0")?;
+        check(
+            lr.is_finite() && lr > 0.0,
+            "ncf.learning_rate",
+            lr,
+            "must be > 0",
+        )?;
         let wd = n.weight_decay;
-        check(wd.is_finite() && wd >= 0.0, "ncf.weight_decay", wd, "must be >= 0")?;
+        check(
+            wd.is_finite() && wd >= 0.0,
+            "ncf.weight_decay",
+            wd,
+            "must be >= 0",
+        )?;
         let pw = n.pos_weight;
-        check(pw.is_finite() && pw > 0.0, "ncf.pos_weight", pw, "must be > 0")?;
-        check(n.negatives >= 1, "ncf.negatives", n.negatives, "must be at least 1")?;
+        check(
+            pw.is_finite() && pw > 0.0,
+            "ncf.pos_weight",
+            pw,
+            "must be > 0",
+        )?;
+        check(
+            n.negatives >= 1,
+            "ncf.negatives",
+            n.negatives,
+            "must be at least 1",
+        )?;
         if let Some(p) = n.early_stopping {
-            check(p >= 1, "ncf.early_stopping", p, "patience must be at least 1 epoch")?;
+            check(
+                p >= 1,
+                "ncf.early_stopping",
+                p,
+                "patience must be at least 1 epoch",
+            )?;
         }
     }
     if let Some(a) = &raw.als {
-        check(a.factors >= 1, "als.factors", a.factors, "must be at least 1")?;
+        check(
+            a.factors >= 1,
+            "als.factors",
+            a.factors,
+            "must be at least 1",
+        )?;
         let r = a.regularization;
-        check(r.is_finite() && r >= 0.0, "als.regularization", r, "must be >= 0")?;
-        check(a.alpha.is_finite() && a.alpha > 0.0, "als.alpha", a.alpha, "must be > 0")?;
-        check(a.iterations >= 1, "als.iterations", a.iterations, "must be at least 1")?;
-        check(a.cg_steps >= 1, "als.cg_steps", a.cg_steps, "must be at least 1")?;
+        check(
+            r.is_finite() && r >= 0.0,
+            "als.regularization",
+            r,
+            "must be >= 0",
+        )?;
+        check(
+            a.alpha.is_finite() && a.alpha > 0.0,
+            "als.alpha",
+            a.alpha,
+            "must be > 0",
+        )?;
+        check(
+            a.iterations >= 1,
+            "als.iterations",
+            a.iterations,
+            "must be at least 1",
+        )?;
+        check(
+            a.cg_steps >= 1,
+            "als.cg_steps",
+            a.cg_steps,
+            "must be at least 1",
+        )?;
     }
 
     let any_model = raw.popularity.enabled
@@ -145,7 +303,14 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
         return Err(ConfigError::NoModels);
     }
 
-    let output_dir =
-        raw.output.dir.clone().unwrap_or_else(|| PathBuf::from("artifacts").join(&raw.name));
-    Ok(RunConfig { raw, base_dir, output_dir })
+    let output_dir = raw
+        .output
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("artifacts").join(&raw.name));
+    Ok(RunConfig {
+        raw,
+        base_dir,
+        output_dir,
+    })
 }

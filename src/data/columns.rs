@@ -15,7 +15,12 @@ pub struct Columns<'a> {
 }
 
 fn bad(path: &Path, column: &str, row: usize, problem: String) -> DataError {
-    DataError::BadValue { path: path.to_path_buf(), column: column.to_string(), row: row + 1, problem }
+    DataError::BadValue {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+        row: row + 1,
+        problem,
+    }
 }
 
 impl<'a> Columns<'a> {
@@ -24,10 +29,15 @@ impl<'a> Columns<'a> {
         match self.df.column(name) {
             Ok(c) => Ok(c.as_materialized_series()),
             Err(_) => {
-                let names: Vec<String> =
-                    self.df.get_column_names().iter().map(|s| format!("`{s}`")).collect();
+                let names: Vec<String> = self
+                    .df
+                    .get_column_names()
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect();
                 let hint = if names.len() == 1 {
-                    " — only one column was found: is the delimiter right? (set [data].delimiter)".to_string()
+                    " — only one column was found: is the delimiter right? (set [data].delimiter)"
+                        .to_string()
                 } else {
                     String::new()
                 };
@@ -45,30 +55,53 @@ impl<'a> Columns<'a> {
     /// The first null row of a column, as an error.
     fn no_nulls(&self, s: &Series, name: &str) -> Result<(), DataError> {
         if s.null_count() > 0 {
-            let row = s.is_null().into_iter().position(|v| v == Some(true)).unwrap_or(0);
-            return Err(bad(self.path, name, row, "missing value (empty field or truncated line)".into()));
+            let mask = s.is_null();
+            let row = mask.iter().position(|v| v == Some(true)).unwrap_or(0);
+            return Err(bad(
+                self.path,
+                name,
+                row,
+                "missing value (empty field or truncated line)".into(),
+            ));
         }
         Ok(())
     }
 
     /// Text of row `row` for messages.
     fn show(s: &Series, row: usize) -> String {
-        s.get(row).map(|v| v.to_string()).unwrap_or_else(|_| "?".into())
+        s.get(row)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| "?".into())
     }
 
     /// Numbers as f64; text that is not a number, missing values, NaN and ±inf are errors.
     pub fn f64s(&self, name: &str, key: &str) -> Result<Vec<f64>, DataError> {
         let s = self.get(name, key)?;
         self.no_nulls(s, name)?;
-        let cast = s.cast(&DataType::Float64).map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let cast = s
+            .cast(&DataType::Float64)
+            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
         if cast.null_count() > 0 {
-            let row = cast.is_null().into_iter().position(|v| v == Some(true)).unwrap_or(0);
-            return Err(bad(self.path, name, row, format!("not a number: {}", Self::show(s, row))));
+            let mask = cast.is_null();
+            let row = mask.iter().position(|v| v == Some(true)).unwrap_or(0);
+            return Err(bad(
+                self.path,
+                name,
+                row,
+                format!("not a number: {}", Self::show(s, row)),
+            ));
         }
-        let ca = cast.f64().map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let ca = cast
+            .f64()
+            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
         let out: Vec<f64> = ca.into_no_null_iter().collect();
         if let Some(row) = out.iter().position(|v| !v.is_finite()) {
-            return Err(bad(self.path, name, row, format!("{} is not a finite number", out[row])));
+            return Err(bad(
+                self.path,
+                name,
+                row,
+                format!("{} is not a finite number", out[row]),
+            ));
         }
         Ok(out)
     }
@@ -78,8 +111,12 @@ impl<'a> Columns<'a> {
         let s = self.get(name, key)?;
         self.no_nulls(s, name)?;
         if s.dtype().is_integer() {
-            let c = s.cast(&DataType::Int64).map_err(|e| bad(self.path, name, 0, e.to_string()))?;
-            let ca = c.i64().map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+            let c = s
+                .cast(&DataType::Int64)
+                .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+            let ca = c
+                .i64()
+                .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
             return Ok(RawIds::Int(ca.into_no_null_iter().collect()));
         }
         if s.dtype().is_float() {
@@ -95,13 +132,25 @@ impl<'a> Columns<'a> {
     pub fn strings(&self, name: &str, key: &str) -> Result<Vec<String>, DataError> {
         let s = self.get(name, key)?;
         self.no_nulls(s, name)?;
-        let c = s.cast(&DataType::String).map_err(|e| bad(self.path, name, 0, e.to_string()))?;
-        let ca = c.str().map_err(|e| bad(self.path, name, 0, e.to_string()))?;
-        Ok(ca.into_no_null_iter().map(str::to_string).collect())
+        let c = s
+            .cast(&DataType::String)
+            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let ca = c
+            .str()
+            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        Ok(ca
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect())
     }
 
     /// Unix seconds (UTC). Numeric units are floored to seconds; negative values are errors.
-    pub fn timestamps(&self, name: &str, key: &str, unit: TimestampUnit) -> Result<Vec<i64>, DataError> {
+    pub fn timestamps(
+        &self,
+        name: &str,
+        key: &str,
+        unit: TimestampUnit,
+    ) -> Result<Vec<i64>, DataError> {
         let out: Vec<i64> = match unit {
             TimestampUnit::Datetime => {
                 let text = self.strings(name, key)?;
@@ -123,8 +172,12 @@ impl<'a> Columns<'a> {
                 };
                 if s.dtype().is_integer() {
                     self.no_nulls(s, name)?;
-                    let c = s.cast(&DataType::Int64).map_err(|e| bad(self.path, name, 0, e.to_string()))?;
-                    let ca = c.i64().map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+                    let c = s
+                        .cast(&DataType::Int64)
+                        .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+                    let ca = c
+                        .i64()
+                        .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
                     ca.into_no_null_iter().map(|v| v.div_euclid(div)).collect()
                 } else {
                     let v = self.f64s(name, key).map_err(|e| match e {
@@ -141,7 +194,12 @@ impl<'a> Columns<'a> {
             }
         };
         if let Some(row) = out.iter().position(|&t| t < 0) {
-            return Err(bad(self.path, name, row, format!("negative timestamp {}", out[row])));
+            return Err(bad(
+                self.path,
+                name,
+                row,
+                format!("negative timestamp {}", out[row]),
+            ));
         }
         Ok(out)
     }
@@ -151,12 +209,19 @@ impl<'a> Columns<'a> {
         let s = self.get(name, key)?;
         if s.dtype() == &DataType::Boolean {
             self.no_nulls(s, name)?;
-            let ca = s.bool().map_err(|e| bad(self.path, name, 0, e.to_string()))?;
-            return Ok(ca.into_no_null_iter().collect());
+            let ca = s
+                .bool()
+                .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+            return Ok(ca.iter().map(|v| v.unwrap_or(false)).collect());
         }
         let v = self.f64s(name, key)?;
         if let Some(row) = v.iter().position(|&x| x != 0.0 && x != 1.0) {
-            return Err(bad(self.path, name, row, format!("label {} is not 0 or 1", v[row])));
+            return Err(bad(
+                self.path,
+                name,
+                row,
+                format!("label {} is not 0 or 1", v[row]),
+            ));
         }
         Ok(v.iter().map(|&x| x == 1.0).collect())
     }

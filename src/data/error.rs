@@ -8,7 +8,10 @@ pub enum DataError {
     #[error("{}: file not found (check [data].path; paths are relative to the config file)", path.display())]
     Missing { path: PathBuf },
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: the file is empty", path.display())]
     EmptyFile { path: PathBuf },
     #[error("{}: no data rows (only a header, or nothing at all)", path.display())]
@@ -24,21 +27,63 @@ pub enum DataError {
     #[error("{}: cannot parse: {message} (check the delimiter and that every row has the same number of fields)", path.display())]
     Parse { path: PathBuf, message: String },
     #[error("{}: `columns` names {expected} columns but the file has {found} (delimiter {delimiter:?}; set the right `delimiter`)", path.display())]
-    ColumnCount { path: PathBuf, expected: usize, found: usize, delimiter: char },
+    ColumnCount {
+        path: PathBuf,
+        expected: usize,
+        found: usize,
+        delimiter: char,
+    },
     #[error("{}: no column `{column}` (configured as `{key}`); the file has: {available}{hint}", path.display())]
-    NoColumn { path: PathBuf, column: String, key: String, available: String, hint: String },
+    NoColumn {
+        path: PathBuf,
+        column: String,
+        key: String,
+        available: String,
+        hint: String,
+    },
     #[error("{}: column `{column}` row {row}: {problem}", path.display())]
-    BadValue { path: PathBuf, column: String, row: usize, problem: String },
+    BadValue {
+        path: PathBuf,
+        column: String,
+        row: usize,
+        problem: String,
+    },
     #[error("{}: column `{column}` has {levels} categorical levels; at most {max} are one-hot encoded (use it as a numeric feature or drop it)", path.display())]
-    TooManyLevels { path: PathBuf, column: String, levels: usize, max: usize },
+    TooManyLevels {
+        path: PathBuf,
+        column: String,
+        levels: usize,
+        max: usize,
+    },
     #[error("{}: event type {event:?} (row {row}) has no weight in [data.event_weights] (known: {known}); add it or set unknown_events = \"skip\"", path.display())]
-    UnknownEvent { path: PathBuf, event: String, row: usize, known: String },
+    UnknownEvent {
+        path: PathBuf,
+        event: String,
+        row: usize,
+        known: String,
+    },
     #[error("{}: key column `{column}` holds {found} ids but the log's {what} ids are {expected}; make both the same type", path.display())]
-    IdTypeMismatch { path: PathBuf, column: String, what: &'static str, found: &'static str, expected: &'static str },
+    IdTypeMismatch {
+        path: PathBuf,
+        column: String,
+        what: &'static str,
+        found: &'static str,
+        expected: &'static str,
+    },
     #[error("{}: {what} id {id} from the log has no row in this table (key `{column}`)", path.display())]
-    MissingSideRow { path: PathBuf, column: String, what: &'static str, id: String },
+    MissingSideRow {
+        path: PathBuf,
+        column: String,
+        what: &'static str,
+        id: String,
+    },
     #[error("{}: {what} id {id} appears twice in key column `{column}`", path.display())]
-    DuplicateKey { path: PathBuf, column: String, what: &'static str, id: String },
+    DuplicateKey {
+        path: PathBuf,
+        column: String,
+        what: &'static str,
+        id: String,
+    },
     #[error("{what}: no rows left after {stage} (loosen [filter] or check the data)")]
     NothingLeft { what: String, stage: &'static str },
     #[error("{}: cannot write: {message}", path.display())]

@@ -21,7 +21,11 @@ pub struct FilterStep {
 }
 
 fn sums(x: &Interactions, rows: &[usize], by_item: bool) -> Vec<f64> {
-    let n = if by_item { x.items.len() } else { x.users.len() };
+    let n = if by_item {
+        x.items.len()
+    } else {
+        x.users.len()
+    };
     let mut s = vec![0.0; n];
     for &r in rows {
         let k = if by_item { x.item[r] } else { x.user[r] } as usize;
@@ -42,30 +46,46 @@ fn distinct_users_per_item(x: &Interactions, rows: &[usize]) -> Vec<u64> {
 }
 
 /// Apply the filters to `rows` (positions in `x`); returns the kept rows and what each removed.
-pub fn apply(x: &Interactions, mut rows: Vec<usize>, f: &RawFilter) -> (Vec<usize>, Vec<FilterStep>) {
+pub fn apply(
+    x: &Interactions,
+    mut rows: Vec<usize>,
+    f: &RawFilter,
+) -> (Vec<usize>, Vec<FilterStep>) {
     let mut steps = Vec::new();
     for round in 1..=100 {
         let before_round = rows.len();
         let mut step = |name: &'static str, rows: &mut Vec<usize>, keep: &dyn Fn(usize) -> bool| {
             let before = rows.len();
             rows.retain(|&r| keep(r));
-            steps.push(FilterStep { filter: name, round, rows_removed: before - rows.len() });
+            steps.push(FilterStep {
+                filter: name,
+                round,
+                rows_removed: before - rows.len(),
+            });
         };
         if let Some(max) = f.max_item_interactions {
             let s = sums(x, &rows, true);
-            step("max_item_interactions", &mut rows, &|r| s[x.item[r] as usize] <= max);
+            step("max_item_interactions", &mut rows, &|r| {
+                s[x.item[r] as usize] <= max
+            });
         }
         if let Some(min) = f.min_item_interactions {
             let s = sums(x, &rows, true);
-            step("min_item_interactions", &mut rows, &|r| s[x.item[r] as usize] >= min);
+            step("min_item_interactions", &mut rows, &|r| {
+                s[x.item[r] as usize] >= min
+            });
         }
         if let Some(min) = f.min_item_users {
             let s = distinct_users_per_item(x, &rows);
-            step("min_item_users", &mut rows, &|r| s[x.item[r] as usize] >= min);
+            step("min_item_users", &mut rows, &|r| {
+                s[x.item[r] as usize] >= min
+            });
         }
         if let Some(min) = f.min_user_interactions {
             let s = sums(x, &rows, false);
-            step("min_user_interactions", &mut rows, &|r| s[x.user[r] as usize] >= min);
+            step("min_user_interactions", &mut rows, &|r| {
+                s[x.user[r] as usize] >= min
+            });
         }
         if !f.repeat || rows.len() == before_round {
             break;

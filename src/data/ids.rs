@@ -56,7 +56,11 @@ impl IdMap {
     /// The index of a raw id given as text (integers parse first when the map is numeric).
     pub fn find(&self, id: &str) -> Option<u32> {
         match self {
-            IdMap::Int(v) => id.trim().parse::<i64>().ok().and_then(|x| v.binary_search(&x).ok()),
+            IdMap::Int(v) => id
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .and_then(|x| v.binary_search(&x).ok()),
             IdMap::Str(v) => v.binary_search_by(|s| s.as_str().cmp(id)).ok(),
         }
         .map(|i| i as u32)
@@ -69,15 +73,24 @@ impl IdMap {
                 let mut ids = v.clone();
                 ids.par_sort_unstable();
                 ids.dedup();
-                let codes = v.par_iter().map(|x| ids.binary_search(x).unwrap_or(0) as u32).collect();
+                let codes = v
+                    .par_iter()
+                    .map(|x| ids.binary_search(x).unwrap_or(0) as u32)
+                    .collect();
                 (IdMap::Int(ids), codes)
             }
             RawIds::Str(v) => {
                 let mut ids: Vec<&str> = v.iter().map(String::as_str).collect();
                 ids.par_sort_unstable();
                 ids.dedup();
-                let codes = v.par_iter().map(|x| ids.binary_search(&x.as_str()).unwrap_or(0) as u32).collect();
-                (IdMap::Str(ids.into_iter().map(str::to_string).collect()), codes)
+                let codes = v
+                    .par_iter()
+                    .map(|x| ids.binary_search(&x.as_str()).unwrap_or(0) as u32)
+                    .collect();
+                (
+                    IdMap::Str(ids.into_iter().map(str::to_string).collect()),
+                    codes,
+                )
             }
         }
     }

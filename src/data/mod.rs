@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use polars::prelude::DataFrame;
 use serde::Serialize;
 
-pub use crate::config::{TimestampUnit, UnknownEvents};
 use crate::config::RunConfig;
+pub use crate::config::{TimestampUnit, UnknownEvents};
 pub use columns::Columns;
 pub use error::DataError;
 pub use ids::{IdMap, RawIds};
@@ -44,7 +44,11 @@ pub struct Categorical {
 
 impl Categorical {
     /// Encode text values; more than [`MAX_LEVELS`] levels is an error.
-    pub fn encode(name: &str, values: Vec<String>, path: &std::path::Path) -> Result<Self, DataError> {
+    pub fn encode(
+        name: &str,
+        values: Vec<String>,
+        path: &std::path::Path,
+    ) -> Result<Self, DataError> {
         let mut levels: Vec<String> = values.clone();
         levels.sort_unstable();
         levels.dedup();
@@ -56,8 +60,15 @@ impl Categorical {
                 max: MAX_LEVELS,
             });
         }
-        let codes = values.iter().map(|v| levels.binary_search(v).unwrap_or(0) as u32).collect();
-        Ok(Self { name: name.to_string(), levels, codes })
+        let codes = values
+            .iter()
+            .map(|v| levels.binary_search(v).unwrap_or(0) as u32)
+            .collect();
+        Ok(Self {
+            name: name.to_string(),
+            levels,
+            codes,
+        })
     }
 }
 
@@ -118,12 +129,19 @@ impl Interactions {
             features: self
                 .features
                 .iter()
-                .map(|f| Numeric { name: f.name.clone(), values: pick(&f.values, rows) })
+                .map(|f| Numeric {
+                    name: f.name.clone(),
+                    values: pick(&f.values, rows),
+                })
                 .collect(),
             categorical: self
                 .categorical
                 .iter()
-                .map(|c| Categorical { name: c.name.clone(), levels: c.levels.clone(), codes: pick(&c.codes, rows) })
+                .map(|c| Categorical {
+                    name: c.name.clone(),
+                    levels: c.levels.clone(),
+                    codes: pick(&c.codes, rows),
+                })
                 .collect(),
         }
     }
@@ -169,7 +187,11 @@ pub fn source_frame(cfg: &RunConfig) -> Result<(DataFrame, PathBuf), DataError> 
         let df = crate::synth::generate(&spec).map_err(|e| DataError::Synthetic(e.to_string()))?;
         return Ok((df, PathBuf::from("synthetic")));
     }
-    let path = cfg.resolve(d.path.as_deref().unwrap_or_else(|| std::path::Path::new("")));
+    let path = cfg.resolve(
+        d.path
+            .as_deref()
+            .unwrap_or_else(|| std::path::Path::new("")),
+    );
     let spec = TableSpec {
         path: path.clone(),
         delimiter: d.delimiter.as_deref().map(read::delimiter_byte),
@@ -183,13 +205,23 @@ pub fn source_frame(cfg: &RunConfig) -> Result<(DataFrame, PathBuf), DataError> 
 pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
     let (df, path) = source_frame(cfg)?;
     let d = &cfg.raw.data;
-    let cols = Columns { df: &df, path: &path };
-    let mut report = LoadReport { rows_read: df.height(), ..Default::default() };
+    let cols = Columns {
+        df: &df,
+        path: &path,
+    };
+    let mut report = LoadReport {
+        rows_read: df.height(),
+        ..Default::default()
+    };
 
     let (users, user) = IdMap::encode(&cols.ids(&d.user, "data.user")?);
     let (items, item) = IdMap::encode(&cols.ids(&d.item, "data.item")?);
     let ts = cols.timestamps(&d.timestamp, "data.timestamp", d.timestamp_unit)?;
-    let label = d.label.as_ref().map(|l| cols.labels(l, "data.label")).transpose()?;
+    let label = d
+        .label
+        .as_ref()
+        .map(|l| cols.labels(l, "data.label"))
+        .transpose()?;
     let mut weight = vec![1.0f32; df.height()];
     if let Some(w) = &d.weight {
         let v = cols.f64s(w, "data.weight")?;
@@ -212,8 +244,11 @@ pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
             let mut names: Vec<String> = text.clone();
             names.sort_unstable();
             names.dedup();
-            let index: HashMap<&str, u16> =
-                names.iter().enumerate().map(|(i, n)| (n.as_str(), i as u16)).collect();
+            let index: HashMap<&str, u16> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_str(), i as u16))
+                .collect();
             for (row, ev) in text.iter().enumerate() {
                 let w = match &d.event_weights {
                     None => Some(1.0),
@@ -226,7 +261,12 @@ pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
                         report.unknown_events_skipped += 1;
                     }
                     (None, UnknownEvents::Error) => {
-                        let known = d.event_weights.iter().flatten().map(|(k, _)| format!("{k:?}")).collect::<Vec<_>>();
+                        let known = d
+                            .event_weights
+                            .iter()
+                            .flatten()
+                            .map(|(k, _)| format!("{k:?}"))
+                            .collect::<Vec<_>>();
                         return Err(DataError::UnknownEvent {
                             path: path.clone(),
                             event: ev.clone(),
@@ -236,17 +276,31 @@ pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
                     }
                 }
             }
-            (Some(text.iter().map(|t| index.get(t.as_str()).copied().unwrap_or(0)).collect()), names)
+            (
+                Some(
+                    text.iter()
+                        .map(|t| index.get(t.as_str()).copied().unwrap_or(0))
+                        .collect(),
+                ),
+                names,
+            )
         }
     };
 
     let mut features = Vec::with_capacity(d.features.len());
     for f in &d.features {
-        features.push(Numeric { name: f.clone(), values: cols.f64s(f, "data.features")? });
+        features.push(Numeric {
+            name: f.clone(),
+            values: cols.f64s(f, "data.features")?,
+        });
     }
     let mut categorical = Vec::with_capacity(d.categorical.len());
     for c in &d.categorical {
-        categorical.push(Categorical::encode(c, cols.strings(c, "data.categorical")?, &path)?);
+        categorical.push(Categorical::encode(
+            c,
+            cols.strings(c, "data.categorical")?,
+            &path,
+        )?);
     }
     drop(df);
 
@@ -274,12 +328,22 @@ pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
     let (rows, steps) = filter::apply(&all, rows, &cfg.raw.filter);
     report.filters = steps;
     if rows.is_empty() {
-        return Err(DataError::NothingLeft { what: all.source.display().to_string(), stage: "de-duplication and filters" });
+        return Err(DataError::NothingLeft {
+            what: all.source.display().to_string(),
+            stage: "de-duplication and filters",
+        });
     }
-    let out = if rows.len() == all.len() { all } else { all.take(&rows) };
+    let out = if rows.len() == all.len() {
+        all
+    } else {
+        all.take(&rows)
+    };
     if let Some(ev) = &out.event {
         for &e in ev {
-            *report.event_counts.entry(out.event_names[e as usize].clone()).or_default() += 1;
+            *report
+                .event_counts
+                .entry(out.event_names[e as usize].clone())
+                .or_default() += 1;
         }
     }
     Ok((out, report))
@@ -310,7 +374,13 @@ mod tests {
 
     fn cfg(dir: &std::path::Path, data: &str) -> RunConfig {
         let text = format!("name = \"t\"\n[data]\n{data}\n");
-        crate::config::from_str(&text, std::path::Path::new("t.toml"), dir.to_path_buf(), &[]).unwrap()
+        crate::config::from_str(
+            &text,
+            std::path::Path::new("t.toml"),
+            dir.to_path_buf(),
+            &[],
+        )
+        .unwrap()
     }
 
     #[test]
@@ -329,20 +399,42 @@ mod tests {
         let (x, rep) = load(&c).unwrap();
         assert_eq!(rep.rows_read, 4);
         assert_eq!(rep.duplicates_dropped, 1);
-        let rows: Vec<(String, i64, f32)> =
-            (0..x.len()).map(|r| (x.items.label(x.item[r] as usize), x.ts[r], x.weight[r])).collect();
-        assert_eq!(rows, vec![("7".into(), 100, 1.0), ("7".into(), 200, 2.0), ("8".into(), 150, 1.0)]);
+        let rows: Vec<(String, i64, f32)> = (0..x.len())
+            .map(|r| (x.items.label(x.item[r] as usize), x.ts[r], x.weight[r]))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                ("7".into(), 100, 1.0),
+                ("7".into(), 200, 2.0),
+                ("8".into(), 150, 1.0)
+            ]
+        );
         assert_eq!(rep.event_counts.get("VIEW"), Some(&2));
     }
 
     #[test]
     fn unknown_events_error_or_are_skipped_and_counted() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("i.csv"), "user,item,timestamp,ev\n1,2,3,VIEW\n1,3,4,SHARE\n").unwrap();
+        std::fs::write(
+            dir.path().join("i.csv"),
+            "user,item,timestamp,ev\n1,2,3,VIEW\n1,3,4,SHARE\n",
+        )
+        .unwrap();
         let base = "path = \"i.csv\"\nevent = \"ev\"\n";
-        let err = load(&cfg(dir.path(), &format!("{base}[data.event_weights]\nVIEW = 1.0"))).unwrap_err();
-        assert!(matches!(err, DataError::UnknownEvent { row: 2, .. }), "{err}");
-        let skip = cfg(dir.path(), &format!("{base}unknown_events = \"skip\"\n[data.event_weights]\nVIEW = 1.0"));
+        let err = load(&cfg(
+            dir.path(),
+            &format!("{base}[data.event_weights]\nVIEW = 1.0"),
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(err, DataError::UnknownEvent { row: 2, .. }),
+            "{err}"
+        );
+        let skip = cfg(
+            dir.path(),
+            &format!("{base}unknown_events = \"skip\"\n[data.event_weights]\nVIEW = 1.0"),
+        );
         let (x, rep) = load(&skip).unwrap();
         assert_eq!((x.len(), rep.unknown_events_skipped), (1, 1));
     }
@@ -357,10 +449,23 @@ mod tests {
             "user,item,timestamp\n1,5,1\n1,6,2\n2,5,3\n2,6,4\n1,7,5\n3,7,6\n3,9,7\n",
         )
         .unwrap();
-        let c = |extra: &str| cfg(dir.path(), &format!("path = \"i.csv\"\n[filter]\nmin_item_users = 2\nmin_user_interactions = 2\n{extra}"));
+        let c = |extra: &str| {
+            cfg(
+                dir.path(),
+                &format!(
+                    "path = \"i.csv\"\n[filter]\nmin_item_users = 2\nmin_user_interactions = 2\n{extra}"
+                ),
+            )
+        };
         let (x, rep) = load(&c("")).unwrap();
         assert_eq!(x.len(), 5);
-        assert_eq!(rep.filters.iter().map(|f| f.rows_removed).collect::<Vec<_>>(), vec![1, 1]);
+        assert_eq!(
+            rep.filters
+                .iter()
+                .map(|f| f.rows_removed)
+                .collect::<Vec<_>>(),
+            vec![1, 1]
+        );
         let (x, _) = load(&c("repeat = true")).unwrap();
         assert_eq!(x.len(), 4);
     }

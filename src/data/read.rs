@@ -30,7 +30,10 @@ enum Kind {
 }
 
 fn kind_of(path: &Path) -> (Kind, bool, u8) {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
     let gz = name.ends_with(".gz");
     let stem = name.trim_end_matches(".gz");
     if stem.ends_with(".parquet") || stem.ends_with(".pq") {
@@ -44,7 +47,11 @@ fn kind_of(path: &Path) -> (Kind, bool, u8) {
 
 /// Parse a config delimiter string (`","`, `"|"`, `"\t"`).
 pub fn delimiter_byte(d: &str) -> u8 {
-    if d == "\\t" { b'\t' } else { d.as_bytes().first().copied().unwrap_or(b',') }
+    if d == "\\t" {
+        b'\t'
+    } else {
+        d.as_bytes().first().copied().unwrap_or(b',')
+    }
 }
 
 /// Read a table file into a DataFrame, with clear errors for every way a file can be bad.
@@ -53,7 +60,10 @@ pub fn read_table(spec: &TableSpec) -> Result<DataFrame, DataError> {
     if !path.exists() {
         return Err(DataError::Missing { path: path.clone() });
     }
-    let mut bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.clone(), source })?;
+    let mut bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.clone(),
+        source,
+    })?;
     if bytes.is_empty() {
         return Err(DataError::EmptyFile { path: path.clone() });
     }
@@ -65,7 +75,10 @@ pub fn read_table(spec: &TableSpec) -> Result<DataFrame, DataError> {
         let mut out = Vec::with_capacity(bytes.len() * 4);
         flate2::read::MultiGzDecoder::new(&bytes[..])
             .read_to_end(&mut out)
-            .map_err(|e| DataError::BadGzip { path: path.clone(), message: e.to_string() })?;
+            .map_err(|e| DataError::BadGzip {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
         bytes = out;
         if bytes.is_empty() {
             return Err(DataError::EmptyFile { path: path.clone() });
@@ -83,31 +96,49 @@ pub fn read_table(spec: &TableSpec) -> Result<DataFrame, DataError> {
 
 fn read_parquet(path: &Path, bytes: Vec<u8>) -> Result<DataFrame, DataError> {
     if bytes.len() < 12 || !bytes.starts_with(b"PAR1") || !bytes.ends_with(b"PAR1") {
-        return Err(DataError::NotParquet { path: path.to_path_buf() });
+        return Err(DataError::NotParquet {
+            path: path.to_path_buf(),
+        });
     }
     ParquetReader::new(Cursor::new(bytes))
         .finish()
-        .map_err(|e| DataError::Parse { path: path.to_path_buf(), message: e.to_string() })
+        .map_err(|e| DataError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
 }
 
 /// Line (1-based) holding byte `offset`.
 fn line_of(bytes: &[u8], offset: usize) -> usize {
-    bytes[..offset.min(bytes.len())].iter().filter(|&&b| b == b'\n').count() + 1
+    bytes[..offset.min(bytes.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn read_csv(spec: &TableSpec, bytes: Vec<u8>, sep: u8) -> Result<DataFrame, DataError> {
     let path = &spec.path;
     if let Err(e) = std::str::from_utf8(&bytes) {
-        return Err(DataError::NotUtf8 { path: path.clone(), line: line_of(&bytes, e.valid_up_to()) });
+        return Err(DataError::NotUtf8 {
+            path: path.clone(),
+            line: line_of(&bytes, e.valid_up_to()),
+        });
     }
     let header_only = spec.has_header && bytes.iter().filter(|&&b| b == b'\n').count() <= 1 && {
-        let first_nl = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+        let first_nl = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(bytes.len());
         bytes[first_nl..].iter().all(|b| b.is_ascii_whitespace())
     };
     if header_only {
         return Err(DataError::NoRows { path: path.clone() });
     }
-    let ragged_hint = |message: String| DataError::Parse { path: path.clone(), message };
+    let ragged_hint = |message: String| DataError::Parse {
+        path: path.clone(),
+        message,
+    };
     let read = |infer: Option<usize>| {
         CsvReadOptions::default()
             .with_has_header(spec.has_header)
@@ -131,7 +162,8 @@ fn read_csv(spec: &TableSpec, bytes: Vec<u8>, sep: u8) -> Result<DataFrame, Data
                 delimiter: sep as char,
             });
         }
-        df.set_column_names(names.iter().map(|s| PlSmallStr::from(s.as_str())))
+        let names: Vec<PlSmallStr> = names.iter().map(|s| PlSmallStr::from(s.as_str())).collect();
+        df.set_column_names(&names)
             .map_err(|e| ragged_hint(e.to_string()))?;
     }
     Ok(df)
@@ -142,7 +174,12 @@ mod tests {
     use super::*;
 
     fn spec(path: &Path) -> TableSpec {
-        TableSpec { path: path.to_path_buf(), delimiter: None, has_header: true, columns: None }
+        TableSpec {
+            path: path.to_path_buf(),
+            delimiter: None,
+            has_header: true,
+            columns: None,
+        }
     }
 
     #[test]
@@ -170,11 +207,26 @@ mod tests {
             f
         };
         let e = |f: PathBuf| read_table(&spec(&f)).unwrap_err();
-        assert!(matches!(e(dir.path().join("nope.csv")), DataError::Missing { .. }));
-        assert!(matches!(e(p("empty.csv", b"")), DataError::EmptyFile { .. }));
-        assert!(matches!(e(p("hdr.csv", b"u,i\n")), DataError::NoRows { .. }));
-        assert!(matches!(e(p("x.csv.gz", b"u,i\n1,2\n")), DataError::NotGzip { .. }));
-        assert!(matches!(e(p("x.parquet", b"u,i\n1,2\n")), DataError::NotParquet { .. }));
+        assert!(matches!(
+            e(dir.path().join("nope.csv")),
+            DataError::Missing { .. }
+        ));
+        assert!(matches!(
+            e(p("empty.csv", b"")),
+            DataError::EmptyFile { .. }
+        ));
+        assert!(matches!(
+            e(p("hdr.csv", b"u,i\n")),
+            DataError::NoRows { .. }
+        ));
+        assert!(matches!(
+            e(p("x.csv.gz", b"u,i\n1,2\n")),
+            DataError::NotGzip { .. }
+        ));
+        assert!(matches!(
+            e(p("x.parquet", b"u,i\n1,2\n")),
+            DataError::NotParquet { .. }
+        ));
         match e(p("bad.csv", b"u,i\n1,2\n3,\xff\n")) {
             DataError::NotUtf8 { line, .. } => assert_eq!(line, 3),
             other => panic!("unexpected {other}"),
@@ -189,10 +241,18 @@ mod tests {
         let mut s = spec(&f);
         s.has_header = false;
         s.delimiter = Some(b'\t');
-        s.columns = Some(vec!["user".into(), "item".into(), "rating".into(), "timestamp".into()]);
+        s.columns = Some(vec![
+            "user".into(),
+            "item".into(),
+            "rating".into(),
+            "timestamp".into(),
+        ]);
         let df = read_table(&s).unwrap();
         assert_eq!(df.get_column_names()[3].as_str(), "timestamp");
         s.columns = Some(vec!["user".into()]);
-        assert!(matches!(read_table(&s), Err(DataError::ColumnCount { found: 4, .. })));
+        assert!(matches!(
+            read_table(&s),
+            Err(DataError::ColumnCount { found: 4, .. })
+        ));
     }
 }

@@ -20,9 +20,17 @@ pub struct SideTable {
 impl SideTable {
     /// The table row of id index `i`, or an error naming the id.
     pub fn row(&self, ids: &IdMap, i: u32, what: &'static str) -> Result<usize, DataError> {
-        self.row_of.get(i as usize).copied().flatten().map(|r| r as usize).ok_or_else(|| {
-            DataError::MissingSideRow { path: self.path.clone(), column: self.key.clone(), what, id: ids.label(i as usize) }
-        })
+        self.row_of
+            .get(i as usize)
+            .copied()
+            .flatten()
+            .map(|r| r as usize)
+            .ok_or_else(|| DataError::MissingSideRow {
+                path: self.path.clone(),
+                column: self.key.clone(),
+                what,
+                id: ids.label(i as usize),
+            })
     }
 }
 
@@ -41,7 +49,10 @@ pub fn load(
         columns: t.columns.clone(),
     };
     let df = read_table(&spec)?;
-    let cols = Columns { df: &df, path: &path };
+    let cols = Columns {
+        df: &df,
+        path: &path,
+    };
     let keys = cols.ids(&t.key, "key")?;
     let mismatch = |found: &'static str, expected: &'static str| DataError::IdTypeMismatch {
         path: path.clone(),
@@ -67,7 +78,12 @@ pub fn load(
     for (row, k) in keys.iter().enumerate() {
         if let Some(i) = *k {
             if row_of[i as usize].is_some() {
-                return Err(DataError::DuplicateKey { path, column: t.key.clone(), what, id: ids.label(i as usize) });
+                return Err(DataError::DuplicateKey {
+                    path,
+                    column: t.key.clone(),
+                    what,
+                    id: ids.label(i as usize),
+                });
             }
             row_of[i as usize] = Some(row as u32);
         }
@@ -75,15 +91,38 @@ pub fn load(
     let key = |k: &str| format!("data.{what}_table.{k}");
     let mut features = Vec::new();
     for f in &t.features {
-        features.push(Numeric { name: f.clone(), values: cols.f64s(f, &key("features"))? });
+        features.push(Numeric {
+            name: f.clone(),
+            values: cols.f64s(f, &key("features"))?,
+        });
     }
     let mut categorical = Vec::new();
     for c in &t.categorical {
-        categorical.push(Categorical::encode(c, cols.strings(c, &key("categorical"))?, &path)?);
+        categorical.push(Categorical::encode(
+            c,
+            cols.strings(c, &key("categorical"))?,
+            &path,
+        )?);
     }
-    let title = t.title.as_ref().map(|c| cols.strings(c, &key("title"))).transpose()?;
-    let group = t.group.as_ref().map(|c| cols.strings(c, &key("group"))).transpose()?;
-    Ok(SideTable { path, key: t.key.clone(), row_of, features, categorical, title, group })
+    let title = t
+        .title
+        .as_ref()
+        .map(|c| cols.strings(c, &key("title")))
+        .transpose()?;
+    let group = t
+        .group
+        .as_ref()
+        .map(|c| cols.strings(c, &key("group")))
+        .transpose()?;
+    Ok(SideTable {
+        path,
+        key: t.key.clone(),
+        row_of,
+        features,
+        categorical,
+        title,
+        group,
+    })
 }
 
 /// Load both configured side tables.
@@ -92,7 +131,17 @@ pub fn load_all(
     x: &super::Interactions,
 ) -> Result<(Option<SideTable>, Option<SideTable>), DataError> {
     let d: &RawConfig = &cfg.raw;
-    let u = d.data.user_table.as_ref().map(|t| load(cfg, t, &x.users, "user")).transpose()?;
-    let i = d.data.item_table.as_ref().map(|t| load(cfg, t, &x.items, "item")).transpose()?;
+    let u = d
+        .data
+        .user_table
+        .as_ref()
+        .map(|t| load(cfg, t, &x.users, "user"))
+        .transpose()?;
+    let i = d
+        .data
+        .item_table
+        .as_ref()
+        .map(|t| load(cfg, t, &x.items, "item"))
+        .transpose()?;
     Ok((u, i))
 }

@@ -19,8 +19,19 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 fn num(s: &str) -> Option<i64> {
-    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }
 
 /// Parse `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS[.frac]]` or `YYYY-MM-DDTHH:MM:SS[.frac][Z|±HH:MM]`
@@ -33,7 +44,7 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
     };
     let mut dp = date.split('-');
     let (y, m, d) = (num(dp.next()?)?, num(dp.next()?)?, num(dp.next()?)?);
-    if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    if dp.next().is_some() || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
         return None;
     }
     let mut secs = days_from_civil(y, m, d) * SECONDS_PER_DAY;
@@ -86,10 +97,25 @@ mod tests {
         assert_eq!(parse_datetime("1970-01-01"), Some(0));
         assert_eq!(parse_datetime("1970-01-02 00:00:01"), Some(86_401));
         assert_eq!(parse_datetime("2017-02-28T19:21:51Z"), Some(1_488_309_711));
-        assert_eq!(parse_datetime("2017-02-28T21:21:51+02:00"), Some(1_488_309_711));
-        assert_eq!(parse_datetime("2017-02-28 19:21:51.250"), Some(1_488_309_711));
+        assert_eq!(
+            parse_datetime("2017-02-28T21:21:51+02:00"),
+            Some(1_488_309_711)
+        );
+        assert_eq!(
+            parse_datetime("2017-02-28 19:21:51.250"),
+            Some(1_488_309_711)
+        );
         assert_eq!(parse_datetime("2000-03-01"), Some(951_868_800));
-        for bad in ["", "yesterday", "2017-13-01", "2017-02-28 25:00:00", "2017/02/28"] {
+        assert_eq!(parse_datetime("2016-02-29"), Some(1_456_704_000));
+        for bad in [
+            "",
+            "yesterday",
+            "2017-13-01",
+            "2017-02-29",
+            "2017-04-31",
+            "2017-02-28 25:00:00",
+            "2017/02/28",
+        ] {
             assert_eq!(parse_datetime(bad), None, "{bad}");
         }
     }

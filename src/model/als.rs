@@ -32,11 +32,19 @@ impl Recommender for AlsRecommender {
         false
     }
     fn score_rows(&self, part: &Part) -> Result<Vec<f32>, ModelError> {
-        Ok(part.user.iter().zip(&part.item).map(|(&u, &i)| self.model.score(u, i)).collect())
+        Ok(part
+            .user
+            .iter()
+            .zip(&part.item)
+            .map(|(&u, &i)| self.model.score(u, i))
+            .collect())
     }
     fn score_items(&self, user: u32, out: &mut [f32]) -> Result<(), ModelError> {
         if out.len() != self.model.n_items || user as usize >= self.model.n_users {
-            return Err(ModelError::Scoring { model: "als".into(), message: format!("user {user} or item count out of range") });
+            return Err(ModelError::Scoring {
+                model: "als".into(),
+                message: format!("user {user} or item count out of range"),
+            });
         }
         self.model.score_all(user, out);
         Ok(())
@@ -55,7 +63,9 @@ pub fn params(raw: &RawAls, run_seed: u64) -> AlsParams {
             AlsConfidence::Linear => Confidence::Linear,
         },
         solver: match raw.solver {
-            AlsSolver::Cg => Solver::Cg { steps: raw.cg_steps },
+            AlsSolver::Cg => Solver::Cg {
+                steps: raw.cg_steps,
+            },
             AlsSolver::Cholesky => Solver::Cholesky,
         },
         seed: raw.seed.unwrap_or(run_seed),
@@ -69,7 +79,11 @@ pub fn train_matrix(ds: &Dataset) -> Result<Csr> {
     let (rows, cols, vals): (Vec<u32>, Vec<u32>, Vec<f32>) = match &t.label {
         Some(labels) => {
             let keep: Vec<usize> = (0..t.len()).filter(|&r| labels[r]).collect();
-            (keep.iter().map(|&r| t.user[r]).collect(), keep.iter().map(|&r| t.item[r]).collect(), vec![1.0; keep.len()])
+            (
+                keep.iter().map(|&r| t.user[r]).collect(),
+                keep.iter().map(|&r| t.item[r]).collect(),
+                vec![1.0; keep.len()],
+            )
         }
         None => {
             let keep: Vec<usize> = (0..t.len()).filter(|&r| t.weight[r] > 0.0).collect();
@@ -80,7 +94,8 @@ pub fn train_matrix(ds: &Dataset) -> Result<Csr> {
             )
         }
     };
-    Csr::from_triplets(ds.n_users(), ds.n_items(), &rows, &cols, &vals).map_err(|e| Error::Training(format!("als: {e}")))
+    Csr::from_triplets(ds.n_users(), ds.n_items(), &rows, &cols, &vals)
+        .map_err(|e| Error::Training(format!("als: {e}")))
 }
 
 /// Identifies a checkpoint: resuming with other settings or data starts afresh.
@@ -93,22 +108,37 @@ fn save_checkpoint(path: &Path, s: &AlsState, fp: &str) -> Result<()> {
     write_safetensors(
         path,
         &[
-            Tensor { name: "user_factors", shape: vec![m.n_users, m.factors], data: &m.user_factors },
-            Tensor { name: "item_factors", shape: vec![m.n_items, m.factors], data: &m.item_factors },
+            Tensor {
+                name: "user_factors",
+                shape: vec![m.n_users, m.factors],
+                data: &m.user_factors,
+            },
+            Tensor {
+                name: "item_factors",
+                shape: vec![m.n_items, m.factors],
+                data: &m.item_factors,
+            },
         ],
-        HashMap::from([("iterations_done".into(), s.iterations_done.to_string()), ("fingerprint".into(), fp.into())]),
+        HashMap::from([
+            ("iterations_done".into(), s.iterations_done.to_string()),
+            ("fingerprint".into(), fp.into()),
+        ]),
     )
 }
 
 fn load_checkpoint(path: &Path, fp: &str, fresh: AlsState) -> AlsState {
-    let Ok(l) = read_safetensors(path) else { return fresh };
+    let Ok(l) = read_safetensors(path) else {
+        return fresh;
+    };
     if l.metadata.get("fingerprint").map(String::as_str) != Some(fp) {
         return fresh;
     }
     let (Some((_, u)), Some((_, i)), Some(done)) = (
         l.tensors.get("user_factors"),
         l.tensors.get("item_factors"),
-        l.metadata.get("iterations_done").and_then(|d| d.parse().ok()),
+        l.metadata
+            .get("iterations_done")
+            .and_then(|d| d.parse().ok()),
     ) else {
         return fresh;
     };
@@ -124,14 +154,26 @@ fn load_checkpoint(path: &Path, fp: &str, fresh: AlsState) -> AlsState {
 
 /// Fit ALS on the dataset, checkpointing after every iteration into `checkpoint` (resumed from
 /// it when `resume`).
-pub fn fit(ds: &Dataset, p: AlsParams, checkpoint: &Path, resume: bool, quiet: bool) -> Result<(AlsRecommender, Timing, Curve)> {
-    p.validate().map_err(|e| Error::Training(format!("[als]: {e}")))?;
+pub fn fit(
+    ds: &Dataset,
+    p: AlsParams,
+    checkpoint: &Path,
+    resume: bool,
+    quiet: bool,
+) -> Result<(AlsRecommender, Timing, Curve)> {
+    p.validate()
+        .map_err(|e| Error::Training(format!("[als]: {e}")))?;
     let m = train_matrix(ds)?;
     let fp = fingerprint(&p, &m);
-    std::fs::create_dir_all(checkpoint).map_err(|e| Error::Export(format!("{}: {e}", checkpoint.display())))?;
+    std::fs::create_dir_all(checkpoint)
+        .map_err(|e| Error::Export(format!("{}: {e}", checkpoint.display())))?;
     let ck = checkpoint.join("als.safetensors");
     let fresh = als::init(m.n_rows, m.n_cols, &p);
-    let state = if resume { load_checkpoint(&ck, &fp, fresh) } else { fresh };
+    let state = if resume {
+        load_checkpoint(&ck, &fp, fresh)
+    } else {
+        fresh
+    };
     let bar = crate::progress::bar(p.iterations as u64, "als", quiet);
     bar.set_position(state.iterations_done as u64);
     let mut curve = Curve::default();
@@ -148,7 +190,8 @@ pub fn fit(ds: &Dataset, p: AlsParams, checkpoint: &Path, resume: bool, quiet: b
         }
         Ok(())
     };
-    let model = als::fit(&m, &p, state, &mut on_iter).map_err(|e| Error::Training(format!("als: {e}")))?;
+    let model =
+        als::fit(&m, &p, state, &mut on_iter).map_err(|e| Error::Training(format!("als: {e}")))?;
     let secs = t.elapsed().as_secs_f64();
     bar.finish_and_clear();
     if let Some(e) = err {
@@ -191,8 +234,16 @@ pub fn export(dir: &Path, r: &AlsRecommender, ds: &Dataset) -> Result<()> {
     write_safetensors(
         &d.join("factors.safetensors"),
         &[
-            Tensor { name: "user_factors", shape: vec![m.n_users, m.factors], data: &m.user_factors },
-            Tensor { name: "item_factors", shape: vec![m.n_items, m.factors], data: &m.item_factors },
+            Tensor {
+                name: "user_factors",
+                shape: vec![m.n_users, m.factors],
+                data: &m.user_factors,
+            },
+            Tensor {
+                name: "item_factors",
+                shape: vec![m.n_items, m.factors],
+                data: &m.item_factors,
+            },
         ],
         HashMap::from([("format".into(), "clickrec-als-1".into())]),
     )?;

@@ -27,7 +27,10 @@ impl Popularity {
             rows[i as usize] += 1.0;
         }
         match &ds.train.label {
-            None => Popularity { scores: rows.iter().map(|&c| c as f32).collect(), probabilistic: false },
+            None => Popularity {
+                scores: rows.iter().map(|&c| c as f32).collect(),
+                probabilistic: false,
+            },
             Some(labels) => {
                 let mut clicks = vec![0f64; n];
                 for (&i, &l) in ds.train.item.iter().zip(labels) {
@@ -39,7 +42,10 @@ impl Popularity {
                     .zip(&rows)
                     .map(|(&c, &r)| ((c + PRIOR_IMPRESSIONS * p) / (r + PRIOR_IMPRESSIONS)) as f32)
                     .collect();
-                Popularity { scores, probabilistic: true }
+                Popularity {
+                    scores,
+                    probabilistic: true,
+                }
             }
         }
     }
@@ -58,10 +64,13 @@ impl Recommender for Popularity {
         part.item
             .iter()
             .map(|&i| {
-                self.scores.get(i as usize).copied().ok_or_else(|| ModelError::Scoring {
-                    model: "popularity".into(),
-                    message: format!("item index {i} is not a train item"),
-                })
+                self.scores
+                    .get(i as usize)
+                    .copied()
+                    .ok_or_else(|| ModelError::Scoring {
+                        model: "popularity".into(),
+                        message: format!("item index {i} is not a train item"),
+                    })
             })
             .collect()
     }

@@ -80,19 +80,38 @@ pub fn markdown(m: &RunMetrics) -> String {
     s.push_str(&table(m));
     for (name, mm) in &m.models {
         if let (Some(c), Some(conf), Some(t)) = (&mm.classification, &mm.confusion, mm.threshold) {
-            let _ = writeln!(s, "\n## {name}: classification at threshold {t:.4} (cutoff weight {})\n", m.cutoff_weight);
-            let _ = writeln!(s, "| class | precision | recall | f1 | support |\n|---|---|---|---|---|");
+            let _ = writeln!(
+                s,
+                "\n## {name}: classification at threshold {t:.4} (cutoff weight {})\n",
+                m.cutoff_weight
+            );
+            let _ = writeln!(
+                s,
+                "| class | precision | recall | f1 | support |\n|---|---|---|---|---|"
+            );
             for (label, cs) in [("0 (no click)", &c.class_0), ("1 (click)", &c.class_1)] {
-                let _ = writeln!(s, "| {label} | {:.4} | {:.4} | {:.4} | {} |", cs.precision, cs.recall, cs.f1, cs.support);
+                let _ = writeln!(
+                    s,
+                    "| {label} | {:.4} | {:.4} | {:.4} | {} |",
+                    cs.precision, cs.recall, cs.f1, cs.support
+                );
             }
-            let _ = writeln!(s, "\naccuracy {:.4}; confusion (rows true 0/1, columns predicted 0/1): {:?}", c.accuracy, conf);
+            let _ = writeln!(
+                s,
+                "\naccuracy {:.4}; confusion (rows true 0/1, columns predicted 0/1): {:?}",
+                c.accuracy, conf
+            );
         }
         for n in &mm.notes {
             let _ = writeln!(s, "\n> {name}: {n}");
         }
     }
     if let Some(sm) = m.models.values().find_map(|mm| mm.sampled.as_ref()) {
-        let _ = writeln!(s, "\nSampled protocol: each test pair against {} sampled unseen items.", sm.negatives_per_pair);
+        let _ = writeln!(
+            s,
+            "\nSampled protocol: each test pair against {} sampled unseen items.",
+            sm.negatives_per_pair
+        );
     }
     let _ = writeln!(s, "\nHR@{k}/NDCG@{k}/P@{k} ranking mode: `{}`.", m.ranking);
     s
@@ -107,7 +126,11 @@ pub fn table(m: &RunMetrics) -> String {
         "| model | AUC | logloss | threshold | HR@{k} | NDCG@{k} | P@{k} | base rate | sampled HR@{k} | fit s |\n|---|---|---|---|---|---|---|---|---|---|"
     );
     for (name, mm) in &m.models {
-        let fit = m.timings.get(name).map(|t| format!("{:.2}", t.fit_seconds)).unwrap_or_else(|| "–".into());
+        let fit = m
+            .timings
+            .get(name)
+            .map(|t| format!("{:.2}", t.fit_seconds))
+            .unwrap_or_else(|| "–".into());
         let _ = writeln!(
             s,
             "| {name} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {} | {} | {fit} |",
@@ -118,14 +141,19 @@ pub fn table(m: &RunMetrics) -> String {
             mm.ndcg_at_k,
             mm.precision_at_k,
             fmt_opt(mm.base_rate),
-            fmt_opt(mm.sampled.as_ref().map(|x| x.hr_at_k)),
+            fmt_opt(mm.sampled.as_ref().map(|x| x.hr)),
         );
     }
     s
 }
 
 /// Write `predictions/<model>.csv`: raw user and item ids, label, score for every test row.
-pub fn write_predictions(dir: &Path, model: &str, ds: &Dataset, scores: &[f32]) -> Result<(), RunDirError> {
+pub fn write_predictions(
+    dir: &Path,
+    model: &str,
+    ds: &Dataset,
+    scores: &[f32],
+) -> Result<(), RunDirError> {
     let mut out = String::with_capacity(ds.test.len() * 32);
     out.push_str("user,item,label,score\n");
     for (r, score) in scores.iter().enumerate() {
@@ -142,5 +170,9 @@ pub fn write_predictions(dir: &Path, model: &str, ds: &Dataset, scores: &[f32]) 
 
 /// Quote a CSV field when needed.
 pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }

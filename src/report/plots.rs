@@ -16,8 +16,13 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
 }
 
 fn color(i: usize) -> RGBColor {
-    const C: [RGBColor; 5] =
-        [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189)];
+    const C: [RGBColor; 5] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+    ];
     C[i % C.len()]
 }
 
@@ -32,31 +37,66 @@ pub fn roc(path: &Path, models: &BTreeMap<String, ModelMetrics>) -> PlotResult {
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..1f64, 0f64..1f64)
         .map_err(err)?;
-    chart.configure_mesh().x_desc("false positive rate").y_desc("true positive rate").draw().map_err(err)?;
-    chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.3))).map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("false positive rate")
+        .y_desc("true positive rate")
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(
+            vec![(0.0, 0.0), (1.0, 1.0)],
+            BLACK.mix(0.3),
+        ))
+        .map_err(err)?;
     for (i, (name, m)) in models.iter().enumerate() {
         let Some(c) = &m.roc else { continue };
         let col = color(i);
         let label = format!("{name} (AUC {:.3})", m.auc.unwrap_or(f64::NAN));
         chart
-            .draw_series(LineSeries::new(c.fpr.iter().copied().zip(c.tpr.iter().copied()), col.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                c.fpr.iter().copied().zip(c.tpr.iter().copied()),
+                col.stroke_width(2),
+            ))
             .map_err(err)?
             .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
         if let (Some(f), Some(t)) = (m.fpr, m.tpr) {
-            chart.draw_series(std::iter::once(Circle::new((f, t), 5, col.filled()))).map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Circle::new((f, t), 5, col.filled())))
+                .map_err(err)?;
         }
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).border_style(BLACK).background_style(WHITE).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)
 }
 
 /// Training loss per epoch/iteration of each model that reports one.
 pub fn loss(path: &Path, curves: &BTreeMap<String, Curve>) -> PlotResult {
-    let max_len = curves.values().map(|c| c.loss.len()).max().unwrap_or(0).max(2);
-    let (lo, hi) = curves.values().flat_map(|c| c.loss.iter().copied()).filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo < hi { (lo, hi) } else { (0.0, 1.0_f64.max(hi)) };
+    let max_len = curves
+        .values()
+        .map(|c| c.loss.len())
+        .max()
+        .unwrap_or(0)
+        .max(2);
+    let (lo, hi) = curves
+        .values()
+        .flat_map(|c| c.loss.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    let (lo, hi) = if lo < hi {
+        (lo, hi)
+    } else {
+        (0.0, 1.0_f64.max(hi))
+    };
     let root = SVGBackend::new(path, (640, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
@@ -66,23 +106,41 @@ pub fn loss(path: &Path, curves: &BTreeMap<String, Curve>) -> PlotResult {
         .y_label_area_size(60)
         .build_cartesian_2d(1f64..max_len as f64, lo..hi + (hi - lo) * 0.05)
         .map_err(err)?;
-    chart.configure_mesh().x_desc("epoch / iteration").y_desc("loss").draw().map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch / iteration")
+        .y_desc("loss")
+        .draw()
+        .map_err(err)?;
     for (i, (name, c)) in curves.iter().enumerate() {
         let col = color(i);
         chart
-            .draw_series(LineSeries::new(c.loss.iter().enumerate().map(|(e, &l)| ((e + 1) as f64, l)), col.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                c.loss.iter().enumerate().map(|(e, &l)| ((e + 1) as f64, l)),
+                col.stroke_width(2),
+            ))
             .map_err(err)?
             .label(name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
     }
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)
 }
 
 /// Distribution of hits in the top K per ranked user, one bar group per model.
 pub fn hit_rate(path: &Path, models: &BTreeMap<String, ModelMetrics>, k: usize) -> PlotResult {
     let n_models = models.len().max(1);
-    let max_hits = models.values().flat_map(|m| m.hits_per_user.iter().copied()).max().unwrap_or(1).min(k);
+    let max_hits = models
+        .values()
+        .flat_map(|m| m.hits_per_user.iter().copied())
+        .max()
+        .unwrap_or(1)
+        .min(k);
     let mut shares: Vec<Vec<f64>> = Vec::new();
     for m in models.values() {
         let mut counts = vec![0usize; max_hits + 1];
@@ -101,7 +159,12 @@ pub fn hit_rate(path: &Path, models: &BTreeMap<String, ModelMetrics>, k: usize) 
         .y_label_area_size(50)
         .build_cartesian_2d(-0.5f64..max_hits as f64 + 0.5, 0f64..1f64)
         .map_err(err)?;
-    chart.configure_mesh().x_desc("hits in the top K").y_desc("share of users").draw().map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("hits in the top K")
+        .y_desc("share of users")
+        .draw()
+        .map_err(err)?;
     let w = 0.8 / n_models as f64;
     for (i, (name, s)) in models.keys().zip(&shares).enumerate() {
         let col = color(i);
@@ -114,7 +177,12 @@ pub fn hit_rate(path: &Path, models: &BTreeMap<String, ModelMetrics>, k: usize) 
             .label(name.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], col.filled()));
     }
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)
 }
 
@@ -152,12 +220,20 @@ pub fn group_hit_rate(path: &Path, models: &BTreeMap<String, ModelMetrics>) -> P
         chart
             .draw_series(groups.iter().enumerate().map(|(j, key)| {
                 let x0 = j as f64 - 0.4 + i as f64 * w;
-                Rectangle::new([(x0, 0.0), (x0 + w, g.get(key).copied().unwrap_or(0.0))], col.filled())
+                Rectangle::new(
+                    [(x0, 0.0), (x0 + w, g.get(key).copied().unwrap_or(0.0))],
+                    col.filled(),
+                )
             }))
             .map_err(err)?
             .label(name.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], col.filled()));
     }
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)
 }
