@@ -250,6 +250,7 @@ fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Resul
         delimiter: None,
         has_header: true,
         columns: None,
+        encoding: Default::default(),
     })?;
     let cols = Columns { df: &df, path };
     let users_raw = cols.strings("user", "user")?;

@@ -149,7 +149,7 @@ pub fn split(x: &Interactions, rows: &[usize], rule: &SplitRule) -> Split {
     let train_pairs: HashSet<u64> = train.iter().map(|&r| pair(x, r)).collect();
 
     let mut stats = SplitStats {
-        split: format!("{:?}", rule.method),
+        split: rule.method.name().to_string(),
         drop_seen_test_pairs: rule.drop_seen,
         input_rows: rows.len(),
         input_users: distinct(rows.iter().map(|&r| u64::from(x.user[r]))),

@@ -59,6 +59,8 @@ pub struct RawData {
     #[serde(default = "default_true")]
     pub has_header: bool,
     pub columns: Option<Vec<String>>,
+    #[serde(default)]
+    pub encoding: Encoding,
     #[serde(default = "default_user")]
     pub user: String,
     #[serde(default = "default_item")]
@@ -93,6 +95,16 @@ pub enum TimestampUnit {
     Us,
     /// ISO 8601 / `YYYY-MM-DD HH:MM:SS` strings, read as UTC.
     Datetime,
+}
+
+/// Text encoding of a CSV file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    #[default]
+    Utf8,
+    /// ISO-8859-1 (e.g. MovieLens-100K's u.item), converted to UTF-8 on read.
+    Latin1,
 }
 
 /// What to do with an event type missing from `event_weights`.
@@ -137,6 +149,8 @@ pub struct RawTable {
     #[serde(default = "default_true")]
     pub has_header: bool,
     pub columns: Option<Vec<String>>,
+    #[serde(default)]
+    pub encoding: Encoding,
     pub key: String,
     #[serde(default)]
     pub features: Vec<String>,
@@ -202,6 +216,18 @@ pub enum SplitMethod {
     LeaveLastOut,
     /// Per user: a seeded `test_fraction` of interactions is test.
     Random,
+}
+
+impl SplitMethod {
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitMethod::LastDay => "last_day",
+            SplitMethod::GlobalDays => "global_days",
+            SplitMethod::LeaveLastOut => "leave_last_out",
+            SplitMethod::Random => "random",
+        }
+    }
 }
 
 /// `[eval]`.

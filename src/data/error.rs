@@ -22,7 +22,7 @@ pub enum DataError {
     BadGzip { path: PathBuf, message: String },
     #[error("{}: not a Parquet file (no PAR1 magic); name CSV files .csv", path.display())]
     NotParquet { path: PathBuf },
-    #[error("{}: line {line} is not valid UTF-8 (re-encode the file as UTF-8)", path.display())]
+    #[error("{}: line {line} is not valid UTF-8 (re-encode the file as UTF-8, or set encoding = \"latin1\")", path.display())]
     NotUtf8 { path: PathBuf, line: usize },
     #[error("{}: cannot parse: {message} (check the delimiter and that every row has the same number of fields)", path.display())]
     Parse { path: PathBuf, message: String },

@@ -197,6 +197,7 @@ pub fn source_frame(cfg: &RunConfig) -> Result<(DataFrame, PathBuf), DataError> 
         delimiter: d.delimiter.as_deref().map(read::delimiter_byte),
         has_header: d.has_header,
         columns: d.columns.clone(),
+        encoding: d.encoding,
     };
     Ok((read_table(&spec)?, path))
 }

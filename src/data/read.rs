@@ -1,7 +1,7 @@
 //! Reading a table file (CSV, TSV, `.csv.gz`, Parquet) into a polars `DataFrame`.
 //!
 //! The bytes are checked before polars sees them (existence, emptiness, gzip and Parquet magic
-//! numbers, UTF-8 with the line of the first bad byte), so every bad file gets an error that names
+//! numbers, UTF-8 with the line of the first bad byte; `encoding = "latin1"` converts), so every bad file gets an error that names
 //! the file and says what to do instead of a parser backtrace.
 
 use std::io::{Cursor, Read};
@@ -20,6 +20,7 @@ pub struct TableSpec {
     pub has_header: bool,
     /// Column names for header-less files (e.g. ml-100k `u.data`).
     pub columns: Option<Vec<String>>,
+    pub encoding: crate::config::Encoding,
 }
 
 /// The file kind, from its extension.
@@ -119,6 +120,11 @@ fn line_of(bytes: &[u8], offset: usize) -> usize {
 
 fn read_csv(spec: &TableSpec, bytes: Vec<u8>, sep: u8) -> Result<DataFrame, DataError> {
     let path = &spec.path;
+    let bytes = match spec.encoding {
+        // Every Latin-1 byte is the Unicode code point of the same value.
+        crate::config::Encoding::Latin1 => bytes.iter().map(|&b| b as char).collect::<String>().into_bytes(),
+        crate::config::Encoding::Utf8 => bytes,
+    };
     if let Err(e) = std::str::from_utf8(&bytes) {
         return Err(DataError::NotUtf8 {
             path: path.clone(),

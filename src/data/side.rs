@@ -47,6 +47,7 @@ pub fn load(
         delimiter: t.delimiter.as_deref().map(read::delimiter_byte),
         has_header: t.has_header,
         columns: t.columns.clone(),
+        encoding: t.encoding,
     };
     let df = read_table(&spec)?;
     let cols = Columns {
