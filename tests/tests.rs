@@ -5,3 +5,4 @@ mod common;
 mod bad_config;
 mod bad_data;
 mod commands;
+mod fuzz;
