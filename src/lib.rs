@@ -1,1 +1,3 @@
 //! clickrec
+
+pub mod ncf;
