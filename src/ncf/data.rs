@@ -209,8 +209,9 @@ impl NegativeSampler {
 pub struct EpochRows {
     pub users: Vec<i32>,
     pub items: Vec<i32>,
-    /// `[n, fr]` row-major.
-    pub row_features: Vec<f32>,
+    /// Train row of each epoch row, to gather its row features on the device
+    /// (filled only when the train set has row features).
+    pub source: Vec<i32>,
     pub labels: Vec<f32>,
 }
 
@@ -238,7 +239,7 @@ pub fn build_epoch(
     let n_pos = train.labels.len();
     let neg = if sampler.is_some() { negatives } else { 0 };
     let n = n_pos * (1 + neg);
-    let fr = train.fr;
+    let with_source = train.fr > 0;
     // Candidate rows: index < n_pos is a train row; the rest are negatives in `neg_items`.
     let mut neg_items = Vec::new();
     if let Some(s) = sampler {
@@ -255,16 +256,16 @@ pub fn build_epoch(
     out.users.clear();
     out.items.clear();
     out.labels.clear();
-    out.row_features.clear();
-    out.row_features.reserve(n * fr);
+    out.source.clear();
     for &r in order.iter() {
         let r = r as usize;
         if r < n_pos {
             out.users.push(train.users[r] as i32);
             out.items.push(train.items[r] as i32);
             out.labels.push(train.labels[r]);
-            out.row_features
-                .extend_from_slice(&train.row_features[r * fr..(r + 1) * fr]);
+            if with_source {
+                out.source.push(r as i32);
+            }
         } else {
             let k = r - n_pos;
             out.users.push(train.users[k / neg] as i32);

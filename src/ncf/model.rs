@@ -4,7 +4,7 @@ use super::{NcfError, Variant};
 use burn::module::{Param, ParamId};
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::relu;
+use burn::tensor::activation::{log_sigmoid, relu};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -262,20 +262,21 @@ impl NcfNet {
     }
 }
 
-/// Binary cross-entropy on logits, mean over the batch, computed stably as
-/// `max(x, 0) - x y + log(1 + exp(-|x|))`. With `pos_weight` w != 1 (PyTorch's
-/// `BCEWithLogitsLoss(pos_weight=w)`): `(1 - y) x + (1 + (w - 1) y) (log(1 + exp(-|x|)) + max(-x, 0))`.
+/// Binary cross-entropy on logits, mean over the batch:
+/// `-[y log σ(x) + (1 - y) log(1 - σ(x))] = (1 - y) x - log σ(x)`, computed with the backend's
+/// fused, numerically stable `log_sigmoid` (equal to `max(x, 0) - x y + log(1 + exp(-|x|))`).
+/// With `pos_weight` w (PyTorch's `BCEWithLogitsLoss(pos_weight=w)`) positives weigh w:
+/// `(1 - y) x - (1 + (w - 1) y) log σ(x)`.
 ///
 /// # Shapes
 /// - `logits`, `labels`: `[batch]`; output `[1]`
 pub fn bce_with_logits(logits: Tensor<1>, labels: Tensor<1>, pos_weight: f64) -> Tensor<1> {
-    let softplus_tail = logits.clone().abs().neg().exp().log1p();
-    let loss = if pos_weight == 1.0 {
-        relu(logits.clone()) - logits * labels + softplus_tail
+    let not_y = labels.clone().neg().add_scalar(1.0);
+    let log_p = log_sigmoid(logits.clone());
+    let log_p = if pos_weight == 1.0 {
+        log_p
     } else {
-        let weight = labels.clone().mul_scalar(pos_weight - 1.0).add_scalar(1.0);
-        let neg_part = (labels.neg().add_scalar(1.0)) * logits.clone();
-        neg_part + weight * (softplus_tail + relu(logits.neg()))
+        log_p * labels.mul_scalar(pos_weight - 1.0).add_scalar(1.0)
     };
-    loss.mean()
+    (logits * not_y - log_p).mean()
 }

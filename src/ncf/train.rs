@@ -123,7 +123,10 @@ pub fn train(
         )?),
         false => None,
     };
-    let fingerprint = checkpoint::fingerprint(params, &arch, train);
+    let fingerprint = match checkpoint {
+        Some(_) => checkpoint::fingerprint(params, &arch, train),
+        None => String::new(),
+    };
     let saved = match (checkpoint, resume) {
         (Some(dir), true) => checkpoint::load(dir, &fingerprint, &arch)?,
         _ => None,
@@ -158,8 +161,11 @@ pub fn train(
             )
         }
     };
-    let user_side = side_tensor(&side.user_side, side.n_users, side.fu, &device);
-    let item_side = side_tensor(&side.item_side, side.n_items, side.fi, &device);
+    let inputs = Inputs {
+        user_side: side_tensor(&side.user_side, side.n_users, side.fu, &device),
+        item_side: side_tensor(&side.item_side, side.n_items, side.fi, &device),
+        row_features: side_tensor(&train.row_features, train.labels.len(), train.fr, &device),
+    };
     let mut rows = EpochRows::default();
     let mut order = Vec::new();
     while run.state.epochs_done < params.epochs && !run.state.stopped {
@@ -181,8 +187,7 @@ pub fn train(
             params,
             &arch,
             &rows,
-            &user_side,
-            &item_side,
+            &inputs,
             &mut rng,
             &device,
             bar.as_ref(),
@@ -278,6 +283,14 @@ fn upload_i32(v: &[i32], device: &Device) -> Tensor<1, Int> {
     Tensor::<1, Int>::from_data(TensorData::new(v.to_vec(), [v.len()]), device)
 }
 
+/// Constant inputs, uploaded once: the side tables and the train rows' features.
+struct Inputs {
+    user_side: Option<Tensor<2>>,
+    item_side: Option<Tensor<2>>,
+    /// `[train rows, fr]`; an epoch row gathers its features via `EpochRows::source`.
+    row_features: Option<Tensor<2>>,
+}
+
 /// One pass over `rows` in batches; returns the updated network and the mean loss.
 #[allow(clippy::too_many_arguments)]
 fn run_epoch(
@@ -286,20 +299,16 @@ fn run_epoch(
     params: &NcfParams,
     arch: &Arch,
     rows: &EpochRows,
-    user_side: &Option<Tensor<2>>,
-    item_side: &Option<Tensor<2>>,
+    inputs: &Inputs,
     rng: &mut ChaCha8Rng,
     device: &Device,
     bar: Option<&ProgressBar>,
 ) -> Result<(NcfNet, f64), NcfError> {
     let n = rows.len();
-    let fr = arch.fr;
     let users = upload_i32(&rows.users, device);
     let items = upload_i32(&rows.items, device);
     let labels = Tensor::<1>::from_data(TensorData::new(rows.labels.clone(), [n]), device);
-    let feats = (fr > 0).then(|| {
-        Tensor::<2>::from_data(TensorData::new(rows.row_features.clone(), [n, fr]), device)
-    });
+    let source = (inputs.row_features.is_some()).then(|| upload_i32(&rows.source, device));
     let mut loss_sum = Tensor::<1>::zeros([1], device);
     let b = params.batch_size;
     for (k, start) in (0..n).step_by(b).enumerate() {
@@ -307,8 +316,11 @@ fn run_epoch(
         let u = users.clone().slice([start..end]);
         let i = items.clone().slice([start..end]);
         let y = labels.clone().slice([start..end]);
-        let x = feats.as_ref().map(|f| f.clone().slice([start..end, 0..fr]));
-        let dense = dense_input(user_side, item_side, &u, &i, x);
+        let x = match (&inputs.row_features, &source) {
+            (Some(f), Some(s)) => Some(f.clone().select(0, s.clone().slice([start..end]))),
+            _ => None,
+        };
+        let dense = dense_input(&inputs.user_side, &inputs.item_side, &u, &i, x);
         let masks = dropout_masks(params.dropout, &arch.hidden, end - start, rng, device);
         let logits = net.forward(u, i, dense, &masks);
         let loss = bce_with_logits(logits, y, params.pos_weight);
