@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod model;
 pub mod modeldir;
 pub mod models;
+pub mod ncf;
 pub mod pipeline;
 pub mod progress;
 pub mod report;

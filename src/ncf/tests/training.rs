@@ -1,0 +1,186 @@
+//! Training tests: learning, determinism, resume, implicit mode, dropout, backends.
+
+use super::*;
+
+fn train_auc(m: &NcfTrained, set: &TrainSet) -> f64 {
+    let p: Vec<f64> = predict_all(m, set).into_iter().map(f64::from).collect();
+    let y: Vec<bool> = set.labels.iter().map(|&y| y == 1.0).collect();
+    rank_auc(&y, &p).expect("two classes")
+}
+
+#[test]
+fn training_a_separable_problem_lowers_the_loss_and_raises_auc() {
+    let (side, set) = toy_ctr(600, 0, 0, 0, 11);
+    let mut reports = Vec::new();
+    let valid = Validation {
+        set: &set,
+        auc: &rank_auc,
+    };
+    let m = train(
+        &toy_params(30),
+        &side,
+        &set,
+        Some(valid),
+        None,
+        false,
+        &mut |r| reports.push(r.clone()),
+        false,
+    )
+    .expect("train");
+    assert_eq!(reports.len(), 30);
+    assert_eq!(m.reports(), &reports[..]);
+    let (first, last) = (&reports[0], &reports[29]);
+    assert!(
+        last.loss < 0.5 * first.loss,
+        "loss {} -> {}",
+        first.loss,
+        last.loss
+    );
+    assert!(last.valid_auc.expect("auc") > 0.95, "{:?}", last.valid_auc);
+    assert!(train_auc(&m, &set) > 0.95);
+    assert!(reports.iter().all(|r| r.samples == 600));
+}
+
+#[test]
+fn same_seed_gives_identical_predictions() {
+    let (side, set) = toy_ctr(300, 2, 2, 3, 5);
+    let p = NcfParams {
+        variant: Variant::Neumf,
+        ..toy_params(3)
+    };
+    let a = predict_all(&fit(&p, &side, &set, None, false), &set);
+    let b = predict_all(&fit(&p, &side, &set, None, false), &set);
+    assert_eq!(a, b);
+    let c = predict_all(
+        &fit(&NcfParams { seed: 8, ..p }, &side, &set, None, false),
+        &set,
+    );
+    assert_ne!(a, c, "another seed should give another model");
+}
+
+#[test]
+fn flex_and_ndarray_agree() {
+    let (side, set) = toy_ctr(300, 2, 0, 0, 5);
+    let p = toy_params(3);
+    let a = predict_all(&fit(&p, &side, &set, None, false), &set);
+    let b = predict_all(
+        &fit(
+            &NcfParams {
+                backend: Backend::Ndarray,
+                ..p
+            },
+            &side,
+            &set,
+            None,
+            false,
+        ),
+        &set,
+    );
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "flex and ndarray differ by {worst}");
+}
+
+#[test]
+fn resume_after_k_epochs_equals_an_uninterrupted_run() {
+    let (side, set) = toy_ctr(300, 2, 1, 1, 9);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = NcfParams {
+        dropout: 0.2,
+        weight_decay: 1e-4,
+        ..toy_params(5)
+    };
+    let full = fit(&p, &side, &set, None, false);
+    // Interrupted after 2 epochs, then resumed to 5.
+    let ck = dir.path().join("ck");
+    fit(
+        &NcfParams {
+            epochs: 2,
+            ..p.clone()
+        },
+        &side,
+        &set,
+        Some(&ck),
+        false,
+    );
+    let resumed = fit(&p, &side, &set, Some(&ck), true);
+    assert_eq!(resumed.reports().len(), 5);
+    let losses = |m: &NcfTrained| m.reports().iter().map(|r| r.loss).collect::<Vec<_>>();
+    assert_eq!(losses(&resumed), losses(&full));
+    assert_eq!(predict_all(&resumed, &set), predict_all(&full, &set));
+    // A checkpoint of another run is refused.
+    let other = NcfParams {
+        learning_rate: 0.02,
+        ..p
+    };
+    let r = train(
+        &other,
+        &side,
+        &set,
+        None,
+        Some(&ck),
+        true,
+        &mut |_| {},
+        false,
+    );
+    assert!(matches!(r, Err(NcfError::CheckpointMismatch { .. })));
+}
+
+#[test]
+fn implicit_mode_trains_and_ranks_all_items() {
+    let (side, mut set) = toy_ctr(200, 0, 2, 2, 3);
+    // Keep the positives only.
+    let keep: Vec<usize> = (0..set.labels.len())
+        .filter(|&k| set.labels[k] == 1.0)
+        .collect();
+    set.users = keep.iter().map(|&k| set.users[k]).collect();
+    set.items = keep.iter().map(|&k| set.items[k]).collect();
+    set.labels = vec![1.0; keep.len()];
+    set.implicit = true;
+    let p = NcfParams {
+        negatives: 2,
+        ..toy_params(2)
+    };
+    let mut samples = Vec::new();
+    let m = train(
+        &p,
+        &side,
+        &set,
+        None,
+        None,
+        false,
+        &mut |r| samples.push(r.samples),
+        false,
+    )
+    .expect("train");
+    assert_eq!(samples, vec![keep.len() * 3; 2]);
+    let mut all = vec![0.0f32; side.n_items];
+    m.score_all_items(3, &mut all).expect("score");
+    let items: Vec<u32> = (0..side.n_items as u32).collect();
+    let direct = m
+        .predict(&vec![3; side.n_items], &items, &[])
+        .expect("predict");
+    assert_eq!(all, direct);
+    let mut short = vec![0.0f32; 3];
+    assert!(m.score_all_items(3, &mut short).is_err());
+}
+
+#[test]
+fn dropout_is_seeded_and_changes_training() {
+    let (side, set) = toy_ctr(200, 0, 0, 0, 2);
+    let p = NcfParams {
+        dropout: 0.3,
+        ..toy_params(2)
+    };
+    let a = predict_all(&fit(&p, &side, &set, None, false), &set);
+    let b = predict_all(&fit(&p, &side, &set, None, false), &set);
+    let c = predict_all(
+        &fit(&NcfParams { dropout: 0.0, ..p }, &side, &set, None, false),
+        &set,
+    );
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
