@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod rundir;
+pub mod scorer;
 pub mod split;
 pub mod synth;
 

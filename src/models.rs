@@ -2,7 +2,7 @@
 
 use crate::config::RunConfig;
 use crate::error::Result;
-use crate::model::als;
+use crate::model::{als, ncf};
 use crate::pipeline::{Fitted, Prepared, TrainOptions, checkpoint_dir};
 
 /// Fit NCF and ALS when their tables are enabled.
@@ -13,6 +13,17 @@ pub fn fit_enabled(
     out: &mut Vec<Fitted>,
 ) -> Result<()> {
     let ck = checkpoint_dir(cfg);
+    if let Some(raw) = cfg.raw.ncf.as_ref().filter(|n| n.enabled) {
+        let (model, timing, curve) = ncf::fit(raw, cfg.raw.seed, p, &ck, opts.resume, opts.quiet)?;
+        let shared = std::sync::Arc::new(model);
+        let for_export = shared.clone();
+        out.push(Fitted {
+            model: Box::new(ArcModel(shared)),
+            timing,
+            curve: Some(curve),
+            export: Some(Box::new(move |dir, ctx| ncf::export(dir, &for_export, ctx))),
+        });
+    }
     if let Some(raw) = cfg.raw.als.as_ref().filter(|a| a.enabled) {
         let params = als::params(raw, cfg.raw.seed);
         let (model, timing, curve) = als::fit(&p.ds, params, &ck, opts.resume, opts.quiet)?;

@@ -19,7 +19,9 @@ fn load_csv(bytes: &[u8], data: &str) {
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dir.path().join("a.csv"), bytes).expect("write");
     let text = format!("name = \"t\"\n[data]\npath = \"a.csv\"\n{data}\n");
-    if let Ok(cfg) = clickrec::config::from_str(&text, Path::new("f.toml"), dir.path().to_path_buf(), &[]) {
+    if let Ok(cfg) =
+        clickrec::config::from_str(&text, Path::new("f.toml"), dir.path().to_path_buf(), &[])
+    {
         if let Ok(p) = clickrec::pipeline::prepare(&cfg) {
             let _ = clickrec::eval::evaluate(
                 &clickrec::model::popularity::Popularity::fit(&p.ds),
@@ -43,7 +45,8 @@ fn csv_text() -> impl Strategy<Value = String> {
         "[a-z ]{0,4}",
     ];
     let row = prop::collection::vec(field, 1..6).prop_map(|f| f.join(","));
-    prop::collection::vec(row, 0..30).prop_map(|rows| format!("user,item,timestamp,c,f\n{}", rows.join("\n")))
+    prop::collection::vec(row, 0..30)
+        .prop_map(|rows| format!("user,item,timestamp,c,f\n{}", rows.join("\n")))
 }
 
 proptest! {

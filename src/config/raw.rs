@@ -332,6 +332,12 @@ pub struct RawNcf {
     pub early_stopping: Option<usize>,
     #[serde(default)]
     pub backend: NcfBackend,
+    /// Standard deviation of the normal embedding initialisation (1.0 = PyTorch/Burn default).
+    #[serde(default = "default_init_std")]
+    pub init_std: f64,
+}
+fn default_init_std() -> f64 {
+    0.01
 }
 fn default_emb() -> usize {
     8

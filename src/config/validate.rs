@@ -253,6 +253,13 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
             n.negatives,
             "must be at least 1",
         )?;
+        let sd = n.init_std;
+        check(
+            sd.is_finite() && sd > 0.0,
+            "ncf.init_std",
+            sd,
+            "must be > 0",
+        )?;
         if let Some(p) = n.early_stopping {
             check(
                 p >= 1,

@@ -122,7 +122,11 @@ fn read_csv(spec: &TableSpec, bytes: Vec<u8>, sep: u8) -> Result<DataFrame, Data
     let path = &spec.path;
     let bytes = match spec.encoding {
         // Every Latin-1 byte is the Unicode code point of the same value.
-        crate::config::Encoding::Latin1 => bytes.iter().map(|&b| b as char).collect::<String>().into_bytes(),
+        crate::config::Encoding::Latin1 => bytes
+            .iter()
+            .map(|&b| b as char)
+            .collect::<String>()
+            .into_bytes(),
         crate::config::Encoding::Utf8 => bytes,
     };
     if let Err(e) = std::str::from_utf8(&bytes) {

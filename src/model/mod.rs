@@ -1,6 +1,7 @@
 //! One interface for every model, so NCF, ALS and popularity share one evaluation path.
 
 pub mod als;
+pub mod ncf;
 pub mod popularity;
 
 use crate::dataset::Part;

@@ -1,0 +1,267 @@
+//! NCF as a clickrec model: train/validation sets from the split, side tables, export.
+//!
+//! CTR logs train on every train impression with its label and row features. Implicit logs train
+//! on the distinct train (user, item) pairs as positives with sampled negatives; their side
+//! features come from the user/item tables (row features cannot exist for sampled negatives).
+//! With `early_stopping`, the last active day of each user's train rows is carved out as the
+//! validation part, the same way the test part is carved from the whole log.
+
+use std::path::Path;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::{ModelError, Recommender};
+use crate::config::{NcfBackend, NcfVariant, RawNcf, SplitMethod};
+use crate::dataset::{self, Dataset, Part};
+use crate::error::{Error, Result};
+use crate::ncf::{self, NcfParams, NcfTrained, SideTables, TrainSet, Validation};
+use crate::pipeline::Prepared;
+use crate::report::{Curve, Timing};
+use crate::split::{self, SplitRule};
+
+/// A trained NCF behind the common interface.
+pub struct NcfRecommender {
+    pub trained: NcfTrained,
+}
+
+fn scoring(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Scoring {
+        model: "ncf".into(),
+        message: e.to_string(),
+    }
+}
+
+impl Recommender for NcfRecommender {
+    fn name(&self) -> &str {
+        "ncf"
+    }
+    fn probabilistic(&self) -> bool {
+        true
+    }
+    fn score_rows(&self, part: &Part) -> Result<Vec<f32>, ModelError> {
+        self.trained
+            .predict(&part.user, &part.item, &part.x)
+            .map_err(scoring)
+    }
+    fn score_items(&self, user: u32, out: &mut [f32]) -> Result<(), ModelError> {
+        self.trained.score_all_items(user, out).map_err(scoring)
+    }
+}
+
+/// The `[ncf]` table as trainer parameters.
+pub fn params(raw: &RawNcf, seed: u64) -> NcfParams {
+    NcfParams {
+        variant: match raw.variant {
+            NcfVariant::Mlp => ncf::Variant::Mlp,
+            NcfVariant::Neumf => ncf::Variant::Neumf,
+        },
+        embedding_dim: raw.embedding_dim,
+        hidden: raw.hidden.clone(),
+        dropout: raw.dropout,
+        epochs: raw.epochs,
+        batch_size: raw.batch_size,
+        learning_rate: raw.learning_rate,
+        weight_decay: raw.weight_decay,
+        negatives: raw.negatives,
+        pos_weight: raw.pos_weight,
+        early_stopping: raw.early_stopping,
+        backend: match raw.backend {
+            NcfBackend::Flex => ncf::Backend::Flex,
+            NcfBackend::Ndarray => ncf::Backend::Ndarray,
+            NcfBackend::Wgpu => ncf::Backend::Wgpu,
+        },
+        seed,
+        init_std: raw.init_std,
+    }
+}
+
+/// Side tables of the dataset.
+pub fn side_tables(ds: &Dataset) -> SideTables {
+    SideTables {
+        n_users: ds.n_users(),
+        n_items: ds.n_items(),
+        user_side: ds.user_side.values.clone(),
+        fu: ds.user_side.spec.width(),
+        item_side: ds.item_side.values.clone(),
+        fi: ds.item_side.spec.width(),
+    }
+}
+
+/// A trainer set from a part: CTR rows with labels, or distinct positive pairs (implicit).
+fn train_set(part: &Part, fr: usize) -> TrainSet {
+    match &part.label {
+        Some(l) => TrainSet {
+            users: part.user.clone(),
+            items: part.item.clone(),
+            row_features: part.x.clone(),
+            fr,
+            labels: l.iter().map(|&c| f32::from(u8::from(c))).collect(),
+            implicit: false,
+        },
+        None => {
+            let mut pairs: Vec<(u32, u32)> = part
+                .user
+                .iter()
+                .copied()
+                .zip(part.item.iter().copied())
+                .collect();
+            pairs.sort_unstable();
+            pairs.dedup();
+            TrainSet {
+                labels: vec![1.0; pairs.len()],
+                users: pairs.iter().map(|p| p.0).collect(),
+                items: pairs.iter().map(|p| p.1).collect(),
+                row_features: Vec::new(),
+                fr: 0,
+                implicit: true,
+            }
+        }
+    }
+}
+
+/// Implicit validation rows: each positive with 4 sampled items the user has not seen (label 0).
+fn with_negatives(mut v: TrainSet, ds: &Dataset, seed: u64) -> TrainSet {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7A11D);
+    let n = ds.n_items() as u32;
+    let positives = v.users.len();
+    for r in 0..positives {
+        let u = v.users[r];
+        let seen = ds.seen(u);
+        if seen.len() + 1 >= n as usize {
+            continue;
+        }
+        for _ in 0..4 {
+            let j = loop {
+                let j = rng.random_range(0..n);
+                if seen.binary_search(&j).is_err() && j != v.items[r] {
+                    break j;
+                }
+            };
+            v.users.push(u);
+            v.items.push(j);
+            v.labels.push(0.0);
+        }
+    }
+    v.implicit = false;
+    v
+}
+
+/// Train NCF on the prepared data.
+pub fn fit(
+    raw: &RawNcf,
+    seed: u64,
+    p: &Prepared,
+    checkpoint: &Path,
+    resume: bool,
+    quiet: bool,
+) -> Result<(NcfRecommender, Timing, Curve)> {
+    let ds = &p.ds;
+    let fr = ds.row_spec.width();
+    if !ds.ctr && fr > 0 {
+        return Err(Error::Training(
+            "[ncf]: implicit logs cannot use row features ([data].features/categorical): sampled negatives have none; move them to [data.user_table] / [data.item_table]".into(),
+        ));
+    }
+    let params = params(raw, seed);
+    let (train, valid) = match raw.early_stopping {
+        None => (train_set(&ds.train, fr), None),
+        Some(_) => {
+            let rule = SplitRule {
+                method: SplitMethod::LastDay,
+                days: 1,
+                test_fraction: 0.1,
+                seed,
+                drop_seen: !ds.ctr,
+            };
+            let carved = split::split(&p.x, &p.split.train, &rule);
+            if carved.test.is_empty() {
+                return Err(Error::Training(
+                    "[ncf].early_stopping: no user has two active days in train, so there is no validation day; remove early_stopping".into(),
+                ));
+            }
+            let sub = dataset::encode_rows(&p.x, &carved.train, ds);
+            let val = dataset::encode_rows(&p.x, &carved.test, ds);
+            let v = train_set(&val, fr);
+            let v = if ds.ctr {
+                v
+            } else {
+                with_negatives(v, ds, seed)
+            };
+            (train_set(&sub, fr), Some(v))
+        }
+    };
+    let side = side_tables(ds);
+    std::fs::create_dir_all(checkpoint)
+        .map_err(|e| Error::Training(format!("{}: {e}", checkpoint.display())))?;
+    let auc = |l: &[bool], s: &[f64]| crate::metrics::roc_auc(l, s).ok();
+    let validation = valid.as_ref().map(|set| Validation { set, auc: &auc });
+    let mut curve = Curve::default();
+    let mut on_epoch = |r: &ncf::EpochReport| {
+        curve.loss.push(r.loss);
+        curve.valid_auc.push(r.valid_auc);
+    };
+    let trained = ncf::train(
+        &params,
+        &side,
+        &train,
+        validation,
+        Some(&checkpoint.join("ncf")),
+        resume,
+        &mut on_epoch,
+        !quiet,
+    )
+    .map_err(|e| Error::Training(format!("ncf: {e}")))?;
+    // On resume, the reports of the epochs before the interruption come from the checkpoint.
+    let reports = trained.reports();
+    curve.loss = reports.iter().map(|r| r.loss).collect();
+    curve.valid_auc = reports.iter().map(|r| r.valid_auc).collect();
+    let secs: f64 = reports.iter().map(|r| r.seconds).sum();
+    let samples: usize = reports.iter().map(|r| r.samples).sum();
+    let timing = Timing {
+        fit_seconds: secs,
+        samples_per_sec: Some(samples as f64 / secs.max(1e-9)),
+        seconds_per_iteration: None,
+        epoch_seconds: reports.iter().map(|r| r.seconds).collect(),
+    };
+    Ok((NcfRecommender { trained }, timing, curve))
+}
+
+/// Write `ncf/` (weights and architecture from the trainer, plus `scorer.json`).
+pub fn export(dir: &Path, r: &NcfRecommender, ctx: &crate::pipeline::ExportContext) -> Result<()> {
+    let d = dir.join("ncf");
+    r.trained
+        .export(&d)
+        .map_err(|e| Error::Export(format!("ncf export: {e}")))?;
+    let ds = ctx.ds;
+    let fr = ds.row_spec.width();
+    let mut means = vec![0f32; fr];
+    if fr > 0 && !ds.train.is_empty() {
+        for row in ds.train.x.chunks_exact(fr) {
+            for (m, v) in means.iter_mut().zip(row) {
+                *m += v;
+            }
+        }
+        means.iter_mut().for_each(|m| *m /= ds.train.len() as f32);
+    }
+    let json = crate::scorer::ScorerJson {
+        format: crate::scorer::FORMAT.into(),
+        clickrec_version: env!("CARGO_PKG_VERSION").into(),
+        mode: if ds.ctr { "ctr" } else { "implicit" }.into(),
+        user_column: ctx.cfg.raw.data.user.clone(),
+        item_column: ctx.cfg.raw.data.item.clone(),
+        row_features: ds.row_spec.clone(),
+        user_features: ds.user_side.spec.clone(),
+        item_features: ds.item_side.spec.clone(),
+        users: ds.users.clone(),
+        items: ds.items.clone(),
+        threshold: ctx.metrics.threshold.filter(|t| t.is_finite()),
+        cutoff_weight: ctx.cfg.raw.eval.cutoff_weight,
+        row_feature_means: means,
+        item_titles: ds.item_titles.clone(),
+        seen_ptr: ds.seen_ptr.clone(),
+        seen_items: ds.seen_items.clone(),
+        cold_start: "ids not seen in training get the mean trained embedding and mean side features; flagged cold_user / cold_item".into(),
+    };
+    crate::export::write_json(&d.join("scorer.json"), &json)
+}
