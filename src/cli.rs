@@ -108,4 +108,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Score an impression file with an exported NCF model: adds score, click (score >=
+    /// threshold), cold_user and cold_item columns.
+    Score {
+        model_dir: PathBuf,
+        /// CSV with the training column names (user, item and feature columns).
+        input: PathBuf,
+        /// Output CSV (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Evaluate a saved model on a config's held-out part.
+    Eval {
+        model_dir: PathBuf,
+        config: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Which model of a run directory: als or ncf.
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -71,6 +71,10 @@ pub fn run(cli: Cli) -> Result<()> {
             model,
             json,
         } => similar(&model_dir, &item, k, model.as_deref(), json),
+        Command::Score { model_dir, input, output } => crate::serve::score(&model_dir, &input, output.as_deref()),
+        Command::Eval { model_dir, config, set, model, json } => {
+            crate::serve::eval(&model_dir, &config, &set, kind_arg(model.as_deref())?, json)
+        }
         Command::Generate {
             kind,
             users,

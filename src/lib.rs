@@ -24,6 +24,7 @@ pub mod progress;
 pub mod report;
 pub mod rundir;
 pub mod scorer;
+pub mod serve;
 pub mod split;
 pub mod synth;
 
