@@ -181,7 +181,7 @@ impl SynthSpec {
             );
         }
         let span = (i64::from(self.days) + 1) * SECONDS_PER_DAY;
-        if self.start.checked_add(span).is_none() || self.start < -(1 << 52) {
+        if self.start.checked_add(span).is_none() {
             return bad(
                 "start",
                 self.start.to_string(),
@@ -198,7 +198,8 @@ impl SynthSpec {
 /// * `ctr`: `user, item, timestamp, is_click`, the 11 [`CTR_FEATURES`], `device`;
 /// * `events`: `timestamp, eventType, contentId, personId`.
 ///
-/// Rows are sorted by timestamp (ties keep generation order).
+/// `ctr` rows are grouped by user (ascending id, like MovieLens' files) and in time order within
+/// a user; `events` rows are in time order (ties keep generation order).
 pub fn generate(spec: &SynthSpec) -> Result<polars::prelude::DataFrame, SynthError> {
     spec.validate()?;
     match spec.kind {
