@@ -18,7 +18,10 @@
 //!
 //! Determinism: the same [`SynthSpec`] always yields the same frame, byte for byte, whatever the
 //! number of rayon threads: every random draw comes from a ChaCha8 stream seeded from
-//! `(seed, purpose, chunk index)` and chunks have a fixed size.
+//! `(seed, purpose, chunk index)` and a chunk is a fixed block of 1024 users.
+//!
+//! Cost: rows are generated user by user, so 10 M `ctr` rows take about 2 s of CPU and peak
+//! memory is about the size of the frame itself (~1.4 GB for 10 M `ctr` rows).
 
 mod ctr;
 mod events;
@@ -34,7 +37,7 @@ use polars::prelude::PolarsError;
 use serde::Deserialize;
 use std::path::PathBuf;
 
-pub use ctr::{CTR_FEATURES, ctr_oracle_affinity};
+pub use ctr::{CTR_FEATURES, DEVICES, TARGET_CLICK_RATE, ctr_oracle_affinity};
 pub use events::EVENT_TYPES;
 pub use io::{WRITABLE_EXTENSIONS, write_frame};
 
