@@ -7,8 +7,8 @@
 //! a log(creator_followers) effect and a negative days-since-publish effect. `bias` is calibrated
 //! on a pilot sample so that the overall click rate is about [`TARGET_CLICK_RATE`].
 
-use super::world::{Items, Users, affinity};
-use super::{SECONDS_PER_DAY, SynthError, SynthSpec, calibrate_bias, sigmoid, stream, time_order};
+use super::world::{Items, Users, affinity, owner};
+use super::{SECONDS_PER_DAY, SynthError, SynthSpec, calibrate_bias, sigmoid, stream};
 use polars::prelude::*;
 use rand::Rng;
 use rand_distr::{Binomial, Distribution, Exp1, Poisson, StandardNormal};
@@ -39,7 +39,8 @@ const NOISE_SD: f64 = 0.3;
 const DEVICE_EFFECT: [f64; 3] = [0.0, 0.15, -0.3];
 const PRIMARY_DEVICE_SHARE: f64 = 0.85;
 const PILOT_SIZE: usize = 20_000;
-const CHUNK_ROWS: usize = 1 << 16;
+/// Users per generation chunk (each chunk has its own random stream).
+const USERS_PER_CHUNK: usize = 1024;
 
 // Stream tags: one independent random stream per purpose.
 const TAG_USERS: u64 = 1;
@@ -61,10 +62,12 @@ fn log_count(rng: &mut impl Rng, mean: f64, sd: f64) -> i64 {
 struct CtrWorld {
     users: Users,
     items: Items,
-    /// The 5 user feature columns, each indexed by user.
-    user_feats: [Vec<i64>; 5],
-    /// The 6 item/creator feature columns, each indexed by item.
-    item_feats: [Vec<i64>; 6],
+    /// The 5 user features (order of `CTR_FEATURES[..5]`) of each user.
+    user_feats: Vec<[i64; 5]>,
+    /// The 6 item/creator features (order of `CTR_FEATURES[5..]`) of each item.
+    item_feats: Vec<[i64; 6]>,
+    /// Where each user's rows start (`users + 1` offsets, the last is `rows`).
+    row_offsets: Vec<usize>,
     user_part: Vec<f64>,
     item_part: Vec<f64>,
     primary_device: Vec<u8>,
@@ -74,20 +77,22 @@ struct CtrWorld {
 impl CtrWorld {
     fn new(spec: &SynthSpec) -> Result<Self, SynthError> {
         let mut rng = stream(spec.seed, TAG_USERS, 0);
-        let users = Users::new(spec, &mut rng)?;
-        let mut uf: [Vec<i64>; 5] = Default::default();
+        let users = Users::new(spec, &mut rng);
+        let mut user_feats = Vec::with_capacity(users.n);
         let mut user_part = Vec::with_capacity(users.n);
         let mut primary_device = Vec::with_capacity(users.n);
         for &z in &users.activity_z {
             let level = normal(&mut rng, 4.0 + 1.6 * z, 1.2)
                 .round()
                 .clamp(0.0, 10.0);
-            uf[0].push(level as i64);
             let months = normal(&mut rng, 2.6 + 0.12 * level, 0.7).exp().round();
-            uf[1].push(months.clamp(1.0, 240.0) as i64);
-            uf[2].push(log_count(&mut rng, 2.0 + 0.5 * z, 1.0));
-            uf[3].push(log_count(&mut rng, 0.5 + 0.35 * level, 1.3));
-            uf[4].push(i64::from(rng.random_bool(0.46)));
+            user_feats.push([
+                level as i64,
+                months.clamp(1.0, 240.0) as i64,
+                log_count(&mut rng, 2.0 + 0.5 * z, 1.0),
+                log_count(&mut rng, 0.5 + 0.35 * level, 1.3),
+                i64::from(rng.random_bool(0.46)),
+            ]);
             user_part.push(normal(&mut rng, 0.07 * level, 0.35));
             let r: f64 = rng.random();
             primary_device.push(if r < 0.55 {
@@ -98,6 +103,7 @@ impl CtrWorld {
                 2
             });
         }
+        let row_offsets = users.row_offsets(spec.rows, &mut rng)?;
 
         let mut rng = stream(spec.seed, TAG_ITEMS, 0);
         let items = Items::new(spec, &mut rng)?;
@@ -109,24 +115,23 @@ impl CtrWorld {
             let months = normal(&mut rng, 3.0 + 0.05 * level, 0.6).exp().round();
             creators.push([level as i64, followers, months.clamp(1.0, 300.0) as i64]);
         }
-        let mut item_feats: [Vec<i64>; 6] = Default::default();
+        let mut item_feats = Vec::with_capacity(items.n);
         let mut item_part = Vec::with_capacity(items.n);
         for _ in 0..items.n {
-            let creator = creators[rng.random_range(0..n_creators)];
+            let [level, followers, months] = creators[rng.random_range(0..n_creators)];
             let age = (45.0 * rng.sample::<f64, _>(Exp1)).floor().min(2000.0);
             let quality = normal(&mut rng, 0.0, 0.5);
-            item_part.push(quality + 0.12 * (creator[1] as f64).ln_1p() - 0.006 * age);
-            item_feats[2].push(age as i64);
-            for (k, value) in creator.into_iter().enumerate() {
-                item_feats[3 + k].push(value);
-            }
+            item_part.push(quality + 0.12 * (followers as f64).ln_1p() - 0.006 * age);
+            // Impressions and clicks (slots 0 and 1) are filled by `platform_counts`.
+            item_feats.push([0, 0, age as i64, level, followers, months]);
         }
 
         let mut world = CtrWorld {
             users,
             items,
-            user_feats: uf,
+            user_feats,
             item_feats,
+            row_offsets,
             user_part,
             item_part,
             primary_device,
@@ -153,12 +158,13 @@ impl CtrWorld {
         }
     }
 
-    /// The bias giving [`TARGET_CLICK_RATE`] on a pilot sample drawn like the real rows.
+    /// The bias giving [`TARGET_CLICK_RATE`] on a pilot sample drawn like the real rows (the
+    /// user of a uniformly chosen row, an item by popularity).
     fn calibrate(&self, spec: &SynthSpec) -> f64 {
         let mut rng = stream(spec.seed, TAG_PILOT, 0);
         let xs: Vec<f64> = (0..PILOT_SIZE)
             .map(|_| {
-                let u = self.users.pilot_user(spec.rows, &mut rng);
+                let u = owner(&self.row_offsets, rng.random_range(0..spec.rows));
                 let i = self.items.by_popularity(&mut rng);
                 let d = self.device(u, &mut rng);
                 self.static_logit(u, i, d) + NOISE_SD * rng.sample::<f64, _>(StandardNormal)
@@ -175,7 +181,7 @@ impl CtrWorld {
         let volume = 20.0 * spec.rows.max(10_000) as f64;
         let mean_user = self.user_part.iter().sum::<f64>() / self.user_part.len().max(1) as f64;
         let internal = |what: &'static str, e: String| SynthError::Internal { what, detail: e };
-        for i in 0..self.items.n {
+        for (i, feats) in self.item_feats.iter_mut().enumerate() {
             let lambda = self.items.share[i] * volume * normal(&mut rng, 0.0, 0.3).exp() + 1.0;
             let poisson = Poisson::new(lambda)
                 .map_err(|e| internal("drawing item impressions", e.to_string()))?;
@@ -184,8 +190,8 @@ impl CtrWorld {
             let clicks = Binomial::new(shown, p)
                 .map_err(|e| internal("drawing item clicks", e.to_string()))?
                 .sample(&mut rng);
-            self.item_feats[0].push(shown as i64);
-            self.item_feats[1].push(clicks as i64);
+            feats[0] = shown as i64;
+            feats[1] = clicks as i64;
         }
         Ok(())
     }
@@ -201,7 +207,7 @@ pub fn ctr_oracle_affinity(
 ) -> Result<Vec<f64>, SynthError> {
     spec.validate()?;
     let mut rng = stream(spec.seed, TAG_USERS, 0);
-    let users = Users::new(spec, &mut rng)?;
+    let users = Users::new(spec, &mut rng);
     let mut rng = stream(spec.seed, TAG_ITEMS, 0);
     let items = Items::new(spec, &mut rng)?;
     let index = |id: i64, n: usize, field: &'static str| {
@@ -224,69 +230,111 @@ pub fn ctr_oracle_affinity(
         .collect()
 }
 
+/// Number of `Int64` output columns: user, item, timestamp, is_click and the 11 features.
+const INT_COLUMNS: usize = 4 + CTR_FEATURES.len();
+
+/// The output rows of one chunk of users: one slice per `Int64` column, plus device codes.
+struct ChunkOut<'a> {
+    users: std::ops::Range<usize>,
+    ints: Vec<&'a mut [i64]>,
+    device: &'a mut [u8],
+}
+
 pub(super) fn generate_ctr(spec: &SynthSpec) -> Result<DataFrame, SynthError> {
     let world = CtrWorld::new(spec)?;
     let rows = spec.rows;
-    let mut user = vec![0u32; rows];
-    let mut item = vec![0u32; rows];
-    let mut ts = vec![0i64; rows];
-    let mut click = vec![0u8; rows];
+    let mut ints: Vec<Vec<i64>> = (0..INT_COLUMNS).map(|_| vec![0i64; rows]).collect();
     let mut device = vec![0u8; rows];
-    user.par_chunks_mut(CHUNK_ROWS)
-        .zip(item.par_chunks_mut(CHUNK_ROWS))
-        .zip(ts.par_chunks_mut(CHUNK_ROWS))
-        .zip(click.par_chunks_mut(CHUNK_ROWS))
-        .zip(device.par_chunks_mut(CHUNK_ROWS))
-        .enumerate()
-        .for_each(|(c, ((((us, its), tss), cls), dvs))| {
-            let mut rng = stream(spec.seed, TAG_ROWS, c as u64);
-            for r in 0..us.len() {
-                let (u, day) = world.users.pick(c * CHUNK_ROWS + r, &mut rng);
-                let i = world.items.by_popularity(&mut rng);
-                let d = world.device(u, &mut rng);
-                let logit = world.bias
-                    + world.static_logit(u, i, d)
-                    + NOISE_SD * rng.sample::<f64, _>(StandardNormal);
-                us[r] = u as u32;
-                its[r] = i as u32;
-                dvs[r] = d;
-                tss[r] = spec.start
-                    + i64::from(day) * SECONDS_PER_DAY
-                    + rng.random_range(0..SECONDS_PER_DAY);
-                cls[r] = u8::from(rng.random::<f64>() < sigmoid(logit));
-            }
+
+    // Cut every column at the chunk boundaries (chunks of USERS_PER_CHUNK users).
+    let n_chunks = world.users.n.div_ceil(USERS_PER_CHUNK);
+    let mut chunks: Vec<ChunkOut<'_>> = Vec::with_capacity(n_chunks);
+    let mut rest_dev: &mut [u8] = &mut device;
+    let mut rest_ints: Vec<&mut [i64]> = ints.iter_mut().map(|c| c.as_mut_slice()).collect();
+    for c in 0..n_chunks {
+        let users = c * USERS_PER_CHUNK..((c + 1) * USERS_PER_CHUNK).min(world.users.n);
+        let len = world.row_offsets[users.end] - world.row_offsets[users.start];
+        let (head, tail) = std::mem::take(&mut rest_dev).split_at_mut(len);
+        rest_dev = tail;
+        let mut heads = Vec::with_capacity(INT_COLUMNS);
+        for rest in rest_ints.iter_mut() {
+            let (head, tail) = std::mem::take(rest).split_at_mut(len);
+            *rest = tail;
+            heads.push(head);
+        }
+        chunks.push(ChunkOut {
+            users,
+            ints: heads,
+            device: head,
         });
-    let order = time_order(&ts, spec.start);
-    let gather = |f: &(dyn Fn(usize) -> i64 + Sync)| -> Vec<i64> {
-        order.par_iter().map(|&r| f(r as usize)).collect()
-    };
-    let mut columns: Vec<Column> = Vec::with_capacity(4 + CTR_FEATURES.len() + 1);
-    let mut push = |name: &str, values: Vec<i64>| {
-        columns.push(Int64Chunked::from_vec(name.into(), values).into_column());
-    };
-    push("user", gather(&|r| i64::from(user[r]) + 1));
-    push("item", gather(&|r| i64::from(item[r]) + 1));
-    push("timestamp", gather(&|r| ts[r]));
-    drop(ts);
-    push("is_click", gather(&|r| i64::from(click[r])));
-    drop(click);
-    for (k, name) in CTR_FEATURES.iter().enumerate() {
-        let values = if k < 5 {
-            let col = &world.user_feats[k];
-            gather(&|r| col[user[r] as usize])
-        } else {
-            let col = &world.item_feats[k - 5];
-            gather(&|r| col[item[r] as usize])
-        };
-        push(name, values);
     }
+    chunks
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(c, out)| fill_chunk(&world, spec, c, out));
+
+    let mut columns: Vec<Column> = ["user", "item", "timestamp", "is_click"]
+        .into_iter()
+        .chain(CTR_FEATURES)
+        .zip(ints)
+        .map(|(name, values)| Int64Chunked::from_vec(name.into(), values).into_column())
+        .collect();
     let devices = StringChunked::from_iter_values(
         "device".into(),
-        order.iter().map(|&r| DEVICES[device[r as usize] as usize]),
+        device.iter().map(|&d| DEVICES[d as usize]),
     );
     columns.push(devices.into_column());
     DataFrame::new(rows, columns).map_err(|source| SynthError::Polars {
         what: "assembling the ctr frame".into(),
         source,
     })
+}
+
+/// Generates the rows of one chunk of users: each user's rows are drawn, sorted by time and
+/// written contiguously, so every user's data stays in cache while its rows are made.
+fn fill_chunk(world: &CtrWorld, spec: &SynthSpec, chunk: usize, out: ChunkOut<'_>) {
+    let mut rng = stream(spec.seed, TAG_ROWS, chunk as u64);
+    let ChunkOut {
+        users,
+        mut ints,
+        device,
+    } = out;
+    // (timestamp, item, click, device) of the current user's rows; reused across users.
+    let mut buf: Vec<(i64, u32, u8, u8)> = Vec::new();
+    let mut pos = 0;
+    for u in users {
+        let n = world.row_offsets[u + 1] - world.row_offsets[u];
+        let days = world.users.days_of(u);
+        buf.clear();
+        for j in 0..n {
+            // The first two rows (the warm-up) go to the first two active days.
+            let day = if j < 2 {
+                days[j.min(days.len() - 1)]
+            } else {
+                days[rng.random_range(0..days.len())]
+            };
+            let ts = spec.start
+                + i64::from(day) * SECONDS_PER_DAY
+                + rng.random_range(0..SECONDS_PER_DAY);
+            let i = world.items.by_popularity(&mut rng);
+            let d = world.device(u, &mut rng);
+            let logit = world.bias
+                + world.static_logit(u, i, d)
+                + NOISE_SD * rng.sample::<f64, _>(StandardNormal);
+            let click = u8::from(rng.random::<f64>() < sigmoid(logit));
+            buf.push((ts, i as u32, click, d));
+        }
+        buf.sort_unstable();
+        let user_feats = &world.user_feats[u];
+        for &(ts, i, click, d) in &buf {
+            let item_feats = &world.item_feats[i as usize];
+            let row = [u as i64 + 1, i64::from(i) + 1, ts, i64::from(click)];
+            let values = row.iter().chain(user_feats).chain(item_feats);
+            for (col, &v) in ints.iter_mut().zip(values) {
+                col[pos] = v;
+            }
+            device[pos] = d;
+            pos += 1;
+        }
+    }
 }

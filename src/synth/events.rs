@@ -6,9 +6,12 @@
 //! a = planted affinity). After each view, LIKE / BOOKMARK / COMMENT CREATED / FOLLOW happen
 //! independently with probability `sigmoid(bias_t + FOLLOWUP_SLOPE * a)`, biases calibrated so
 //! the overall event mix matches DeskDrop. A few views are written twice (exact duplicate rows).
+//! Views are shared out over users like the `ctr` rows (warm-up of 2 views each on two distinct
+//! days, the rest by activity); a small planned surplus of rows is dropped uniformly at random
+//! so that exactly `rows` rows remain.
 //! Ids are scrambled with a bijection, so they look like DeskDrop's signed hashes and never clash.
 
-use super::world::{Items, Users, affinity};
+use super::world::{Items, Users, affinity, owner};
 use super::{
     SECONDS_PER_DAY, SynthError, SynthSpec, calibrate_bias, mix64, sigmoid, stream, time_order,
 };
@@ -29,9 +32,8 @@ const MAX_TRIES: usize = 64;
 const FOLLOWUP_SLOPE: f64 = 1.0;
 /// Mean delay in seconds between a view and a follow-up event.
 const FOLLOWUP_DELAY: f64 = 90.0;
-/// Conservative rows-per-view used only to decide how many chunks to generate per round.
-const ROWS_PER_VIEW_LOW: f64 = 1.1;
-const VIEWS_PER_CHUNK: usize = 1 << 14;
+/// Users per generation chunk (each chunk has its own random stream).
+const USERS_PER_CHUNK: usize = 1024;
 const PILOT_SIZE: usize = 20_000;
 
 const TAG_USERS: u64 = 11;
@@ -39,6 +41,8 @@ const TAG_ITEMS: u64 = 12;
 const TAG_PILOT: u64 = 13;
 const TAG_ROWS: u64 = 15;
 const TAG_IDS: u64 = 16;
+const TAG_VIEWS: u64 = 18;
+const TAG_DROP: u64 = 19;
 
 struct EventsWorld {
     users: Users,
@@ -48,7 +52,7 @@ struct EventsWorld {
     content_salt: u64,
 }
 
-/// One chunk of generated rows, in generation order.
+/// Rows of one chunk of users, in generation order.
 #[derive(Default)]
 struct Chunk {
     ts: Vec<i64>,
@@ -66,31 +70,45 @@ impl Chunk {
     }
 }
 
+/// Expected rows per view: the view, its duplicate, its follow-ups.
+fn rows_per_view() -> f64 {
+    (1.0 + DUPLICATE_RATE) * TARGET_SHARE.iter().sum::<f64>() / TARGET_SHARE[0]
+}
+
+/// Number of views for round `round`: enough that the log almost surely holds `rows` rows.
+fn planned_views(rows: usize, round: u32) -> usize {
+    let margin = 1.01 * 1.1_f64.powi(round as i32);
+    let rows = rows as f64;
+    (rows * margin / rows_per_view() + 10.0 * rows.sqrt() + 16.0).ceil() as usize
+}
+
 impl EventsWorld {
     fn new(spec: &SynthSpec) -> Result<Self, SynthError> {
-        let users = Users::new(spec, &mut stream(spec.seed, TAG_USERS, 0))?;
-        let items = Items::new(spec, &mut stream(spec.seed, TAG_ITEMS, 0))?;
-        let mut world = EventsWorld {
-            users,
-            items,
+        Ok(EventsWorld {
+            users: Users::new(spec, &mut stream(spec.seed, TAG_USERS, 0)),
+            items: Items::new(spec, &mut stream(spec.seed, TAG_ITEMS, 0))?,
             followup_bias: [0.0; 4],
             person_salt: mix64(spec.seed ^ mix64(TAG_IDS)),
             content_salt: mix64(spec.seed ^ mix64(TAG_IDS + 1)),
-        };
-        // Pilot views drawn like the real ones; calibrate each follow-up rate per view.
+        })
+    }
+
+    /// Sets each follow-up bias so its rate per view matches DeskDrop's mix, on pilot views
+    /// drawn like the real ones (the user of a uniformly chosen view, an item by
+    /// popularity × taste).
+    fn calibrate(&mut self, spec: &SynthSpec, view_offsets: &[usize]) {
         let mut rng = stream(spec.seed, TAG_PILOT, 0);
-        let views = (spec.rows as f64 / 1.19) as usize;
+        let views = view_offsets.last().copied().unwrap_or(0).max(1);
         let slopes: Vec<f64> = (0..PILOT_SIZE)
             .map(|_| {
-                let u = world.users.pilot_user(views, &mut rng);
-                FOLLOWUP_SLOPE * world.pick_item(u, &mut rng).1
+                let u = owner(view_offsets, rng.random_range(0..views));
+                FOLLOWUP_SLOPE * self.pick_item(u, &mut rng).1
             })
             .collect();
-        for (t, bias) in world.followup_bias.iter_mut().enumerate() {
+        for (t, bias) in self.followup_bias.iter_mut().enumerate() {
             let per_view = TARGET_SHARE[t + 1] * (1.0 + DUPLICATE_RATE) / TARGET_SHARE[0];
             *bias = calibrate_bias(&slopes, per_view);
         }
-        Ok(world)
     }
 
     /// An item for user `u` from popularity × taste (rejection sampling), and its affinity.
@@ -109,61 +127,90 @@ impl EventsWorld {
         last
     }
 
-    /// Rows of the views `c * VIEWS_PER_CHUNK ..` (each view with its duplicates and follow-ups).
-    fn chunk(&self, spec: &SynthSpec, c: usize) -> Chunk {
-        let mut rng = stream(spec.seed, TAG_ROWS, c as u64);
+    /// All rows of the users of chunk `c` (each view with its duplicate and follow-ups).
+    fn chunk(&self, spec: &SynthSpec, offsets: &[usize], round: u32, c: usize) -> Chunk {
+        let mut rng = stream(spec.seed, TAG_ROWS + u64::from(round) * 0x100, c as u64);
         let mut out = Chunk::default();
-        for j in 0..VIEWS_PER_CHUNK {
-            let (u, day) = self.users.pick(c * VIEWS_PER_CHUNK + j, &mut rng);
-            let (i, a) = self.pick_item(u, &mut rng);
-            let day_start = spec.start + i64::from(day) * SECONDS_PER_DAY;
-            let t = day_start + rng.random_range(0..SECONDS_PER_DAY);
-            out.push(t, 0, i, u);
-            if rng.random::<f64>() < DUPLICATE_RATE {
-                out.push(t, 0, i, u);
-            }
-            for (k, bias) in self.followup_bias.iter().enumerate() {
-                if rng.random::<f64>() < sigmoid(bias + FOLLOWUP_SLOPE * a) {
-                    let delay = 3 + (FOLLOWUP_DELAY * rng.sample::<f64, _>(Exp1)) as i64;
-                    // Follow-ups stay on the view's calendar day.
-                    let at = (t + delay).min(day_start + SECONDS_PER_DAY - 1);
-                    out.push(at, k as u8 + 1, i, u);
-                }
+        let users = c * USERS_PER_CHUNK..((c + 1) * USERS_PER_CHUNK).min(self.users.n);
+        for u in users {
+            let days = self.users.days_of(u);
+            for j in 0..offsets[u + 1] - offsets[u] {
+                // The first two views (the warm-up) go to the first two active days.
+                let day = if j < 2 {
+                    days[j.min(days.len() - 1)]
+                } else {
+                    days[rng.random_range(0..days.len())]
+                };
+                self.view(spec, u, day, &mut rng, &mut out);
             }
         }
         out
     }
+
+    fn view(&self, spec: &SynthSpec, u: usize, day: u32, rng: &mut impl Rng, out: &mut Chunk) {
+        let (i, a) = self.pick_item(u, rng);
+        let day_start = spec.start + i64::from(day) * SECONDS_PER_DAY;
+        let t = day_start + rng.random_range(0..SECONDS_PER_DAY);
+        out.push(t, 0, i, u);
+        if rng.random::<f64>() < DUPLICATE_RATE {
+            out.push(t, 0, i, u);
+        }
+        for (k, bias) in self.followup_bias.iter().enumerate() {
+            if rng.random::<f64>() < sigmoid(bias + FOLLOWUP_SLOPE * a) {
+                let delay = 3 + (FOLLOWUP_DELAY * rng.sample::<f64, _>(Exp1)) as i64;
+                // Follow-ups stay on the view's calendar day.
+                let at = (t + delay).min(day_start + SECONDS_PER_DAY - 1);
+                out.push(at, k as u8 + 1, i, u);
+            }
+        }
+    }
 }
 
 pub(super) fn generate_events(spec: &SynthSpec) -> Result<DataFrame, SynthError> {
-    let world = EventsWorld::new(spec)?;
     let rows = spec.rows;
-    // Chunks are generated in rounds until they hold `rows` rows; each chunk depends only on
-    // its index, so the result does not depend on how many chunks a round makes.
-    let mut chunks: Vec<Chunk> = Vec::new();
-    let mut total = 0usize;
-    while total < rows {
-        let need = (rows - total) as f64;
-        let batch = (need / (VIEWS_PER_CHUNK as f64 * ROWS_PER_VIEW_LOW)).ceil() as usize;
-        let first = chunks.len();
-        let fresh: Vec<Chunk> = (first..first + batch.max(1))
+    let mut world = EventsWorld::new(spec)?;
+    let n_chunks = spec.users.div_ceil(USERS_PER_CHUNK);
+    // Views are shared out over users, then generated per chunk of users. The number of rows is
+    // random, so views are planned with a margin (and more in the rare case it falls short);
+    // the surplus rows are then dropped uniformly at random.
+    let mut round = 0;
+    let (chunks, total) = loop {
+        let mut rng = stream(spec.seed, TAG_VIEWS, u64::from(round));
+        let offsets = world
+            .users
+            .row_offsets(planned_views(rows, round), &mut rng)?;
+        world.calibrate(spec, &offsets);
+        let chunks: Vec<Chunk> = (0..n_chunks)
             .into_par_iter()
-            .map(|c| world.chunk(spec, c))
+            .map(|c| world.chunk(spec, &offsets, round, c))
             .collect();
-        total += fresh.iter().map(|c| c.ts.len()).sum::<usize>();
-        chunks.extend(fresh);
+        let total: usize = chunks.iter().map(|c| c.ts.len()).sum();
+        if total >= rows {
+            break (chunks, total);
+        }
+        round += 1;
+    };
+    let mut keep = vec![true; total];
+    let mut rng = stream(spec.seed, TAG_DROP, 0);
+    for r in rand::seq::index::sample(&mut rng, total, total - rows).iter() {
+        keep[r] = false;
     }
     let mut ts = Vec::with_capacity(rows);
     let mut kind = Vec::with_capacity(rows);
     let mut item = Vec::with_capacity(rows);
     let mut user = Vec::with_capacity(rows);
+    let mut flags = keep.iter();
     for chunk in chunks {
-        let take = (rows - ts.len()).min(chunk.ts.len());
-        ts.extend_from_slice(&chunk.ts[..take]);
-        kind.extend_from_slice(&chunk.kind[..take]);
-        item.extend_from_slice(&chunk.item[..take]);
-        user.extend_from_slice(&chunk.user[..take]);
+        for (r, &t) in chunk.ts.iter().enumerate() {
+            if flags.next() == Some(&true) {
+                ts.push(t);
+                kind.push(chunk.kind[r]);
+                item.push(chunk.item[r]);
+                user.push(chunk.user[r]);
+            }
+        }
     }
+    drop(keep);
     let order = time_order(&ts, spec.start);
     let timestamp: Vec<i64> = order.par_iter().map(|&r| ts[r as usize]).collect();
     let content: Vec<i64> = order

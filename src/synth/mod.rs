@@ -18,7 +18,10 @@
 //!
 //! Determinism: the same [`SynthSpec`] always yields the same frame, byte for byte, whatever the
 //! number of rayon threads: every random draw comes from a ChaCha8 stream seeded from
-//! `(seed, purpose, chunk index)` and chunks have a fixed size.
+//! `(seed, purpose, chunk index)` and a chunk is a fixed block of 1024 users.
+//!
+//! Cost: rows are generated user by user, so 10 M `ctr` rows take about 2 s of CPU and peak
+//! memory is about the size of the frame itself (~1.4 GB for 10 M `ctr` rows).
 
 mod ctr;
 mod events;
@@ -34,7 +37,7 @@ use polars::prelude::PolarsError;
 use serde::Deserialize;
 use std::path::PathBuf;
 
-pub use ctr::{CTR_FEATURES, ctr_oracle_affinity};
+pub use ctr::{CTR_FEATURES, DEVICES, TARGET_CLICK_RATE, ctr_oracle_affinity};
 pub use events::EVENT_TYPES;
 pub use io::{WRITABLE_EXTENSIONS, write_frame};
 
@@ -181,7 +184,7 @@ impl SynthSpec {
             );
         }
         let span = (i64::from(self.days) + 1) * SECONDS_PER_DAY;
-        if self.start.checked_add(span).is_none() || self.start < -(1 << 52) {
+        if self.start.checked_add(span).is_none() {
             return bad(
                 "start",
                 self.start.to_string(),
@@ -198,7 +201,8 @@ impl SynthSpec {
 /// * `ctr`: `user, item, timestamp, is_click`, the 11 [`CTR_FEATURES`], `device`;
 /// * `events`: `timestamp, eventType, contentId, personId`.
 ///
-/// Rows are sorted by timestamp (ties keep generation order).
+/// `ctr` rows are grouped by user (ascending id, like MovieLens' files) and in time order within
+/// a user; `events` rows are in time order (ties keep generation order).
 pub fn generate(spec: &SynthSpec) -> Result<polars::prelude::DataFrame, SynthError> {
     spec.validate()?;
     match spec.kind {

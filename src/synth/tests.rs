@@ -104,9 +104,11 @@ fn ctr_values_click_rate_days_and_ranges() {
     let ts = ints(&df, "timestamp");
     let end = s.start + i64::from(s.days) * 86_400;
     assert!(ts.iter().all(|&t| t >= s.start && t < end));
-    assert!(ts.windows(2).all(|w| w[0] <= w[1]), "rows sorted by time");
-
     let users = ints(&df, "user");
+    // Rows are grouped by user (ascending id) and in time order within a user.
+    let ordered = (1..users.len())
+        .all(|r| users[r - 1] < users[r] || (users[r - 1] == users[r] && ts[r - 1] <= ts[r]));
+    assert!(ordered, "rows ordered by (user, timestamp)");
     let (n_users, share) = multi_day_share(&users, &ts);
     assert_eq!(
         n_users, s.users,

@@ -86,11 +86,10 @@ fn events_mix_duplicates_ids_and_days() {
 
 #[test]
 fn events_follow_ups_prefer_items_matching_taste() {
-    // Planted: a user's LIKE goes to items they view repeatedly more often than chance, and
-    // taste concentrates views: the top items of two random users overlap less than
-    // popularity alone would give. Checked here through the LIKE-per-view rate of each
-    // (person, content) pair: pairs viewed >= 2 times are high-affinity pairs (taste-tilted
-    // sampling), and their LIKE rate per view must exceed that of pairs viewed once.
+    // Views are tilted towards high-affinity items, so a (person, content) pair viewed 3+ times
+    // is, on average, a higher-affinity pair than one viewed once; LIKE probability rises with
+    // affinity, so its LIKE rate per view must be clearly higher. (Without the planted taste
+    // both rates would be equal: follow-ups would not depend on the pair.)
     let df = generate(&spec(SynthKind::Events, 500, 2_000, 150_000)).expect("generate");
     let kinds = strings(&df, "eventType");
     let content = ints(&df, "contentId");

@@ -5,7 +5,7 @@ use super::{SynthError, SynthSpec};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_distr::weighted::WeightedAliasIndex;
-use rand_distr::{Distribution, StandardNormal};
+use rand_distr::{Binomial, Distribution, StandardNormal};
 
 /// Dimension of the planted taste vectors.
 pub(crate) const LATENT_DIM: usize = 8;
@@ -41,13 +41,12 @@ pub(crate) struct Users {
     day_offsets: Vec<usize>,
     /// Distinct active days of each user, in random order.
     active_days: Vec<u32>,
-    activity: WeightedAliasIndex<f64>,
-    /// Number of leading draws that go through the warm-up (2 per user, see [`Users::pick`]).
-    warmup: usize,
+    /// Activity weight of each user (relative number of rows).
+    weights: Vec<f64>,
 }
 
 impl Users {
-    pub fn new(spec: &SynthSpec, rng: &mut impl Rng) -> Result<Self, SynthError> {
+    pub fn new(spec: &SynthSpec, rng: &mut impl Rng) -> Self {
         let n = spec.users;
         let days = spec.days as usize;
         let activity_z: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
@@ -67,55 +66,61 @@ impl Users {
             active_days.extend(picked.iter().map(|d| d as u32));
             day_offsets.push(active_days.len());
         }
-        Ok(Users {
+        Users {
             n,
             activity_z,
             latent,
             day_offsets,
             active_days,
-            activity: alias(weights, "building the user activity table")?,
-            warmup: 2 * n,
-        })
+            weights,
+        }
     }
 
     pub fn latent_of(&self, u: usize) -> &[f64] {
         &self.latent[u * LATENT_DIM..(u + 1) * LATENT_DIM]
     }
 
-    /// Share of draws that are warm-up draws when `draws` draws are made in total.
-    pub fn warmup_share(&self, draws: usize) -> f64 {
-        (self.warmup.min(draws) as f64) / (draws.max(1) as f64)
+    /// Active days of user `u` (distinct, in random order, at least one).
+    pub fn days_of(&self, u: usize) -> &[u32] {
+        &self.active_days[self.day_offsets[u]..self.day_offsets[u + 1]]
     }
 
-    /// The user and day of global draw number `index`.
-    ///
-    /// The first `2 * users` draws are the warm-up: draw `i` goes to user `i % users` on the
-    /// `i / users`-th of their active days, so with `rows >= 2 * users` every user appears, on
-    /// two distinct days when `days >= 2`. Later draws pick the user by heavy-tailed activity
-    /// and the day uniformly among the user's active days.
-    pub fn pick(&self, index: usize, rng: &mut impl Rng) -> (usize, u32) {
-        let (u, slot) = if index < self.warmup {
-            (index % self.n, Some(index / self.n))
-        } else {
-            (self.activity.sample(rng), None)
-        };
-        let (a, b) = (self.day_offsets[u], self.day_offsets[u + 1]);
-        let k = b - a;
-        let j = match slot {
-            Some(s) => s.min(k - 1),
-            None => rng.random_range(0..k),
-        };
-        (u, self.active_days[a + j])
-    }
-
-    /// A draw from the same mixture as [`Users::pick`] over a log of `draws` draws, for pilot
-    /// samples: uniform user with the warm-up share, activity-weighted otherwise.
-    pub fn pilot_user(&self, draws: usize, rng: &mut impl Rng) -> usize {
-        if rng.random::<f64>() < self.warmup_share(draws) {
-            rng.random_range(0..self.n)
-        } else {
-            self.activity.sample(rng)
+    /// Where each user's rows start when `rows` rows are shared out (`users + 1` offsets, the
+    /// last is `rows`). Each user gets `min(2, rows / users)` rows (the warm-up, placed on their
+    /// first two active days by the callers), the rest is split multinomially by activity
+    /// (sequential conditional binomials, so the counts sum to `rows` exactly).
+    pub fn row_offsets(&self, rows: usize, rng: &mut impl Rng) -> Result<Vec<usize>, SynthError> {
+        let base = (rows / self.n).min(2);
+        let mut counts = vec![base; self.n];
+        let mut remaining = (rows - base * self.n) as u64;
+        let mut weight_left: f64 = self.weights.iter().sum();
+        for (u, (count, w)) in counts.iter_mut().zip(&self.weights).enumerate() {
+            if remaining == 0 {
+                break;
+            }
+            let p = if u + 1 == self.n {
+                1.0
+            } else {
+                (w / weight_left).clamp(0.0, 1.0)
+            };
+            let k = Binomial::new(remaining, p)
+                .map_err(|e| SynthError::Internal {
+                    what: "splitting rows over users",
+                    detail: e.to_string(),
+                })?
+                .sample(rng);
+            *count += k as usize;
+            remaining -= k;
+            weight_left -= w;
         }
+        let mut offsets = Vec::with_capacity(self.n + 1);
+        offsets.push(0);
+        let mut total = 0;
+        for c in counts {
+            total += c;
+            offsets.push(total);
+        }
+        Ok(offsets)
     }
 }
 
@@ -157,6 +162,11 @@ impl Items {
     pub fn by_popularity(&self, rng: &mut impl Rng) -> usize {
         self.exposure.sample(rng)
     }
+}
+
+/// The user owning row `row` given [`Users::row_offsets`]: the last offset `<= row`.
+pub(crate) fn owner(offsets: &[usize], row: usize) -> usize {
+    offsets.partition_point(|&o| o <= row).saturating_sub(1)
 }
 
 /// The planted affinity `u·v / sqrt(LATENT_DIM)`: about N(0, 1) over random pairs.
