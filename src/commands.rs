@@ -71,10 +71,18 @@ pub fn run(cli: Cli) -> Result<()> {
             model,
             json,
         } => similar(&model_dir, &item, k, model.as_deref(), json),
-        Command::Score { model_dir, input, output } => crate::serve::score(&model_dir, &input, output.as_deref()),
-        Command::Eval { model_dir, config, set, model, json } => {
-            crate::serve::eval(&model_dir, &config, &set, kind_arg(model.as_deref())?, json)
-        }
+        Command::Score {
+            model_dir,
+            input,
+            output,
+        } => crate::serve::score(&model_dir, &input, output.as_deref()),
+        Command::Eval {
+            model_dir,
+            config,
+            set,
+            model,
+            json,
+        } => crate::serve::eval(&model_dir, &config, &set, kind_arg(model.as_deref())?, json),
         Command::Generate {
             kind,
             users,
@@ -410,12 +418,7 @@ fn recommend(dir: &Path, user: &str, k: usize, model: Option<&str>, json: bool) 
                 json,
             );
         }
-        modeldir::Kind::Ncf => {
-            return Err(Error::Usage(format!(
-                "{}: NCF recommend is not wired yet",
-                dir.display()
-            )));
-        }
+        modeldir::Kind::Ncf => crate::serve::recommend(&dir, user, k, json)?,
     }
     Ok(())
 }
@@ -435,12 +438,7 @@ fn similar(dir: &Path, item: &str, k: usize, model: Option<&str>, json: bool) ->
                 json,
             );
         }
-        modeldir::Kind::Ncf => {
-            return Err(Error::Usage(format!(
-                "{}: NCF similar is not wired yet",
-                dir.display()
-            )));
-        }
+        modeldir::Kind::Ncf => crate::serve::similar(&dir, item, k, json)?,
     }
     Ok(())
 }

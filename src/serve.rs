@@ -20,25 +20,55 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
     let (_, dir) = modeldir::locate(dir, Some(Kind::Ncf))?;
     let s = Scorer::load(&dir)?;
     let j = &s.json;
-    let df = read_table(&TableSpec { path: input.to_path_buf(), delimiter: None, has_header: true, columns: None, encoding: Default::default() })?;
-    let cols = Columns { df: &df, path: input };
+    let df = read_table(&TableSpec {
+        path: input.to_path_buf(),
+        delimiter: None,
+        has_header: true,
+        columns: None,
+        encoding: Default::default(),
+    })?;
+    let cols = Columns {
+        df: &df,
+        path: input,
+    };
     let users = cols.strings(&j.user_column, "the model's user column")?;
     let items = cols.strings(&j.item_column, "the model's item column")?;
     let spec = &j.row_features;
     let mut feature_text = Vec::new();
     for name in spec.numeric.iter().chain(&spec.categorical) {
-        feature_text.push((name.clone(), cols.strings(name, "a feature column of the model")?));
+        feature_text.push((
+            name.clone(),
+            cols.strings(name, "a feature column of the model")?,
+        ));
     }
-    let names: Vec<String> = df.get_column_names().iter().map(|c| c.to_string()).collect();
-    let all: Vec<Vec<String>> = names.iter().map(|n| cols.strings(n, "column")).collect::<Result<_, _>>()?;
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let all: Vec<Vec<String>> = names
+        .iter()
+        .map(|n| cols.strings(n, "column"))
+        .collect::<Result<_, _>>()?;
     let threshold = j.threshold;
-    let mut out = names.iter().map(|n| csv_field(n)).collect::<Vec<_>>().join(",");
+    let mut out = names
+        .iter()
+        .map(|n| csv_field(n))
+        .collect::<Vec<_>>()
+        .join(",");
     out.push_str(",score,click,cold_user,cold_item\n");
     let mut buf = Vec::new();
     let (mut cold_u, mut cold_i) = (0usize, 0usize);
     for row in 0..df.height() {
-        let get = |name: &str| feature_text.iter().find(|(n, _)| n == name).map(|(_, v)| v[row].clone());
-        let x = spec.encode_text(&get).map_err(|m| Error::Usage(format!("{}: row {}: {m}", input.display(), row + 1)))?;
+        let get = |name: &str| {
+            feature_text
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v[row].clone())
+        };
+        let x = spec
+            .encode_text(&get)
+            .map_err(|m| Error::Usage(format!("{}: row {}: {m}", input.display(), row + 1)))?;
         let u = j.users.find(&users[row]);
         let i = j.items.find(&items[row]);
         cold_u += usize::from(u.is_none());
@@ -46,12 +76,22 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
         let p = s.score(u, i, &x, &mut buf);
         let click = threshold.map_or(String::new(), |t| u8::from(f64::from(p) >= t).to_string());
         let fields: Vec<String> = all.iter().map(|c| csv_field(&c[row])).collect();
-        let _ = writeln!(out, "{},{p},{click},{},{}", fields.join(","), u8::from(u.is_none()), u8::from(i.is_none()));
+        let _ = writeln!(
+            out,
+            "{},{p},{click},{},{}",
+            fields.join(","),
+            u8::from(u.is_none()),
+            u8::from(i.is_none())
+        );
     }
     match output {
         Some(o) => {
             write_atomic(o, out.as_bytes())?;
-            eprintln!("scored {} rows into {} ({cold_u} cold users, {cold_i} cold items)", df.height(), o.display());
+            eprintln!(
+                "scored {} rows into {} ({cold_u} cold users, {cold_i} cold items)",
+                df.height(),
+                o.display()
+            );
         }
         None => print!("{out}"),
     }
@@ -63,12 +103,21 @@ pub fn recommend(dir: &Path, user: &str, k: usize, json: bool) -> Result<()> {
     let s = Scorer::load(dir)?;
     let j = &s.json;
     let u = modeldir::find(&j.users, user, "user")?;
-    let seen = j.seen_ptr.get(u as usize..u as usize + 2).map(|w| &j.seen_items[w[0]..w[1]]).unwrap_or(&[]);
+    let seen = j
+        .seen_ptr
+        .get(u as usize..u as usize + 2)
+        .map(|w| &j.seen_items[w[0]..w[1]])
+        .unwrap_or(&[]);
     let mut buf = Vec::new();
-    let scores: Vec<f32> = (0..j.items.len() as u32).map(|i| s.score(Some(u), Some(i), &j.row_feature_means, &mut buf)).collect();
+    let scores: Vec<f32> = (0..j.items.len() as u32)
+        .map(|i| s.score(Some(u), Some(i), &j.row_feature_means, &mut buf))
+        .collect();
     let top = crate::metrics::top_k_excluding(&scores, seen, k)?;
     let ranked: Vec<(u32, f32)> = top.iter().map(|&i| (i, scores[i as usize])).collect();
-    modeldir::print_rows(&modeldir::rows(&j.items, j.item_titles.as_ref(), &ranked), json);
+    modeldir::print_rows(
+        &modeldir::rows(&j.items, j.item_titles.as_ref(), &ranked),
+        json,
+    );
     Ok(())
 }
 
@@ -77,7 +126,10 @@ pub fn similar(dir: &Path, item: &str, k: usize, json: bool) -> Result<()> {
     let s = Scorer::load(dir)?;
     let i = modeldir::find(&s.json.items, item, "item")?;
     let ranked = s.similar_items(i, k);
-    modeldir::print_rows(&modeldir::rows(&s.json.items, s.json.item_titles.as_ref(), &ranked), json);
+    modeldir::print_rows(
+        &modeldir::rows(&s.json.items, s.json.item_titles.as_ref(), &ranked),
+        json,
+    );
     Ok(())
 }
 
@@ -145,7 +197,13 @@ impl Recommender for Saved {
 }
 
 /// `clickrec eval MODEL_DIR CONFIG`: evaluate a saved model on the config's held-out part.
-pub fn eval(dir: &Path, config_path: &Path, set: &[String], model: Option<Kind>, json: bool) -> Result<()> {
+pub fn eval(
+    dir: &Path,
+    config_path: &Path,
+    set: &[String],
+    model: Option<Kind>,
+    json: bool,
+) -> Result<()> {
     let (kind, dir) = modeldir::locate(dir, model)?;
     let cfg = config::load(config_path, set)?;
     let p = crate::pipeline::prepare(&cfg)?;
@@ -160,23 +218,49 @@ pub fn eval(dir: &Path, config_path: &Path, set: &[String], model: Option<Kind>,
                     p.ds.row_spec.names()
                 )));
             }
-            ("ncf", remap(&p.ds.users, &s.json.users), remap(&p.ds.items, &s.json.items), SavedModel::Ncf(s))
+            (
+                "ncf",
+                remap(&p.ds.users, &s.json.users),
+                remap(&p.ds.items, &s.json.items),
+                SavedModel::Ncf(s),
+            )
         }
         Kind::Als => {
             let a = modeldir::load_als(&dir)?;
-            ("als", remap(&p.ds.users, &a.json.users), remap(&p.ds.items, &a.json.items), SavedModel::Als(a.model))
+            (
+                "als",
+                remap(&p.ds.users, &a.json.users),
+                remap(&p.ds.items, &a.json.items),
+                SavedModel::Als(a.model),
+            )
         }
     };
-    let saved = Saved { name, users, items, inner };
+    let saved = Saved {
+        name,
+        users,
+        items,
+        inner,
+    };
     let (m, _) = crate::eval::evaluate(&saved, &p.ds, &crate::pipeline::eval_settings(&cfg))?;
     if json {
-        println!("{}", serde_json::to_string(&m).map_err(|e| Error::Export(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string(&m).map_err(|e| Error::Export(e.to_string()))?
+        );
     } else {
         let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "–".into());
         let k = cfg.raw.eval.k;
         println!(
             "{name} on {}: AUC {}  logloss {}  threshold {}  HR@{k} {:.4}  NDCG@{k} {:.4}  P@{k} {:.4} ({} ranking, {} users)",
-            cfg.raw.name, f(m.auc), f(m.logloss), f(m.threshold), m.hr_at_k, m.ndcg_at_k, m.precision_at_k, m.ranking, m.ranked_users
+            cfg.raw.name,
+            f(m.auc),
+            f(m.logloss),
+            f(m.threshold),
+            m.hr_at_k,
+            m.ndcg_at_k,
+            m.precision_at_k,
+            m.ranking,
+            m.ranked_users
         );
         for n in &m.notes {
             println!("note: {n}");

@@ -6,3 +6,4 @@ mod bad_config;
 mod bad_data;
 mod commands;
 mod fuzz;
+mod models;
