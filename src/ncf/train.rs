@@ -208,8 +208,7 @@ pub fn train(
         };
         if let Some(bar) = bar {
             bar.finish_with_message(format!(
-                "epoch {epoch}/{} loss {loss:.5} valid AUC {} {:.0} samples/s",
-                params.epochs,
+                "loss {loss:.5}, valid AUC {}, {:.0} samples/s",
                 valid_auc.map_or("-".to_string(), |a| format!("{a:.4}")),
                 report.samples_per_second()
             ));
@@ -272,10 +271,11 @@ impl Run {
 
 fn epoch_bar(epoch: usize, epochs: usize, rows: usize) -> ProgressBar {
     let bar = ProgressBar::new(rows as u64);
-    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} rows, {per_sec}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {human_pos}/{human_len} rows {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
-    bar.set_message(format!("epoch {epoch}/{epochs}"));
+    bar.set_prefix(format!("epoch {epoch}/{epochs}"));
     bar
 }
 
@@ -331,6 +331,8 @@ fn run_epoch(
             && k % 16 == 15
         {
             bar.set_position(end as u64);
+            let rate = end as f64 / bar.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("{rate:.0} samples/s"));
         }
     }
     let total = loss_sum
