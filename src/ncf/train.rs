@@ -24,8 +24,11 @@ use std::time::Instant;
 #[derive(Clone, Copy)]
 pub struct Validation<'a> {
     pub set: &'a ValidSet,
-    pub auc: &'a dyn Fn(&[bool], &[f64]) -> Option<f64>,
+    pub auc: &'a AucFn,
 }
+
+/// `auc(labels, scores)`: area under the ROC curve, None when undefined.
+pub type AucFn = dyn Fn(&[bool], &[f64]) -> Option<f64>;
 
 /// Adam as configured by `params`: PyTorch's epsilon 1e-8 (Burn's default is 1e-5) and
 /// PyTorch-style L2 weight decay added to the gradient.
@@ -313,11 +316,13 @@ fn run_epoch(
     let b = params.batch_size;
     for (k, start) in (0..n).step_by(b).enumerate() {
         let end = (start + b).min(n);
-        let u = users.clone().slice([start..end]);
-        let i = items.clone().slice([start..end]);
-        let y = labels.clone().slice([start..end]);
+        let u = users.clone().narrow(0, start, end - start);
+        let i = items.clone().narrow(0, start, end - start);
+        let y = labels.clone().narrow(0, start, end - start);
         let x = match (&inputs.row_features, &source) {
-            (Some(f), Some(s)) => Some(f.clone().select(0, s.clone().slice([start..end]))),
+            (Some(f), Some(s)) => {
+                Some(f.clone().select(0, s.clone().narrow(0, start, end - start)))
+            }
             _ => None,
         };
         let dense = dense_input(&inputs.user_side, &inputs.item_side, &u, &i, x);
