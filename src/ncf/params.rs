@@ -26,7 +26,7 @@ impl Variant {
 }
 
 /// NCF hyper-parameters. `Default` gives the reference peer's settings (emb 8, MLP [32, 16],
-/// Adam lr 1e-3, batch 512) with 50 epochs.
+/// Adam lr 1e-3, batch 512) with 50 epochs, except the embedding initialisation (`init_std`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NcfParams {
@@ -58,8 +58,10 @@ pub struct NcfParams {
     pub backend: Backend,
     /// Seed of every random draw: initialisation, shuffling, negatives, dropout.
     pub seed: u64,
-    /// Standard deviation of the normal initialisation of the embeddings. PyTorch's
-    /// `nn.Embedding` (and Burn's) use 1.0; the NCF paper uses 0.01.
+    /// Standard deviation of the normal initialisation of the embeddings. Default 0.01 (the NCF
+    /// paper's). PyTorch's `nn.Embedding` and Burn's use 1.0; set 1.0 to reproduce the reference
+    /// peer. On the ml-100k CTR log (5 epochs, seeds 1-3, 42) 0.01 gives test AUC 0.759-0.761,
+    /// 1.0 gives 0.662-0.699 (the peer: 0.683).
     pub init_std: f64,
 }
 
@@ -79,7 +81,7 @@ impl Default for NcfParams {
             early_stopping: None,
             backend: Backend::Flex,
             seed: 42,
-            init_std: 1.0,
+            init_std: 0.01,
         }
     }
 }

@@ -24,8 +24,11 @@ use std::time::Instant;
 #[derive(Clone, Copy)]
 pub struct Validation<'a> {
     pub set: &'a ValidSet,
-    pub auc: &'a dyn Fn(&[bool], &[f64]) -> Option<f64>,
+    pub auc: &'a AucFn,
 }
+
+/// `auc(labels, scores)`: area under the ROC curve, None when undefined.
+pub type AucFn = dyn Fn(&[bool], &[f64]) -> Option<f64>;
 
 /// Adam as configured by `params`: PyTorch's epsilon 1e-8 (Burn's default is 1e-5) and
 /// PyTorch-style L2 weight decay added to the gradient.
@@ -208,8 +211,7 @@ pub fn train(
         };
         if let Some(bar) = bar {
             bar.finish_with_message(format!(
-                "epoch {epoch}/{} loss {loss:.5} valid AUC {} {:.0} samples/s",
-                params.epochs,
+                "loss {loss:.5}, valid AUC {}, {:.0} samples/s",
                 valid_auc.map_or("-".to_string(), |a| format!("{a:.4}")),
                 report.samples_per_second()
             ));
@@ -272,10 +274,11 @@ impl Run {
 
 fn epoch_bar(epoch: usize, epochs: usize, rows: usize) -> ProgressBar {
     let bar = ProgressBar::new(rows as u64);
-    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} rows, {per_sec}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {human_pos}/{human_len} rows {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
-    bar.set_message(format!("epoch {epoch}/{epochs}"));
+    bar.set_prefix(format!("epoch {epoch}/{epochs}"));
     bar
 }
 
@@ -313,11 +316,13 @@ fn run_epoch(
     let b = params.batch_size;
     for (k, start) in (0..n).step_by(b).enumerate() {
         let end = (start + b).min(n);
-        let u = users.clone().slice([start..end]);
-        let i = items.clone().slice([start..end]);
-        let y = labels.clone().slice([start..end]);
+        let u = users.clone().narrow(0, start, end - start);
+        let i = items.clone().narrow(0, start, end - start);
+        let y = labels.clone().narrow(0, start, end - start);
         let x = match (&inputs.row_features, &source) {
-            (Some(f), Some(s)) => Some(f.clone().select(0, s.clone().slice([start..end]))),
+            (Some(f), Some(s)) => {
+                Some(f.clone().select(0, s.clone().narrow(0, start, end - start)))
+            }
             _ => None,
         };
         let dense = dense_input(&inputs.user_side, &inputs.item_side, &u, &i, x);
@@ -331,6 +336,8 @@ fn run_epoch(
             && k % 16 == 15
         {
             bar.set_position(end as u64);
+            let rate = end as f64 / bar.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("{rate:.0} samples/s"));
         }
     }
     let total = loss_sum

@@ -103,7 +103,7 @@ fn plain_loop_forward_from_the_export_equals_predict() {
         assert_eq!(tensors["mlp.0.weight"].0, vec![16, 2 * 4 + fu + fi + fr]);
         assert_eq!(tensors.contains_key("user_side"), fu > 0);
         let p = predict_all(&m, &set);
-        for k in 0..set.users.len() {
+        for (k, &pk) in p.iter().enumerate() {
             let x = &set.row_features[k * fr..(k + 1) * fr];
             let q = manual_forward(
                 &tensors,
@@ -112,11 +112,7 @@ fn plain_loop_forward_from_the_export_equals_predict() {
                 set.items[k] as usize,
                 x,
             );
-            assert!(
-                (p[k] - q).abs() < 1e-5,
-                "row {k}: predict {} vs manual {q}",
-                p[k]
-            );
+            assert!((pk - q).abs() < 1e-5, "row {k}: predict {pk} vs manual {q}");
         }
     }
 }

@@ -184,3 +184,60 @@ fn dropout_is_seeded_and_changes_training() {
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
+
+#[test]
+fn resume_with_early_stopping_equals_an_uninterrupted_run() {
+    let (side, set) = toy_ctr(300, 0, 0, 0, 9);
+    let (_, valid_set) = toy_ctr(100, 0, 0, 0, 10);
+    let p = NcfParams {
+        early_stopping: Some(2),
+        ..toy_params(8)
+    };
+    let run = |p: &NcfParams, ck: Option<&std::path::Path>, resume: bool| {
+        let valid = Validation {
+            set: &valid_set,
+            auc: &rank_auc,
+        };
+        train(p, &side, &set, Some(valid), ck, resume, &mut |_| {}, false).expect("train")
+    };
+    let full = run(&p, None, false);
+    let dir = tempfile::tempdir().expect("tempdir");
+    run(
+        &NcfParams {
+            epochs: 3,
+            ..p.clone()
+        },
+        Some(dir.path()),
+        false,
+    );
+    let resumed = run(&p, Some(dir.path()), true);
+    let strip = |m: &NcfTrained| {
+        let r = m.reports().iter();
+        r.map(|r| (r.epoch, r.loss, r.valid_auc, r.samples))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&resumed), strip(&full));
+    assert!(
+        full.reports().len() < 12,
+        "early stopping should fire: {:?}",
+        strip(&full)
+    );
+    assert!(
+        full.reports().len() > 3,
+        "stopping before the interruption tests less: {:?}",
+        strip(&full)
+    );
+    assert_eq!(predict_all(&resumed, &set), predict_all(&full, &set));
+    // The kept weights are those of the best epoch: its validation AUC is reproduced.
+    let best = full
+        .reports()
+        .iter()
+        .filter_map(|r| r.valid_auc)
+        .fold(f64::MIN, f64::max);
+    let p_valid: Vec<f64> = predict_all(&full, &valid_set)
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let y: Vec<bool> = valid_set.labels.iter().map(|&y| y == 1.0).collect();
+    assert_eq!(rank_auc(&y, &p_valid), Some(best));
+}
