@@ -29,9 +29,13 @@ mod kernels;
 pub mod model;
 pub mod params;
 pub mod query;
+mod side;
 mod solver;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fit;
+mod topk;
 
 pub use csr::Csr;
 pub use model::{AlsModel, AlsState, IterReport, fit, init};
