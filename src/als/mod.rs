@@ -89,6 +89,9 @@ pub enum AlsError {
     /// The column count does not fit the u32 column indices.
     #[error("{n_cols} columns do not fit u32 column indices (at most {max}); re-index the items")]
     TooManyColumns { n_cols: usize, max: usize },
+    /// The row count does not fit the u32 column indices of the transposed matrix.
+    #[error("{n_users} users do not fit u32 indices (at most {max}); re-index the users")]
+    TooManyUsers { n_users: usize, max: usize },
     /// A value was NaN or infinite.
     #[error(
         "triplet {position} has value {value}, which is not finite; drop or fix that interaction"

@@ -82,6 +82,13 @@ pub fn fit(
     params.validate()?;
     check_state(user_items, params, &state)?;
     user_items.check_structure("user_items")?;
+    let max = u32::MAX as usize + 1;
+    if user_items.n_rows > max {
+        return Err(AlsError::TooManyUsers {
+            n_users: user_items.n_rows,
+            max,
+        });
+    }
     let cui = confidence_matrix(user_items, params)?;
     let (users, items) = (Side::new(&cui), Side::new(&cui.transpose()));
     let f = params.factors;
