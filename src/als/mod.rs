@@ -18,11 +18,15 @@
 //! ([`Solver::Cg`], `implicit`'s default: a few steps warm-started from the previous factors) or
 //! O(nnz·f² + f³) with the exact [`Solver::Cholesky`].
 //!
+//! Entries with `c = 1` (e.g. strength 1 under `Linear` with alpha 1) add nothing to
+//! `Σ (c − 1) y yᵀ`, so the solvers skip them in the matrix products (exactly the same result).
+//!
 //! Layout: [`csr`] holds the sparse input, [`params`] the settings, `kernels` the dense f32
-//! kernels (runtime AVX2/FMA dispatch), `solver` the per-row solves and the loss, [`model`] the
-//! fit loop with checkpointable state, [`query`] scoring and top-k. Rows are solved in parallel
-//! with rayon; each row reads only immutable shared inputs, so results do not depend on the
-//! number of threads.
+//! kernels (runtime AVX2/FMA dispatch), `side` a side's entries arranged for the solves,
+//! `solver` the per-row solves and the loss, [`model`] the fit loop with checkpointable state,
+//! [`query`] scoring, recommendation and fold-in, `topk` the partial selection ([`top_k`]).
+//! Rows are solved in parallel with rayon; each row reads only immutable shared inputs, so
+//! results do not depend on the number of threads.
 
 pub mod csr;
 mod kernels;
@@ -40,6 +44,7 @@ mod topk;
 pub use csr::Csr;
 pub use model::{AlsModel, AlsState, IterReport, fit, init};
 pub use params::{AlsParams, Confidence, Solver};
+pub use topk::top_k;
 
 /// Everything that can go wrong in this module: bad input, bad settings, or a numerical failure.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

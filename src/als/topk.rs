@@ -34,7 +34,7 @@ impl Eq for Candidate {}
 
 /// The `k` best `(index, score)` of `scores`, best first, ties by ascending index, skipping
 /// indices in `exclude` (sorted ascending; sorted here if it is not). NaN counts as -inf.
-pub(crate) fn top_k(scores: &[f32], k: usize, exclude: &[u32]) -> Vec<(u32, f32)> {
+pub fn top_k(scores: &[f32], k: usize, exclude: &[u32]) -> Vec<(u32, f32)> {
     if k == 0 {
         return Vec::new();
     }
