@@ -18,24 +18,33 @@
 //! ([`Solver::Cg`], `implicit`'s default: a few steps warm-started from the previous factors) or
 //! O(nnz·f² + f³) with the exact [`Solver::Cholesky`].
 //!
+//! Entries with `c = 1` (e.g. strength 1 under `Linear` with alpha 1) add nothing to
+//! `Σ (c − 1) y yᵀ`, so the solvers skip them in the matrix products (exactly the same result).
+//!
 //! Layout: [`csr`] holds the sparse input, [`params`] the settings, `kernels` the dense f32
-//! kernels (runtime AVX2/FMA dispatch), `solver` the per-row solves and the loss, [`model`] the
-//! fit loop with checkpointable state, [`query`] scoring and top-k. Rows are solved in parallel
-//! with rayon; each row reads only immutable shared inputs, so results do not depend on the
-//! number of threads.
+//! kernels (runtime AVX2/FMA dispatch), `side` a side's entries arranged for the solves,
+//! `solver` the per-row solves and the loss, [`model`] the fit loop with checkpointable state,
+//! [`query`] scoring, recommendation and fold-in, `topk` the partial selection ([`top_k`]).
+//! Rows are solved in parallel with rayon; each row reads only immutable shared inputs, so
+//! results do not depend on the number of threads.
 
 pub mod csr;
 mod kernels;
 pub mod model;
 pub mod params;
 pub mod query;
+mod side;
 mod solver;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fit;
+mod topk;
 
 pub use csr::Csr;
 pub use model::{AlsModel, AlsState, IterReport, fit, init};
 pub use params::{AlsParams, Confidence, Solver};
+pub use topk::top_k;
 
 /// Everything that can go wrong in this module: bad input, bad settings, or a numerical failure.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -85,6 +94,9 @@ pub enum AlsError {
     /// The column count does not fit the u32 column indices.
     #[error("{n_cols} columns do not fit u32 column indices (at most {max}); re-index the items")]
     TooManyColumns { n_cols: usize, max: usize },
+    /// The row count does not fit the u32 column indices of the transposed matrix.
+    #[error("{n_users} users do not fit u32 indices (at most {max}); re-index the users")]
+    TooManyUsers { n_users: usize, max: usize },
     /// A value was NaN or infinite.
     #[error(
         "triplet {position} has value {value}, which is not finite; drop or fix that interaction"

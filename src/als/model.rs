@@ -1,5 +1,6 @@
 //! The factor model, its checkpointable training state, and the fit loop.
 
+use super::side::Side;
 use super::solver::{loss, solve_side};
 use super::{AlsError, AlsParams, Csr};
 use rand::{Rng, SeedableRng};
@@ -81,8 +82,15 @@ pub fn fit(
     params.validate()?;
     check_state(user_items, params, &state)?;
     user_items.check_structure("user_items")?;
+    let max = u32::MAX as usize + 1;
+    if user_items.n_rows > max {
+        return Err(AlsError::TooManyUsers {
+            n_users: user_items.n_rows,
+            max,
+        });
+    }
     let cui = confidence_matrix(user_items, params)?;
-    let ciu = cui.transpose();
+    let (users, items) = (Side::new(&cui), Side::new(&cui.transpose()));
     let f = params.factors;
     let mut state = state;
     while state.iterations_done < params.iterations {
@@ -92,7 +100,7 @@ pub fn fit(
             &mut m.user_factors,
             &m.item_factors,
             f,
-            &cui,
+            &users,
             params.regularization,
             params.solver,
             "user",
@@ -101,7 +109,7 @@ pub fn fit(
             &mut m.item_factors,
             &m.user_factors,
             f,
-            &ciu,
+            &items,
             params.regularization,
             params.solver,
             "item",
@@ -134,7 +142,7 @@ pub(crate) fn confidence_matrix(user_items: &Csr, params: &AlsParams) -> Result<
         let (start, end) = (c.indptr[row], c.indptr[row + 1]);
         for k in start..end {
             let r = c.data[k];
-            if !(r > 0.0) {
+            if r.is_nan() || r <= 0.0 {
                 let col = c.indices[k] as usize;
                 return Err(AlsError::NonPositiveValue { row, col, value: r });
             }

@@ -5,11 +5,36 @@
 //! stored entries i with confidences c_i. `YᵀY + λI` is shared by all rows.
 
 use super::kernels::{Arith, Plain, Simd, axpy, dot, gram, symv};
+use super::side::Side;
 use super::{AlsError, Csr, Solver};
 use rayon::prelude::*;
 
 /// CG stops early once the squared residual norm falls below this (as `implicit` does).
 const CG_EPS: f32 = 1e-20;
+/// How many entries ahead the first pass over a row prefetches factor rows. On large inputs
+/// the factor matrix does not fit in cache and that first pass is bound by memory latency.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Hints the CPU to load factor row `i` (`f` values) into cache; no effect on results.
+#[inline(always)]
+fn prefetch_row(y: &[f32], i: u32, f: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let base = y.as_ptr().wrapping_add(i as usize * f);
+        let mut off = 0;
+        while off < f {
+            // SAFETY: a prefetch never faults and has no architectural effect; the address is
+            // computed with wrapping arithmetic and never dereferenced.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(off) as *const i8) };
+            off += 16;
+        }
+        // A row that is not 64-byte aligned spills into one more cache line.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(f.saturating_sub(1)) as *const i8) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (y, i, f);
+}
 
 /// Solves every row of `x` (`conf.n_rows × f`, row-major, updated in place) against the fixed
 /// factors `y` (`conf.n_cols × f`), with confidences `conf`. Rows without entries become 0.
@@ -19,7 +44,7 @@ pub(crate) fn solve_side(
     x: &mut [f32],
     y: &[f32],
     f: usize,
-    conf: &Csr,
+    conf: &Side,
     regularization: f32,
     solver: Solver,
     side: &'static str,
@@ -35,8 +60,13 @@ pub(crate) fn solve_side(
             x.par_chunks_mut(f).enumerate().for_each_init(
                 || CgScratch::new(f),
                 |scratch, (row, xu)| {
-                    let (cols, c) = conf.row(row);
-                    cg_row_dispatch(simd, xu, y, cols, c, &a, steps, scratch);
+                    let (cols, c, weighted) = conf.row(row);
+                    // The next row this thread is likely to solve: warm its first factor rows.
+                    let (next, _, _) = conf.row(row + 1);
+                    for &i in next.iter().take(PREFETCH_AHEAD) {
+                        prefetch_row(y, i, f);
+                    }
+                    cg_row_dispatch(simd, xu, y, cols, c, weighted, &a, steps, scratch);
                 },
             );
             Ok(())
@@ -44,7 +74,7 @@ pub(crate) fn solve_side(
         Solver::Cholesky => x.par_chunks_mut(f).enumerate().try_for_each_init(
             || CholScratch::new(f),
             |scratch, (row, xu)| {
-                let (cols, c) = conf.row(row);
+                let (cols, c, _) = conf.row(row);
                 cholesky_row(xu, y, cols, c, &a, scratch)
                     .map_err(|NotPd| AlsError::NotPositiveDefinite { side, row })
             },
@@ -86,6 +116,7 @@ fn cg_row_dispatch(
     y: &[f32],
     cols: &[u32],
     conf: &[f32],
+    weighted: usize,
     a: &[f32],
     steps: usize,
     s: &mut CgScratch,
@@ -93,34 +124,39 @@ fn cg_row_dispatch(
     match simd {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Simd::Avx2Fma` is only returned by `Simd::detect` when the CPU has both.
-        Simd::Avx2Fma => unsafe { cg_row_avx2(x, y, cols, conf, a, steps, s) },
-        _ => cg_row::<Plain>(x, y, cols, conf, a, steps, s),
+        Simd::Avx2Fma => unsafe { cg_row_avx2(x, y, cols, conf, weighted, a, steps, s) },
+        _ => cg_row::<Plain>(x, y, cols, conf, weighted, a, steps, s),
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 fn cg_row_avx2(
     x: &mut [f32],
     y: &[f32],
     cols: &[u32],
     conf: &[f32],
+    weighted: usize,
     a: &[f32],
     steps: usize,
     s: &mut CgScratch,
 ) {
-    cg_row::<super::kernels::Fused>(x, y, cols, conf, a, steps, s)
+    cg_row::<super::kernels::Fused>(x, y, cols, conf, weighted, a, steps, s)
 }
 
 /// `steps` conjugate-gradient steps on one row, warm-started from `x` (its previous factors),
-/// exactly as `implicit`'s `_least_squares_cg`: the residual `r = b − A x` is formed without
-/// building `A`, and the loop stops early when `|r|² < 1e-20`.
+/// as `implicit`'s `_least_squares_cg`: the residual `r = b − A x` is formed without building
+/// `A`, and the loop stops early when `|r|² < 1e-20`. The first `weighted` entries may have any
+/// confidence; the rest must have `c = 1` (their `(c − 1)` terms are zero and are skipped).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn cg_row<A: Arith>(
     x: &mut [f32],
     y: &[f32],
     cols: &[u32],
     conf: &[f32],
+    weighted: usize,
     a: &[f32],
     steps: usize,
     s: &mut CgScratch,
@@ -130,16 +166,34 @@ pub(crate) fn cg_row<A: Arith>(
         x.fill(0.0);
         return;
     }
+    for &i in cols.iter().take(PREFETCH_AHEAD) {
+        prefetch_row(y, i, f);
+    }
+    let weighted = weighted.min(cols.len());
+    let (w_cols, plain_cols) = cols.split_at(weighted);
+    let w_conf = &conf[..weighted.min(conf.len())];
     let CgScratch { r, p, ap } = s;
     // r = b − A x = Σ_i (c_i − (c_i − 1) y_iᵀx) y_i − (YᵀY + λI) x
     symv::<A>(a, x, r);
     for v in r.iter_mut() {
         *v = -*v;
     }
-    for (&i, &c) in cols.iter().zip(conf) {
+    for (k, (&i, &c)) in w_cols.iter().zip(w_conf).enumerate() {
+        if let Some(&ahead) = cols.get(k + PREFETCH_AHEAD) {
+            prefetch_row(y, ahead, f);
+        }
         let yi = &y[i as usize * f..][..f];
         let t = c - (c - 1.0) * dot::<A>(yi, x);
         axpy::<A>(t, yi, r);
+    }
+    for (k, &i) in plain_cols.iter().enumerate() {
+        if let Some(&ahead) = cols.get(weighted + k + PREFETCH_AHEAD) {
+            prefetch_row(y, ahead, f);
+        }
+        // c = 1: the term is exactly 1·y_i.
+        for (rv, &yv) in r.iter_mut().zip(&y[i as usize * f..][..f]) {
+            *rv += yv;
+        }
     }
     p.copy_from_slice(r);
     let mut rs_old = dot::<A>(r, r);
@@ -149,7 +203,7 @@ pub(crate) fn cg_row<A: Arith>(
     for _ in 0..steps {
         // ap = A p = (YᵀY + λI) p + Σ_i (c_i − 1)(y_iᵀp) y_i
         symv::<A>(a, p, ap);
-        for (&i, &c) in cols.iter().zip(conf) {
+        for (&i, &c) in w_cols.iter().zip(w_conf) {
             let yi = &y[i as usize * f..][..f];
             let t = (c - 1.0) * dot::<A>(yi, p);
             axpy::<A>(t, yi, ap);
@@ -217,6 +271,9 @@ pub(crate) fn cholesky_row(
         let c = c as f64;
         for (bv, &v) in b.iter_mut().zip(yd.iter()) {
             *bv += c * v;
+        }
+        if c == 1.0 {
+            continue; // (c − 1) y yᵀ is zero
         }
         for j in 0..f {
             let w = (c - 1.0) * yd[j];

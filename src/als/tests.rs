@@ -1,18 +1,17 @@
-//! Fit-level tests: reconstruction, the checkerboard contract, solver agreement, determinism,
-//! resume, queries and the loss.
+//! Fit-level tests, part 1: reconstruction, the checkerboard contract and solver agreement.
+//! Shared helpers live here; part 2 is `tests_fit.rs`.
 
 use super::kernels::Plain;
-use super::model::confidence_matrix;
-use super::solver::{CgScratch, CholScratch, cg_row, cholesky_row, loss, regularized_gram};
+use super::solver::{CgScratch, CholScratch, cg_row, cholesky_row, regularized_gram};
 use super::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn fit_all(m: &Csr, p: &AlsParams) -> AlsModel {
+pub(super) fn fit_all(m: &Csr, p: &AlsParams) -> AlsModel {
     fit(m, p, init(m.n_rows, m.n_cols, p), &mut |_, _| Ok(())).expect("fit succeeds")
 }
 
-fn dense(m: &Csr) -> Vec<Vec<f32>> {
+pub(super) fn dense(m: &Csr) -> Vec<Vec<f32>> {
     let mut d = vec![vec![0.0; m.n_cols]; m.n_rows];
     for (r, row) in d.iter_mut().enumerate() {
         let (cols, vals) = m.row(r);
@@ -23,7 +22,7 @@ fn dense(m: &Csr) -> Vec<Vec<f32>> {
     d
 }
 
-fn from_dense(d: &[Vec<f32>]) -> Csr {
+pub(super) fn from_dense(d: &[Vec<f32>]) -> Csr {
     let (mut rows, mut cols, mut vals) = (vec![], vec![], vec![]);
     for (r, row) in d.iter().enumerate() {
         for (c, &v) in row.iter().enumerate() {
@@ -45,7 +44,7 @@ fn from_dense(d: &[Vec<f32>]) -> Csr {
 }
 
 /// A seeded random matrix with about `density · rows · cols` entries of strength 1..=3.
-fn random_matrix(rows: usize, cols: usize, density: f64, seed: u64) -> Csr {
+pub(super) fn random_matrix(rows: usize, cols: usize, density: f64, seed: u64) -> Csr {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut rs, mut cs, mut vs) = (vec![], vec![], vec![]);
     for r in 0..rows {
@@ -60,11 +59,16 @@ fn random_matrix(rows: usize, cols: usize, density: f64, seed: u64) -> Csr {
     Csr::from_triplets(rows, cols, &rs, &cs, &vs).expect("valid matrix")
 }
 
-fn predict(m: &AlsModel, u: usize, i: usize) -> f32 {
+pub(super) fn predict(m: &AlsModel, u: usize, i: usize) -> f32 {
     m.score(u as u32, i as u32)
 }
 
-fn params(factors: usize, regularization: f32, iterations: usize, solver: Solver) -> AlsParams {
+pub(super) fn params(
+    factors: usize,
+    regularization: f32,
+    iterations: usize,
+    solver: Solver,
+) -> AlsParams {
     AlsParams {
         factors,
         regularization,
@@ -98,7 +102,7 @@ fn rebuilds_small_preference_matrix_exactly() {
             for (i, &v) in row.iter().enumerate() {
                 let got = predict(&model, u, i);
                 assert!(
-                    (got - v).abs() < 1e-3,
+                    (got - v).abs() < 1e-4,
                     "{solver:?}: ({u},{i}) = {got}, want {v}"
                 );
             }
@@ -144,11 +148,40 @@ fn cg_with_enough_steps_matches_the_exact_solve() {
     cholesky_row(&mut exact, &y, &cols, &conf, &a, &mut CholScratch::new(f)).expect("PD");
     let mut x = vec![0.0f32; f];
     x[0] = 1.0; // a warm start away from the solution
-    cg_row::<Plain>(&mut x, &y, &cols, &conf, &a, 3 * f, &mut CgScratch::new(f));
+    cg_row::<Plain>(
+        &mut x,
+        &y,
+        &cols,
+        &conf,
+        cols.len(),
+        &a,
+        3 * f,
+        &mut CgScratch::new(f),
+    );
     for (c, e) in x.iter().zip(&exact) {
         assert!(
             (c - e).abs() < 1e-4 * (1.0 + e.abs()),
             "cg {c} vs exact {e}"
+        );
+    }
+    // The same row arranged with its c = 1 entry (item 9) last and skipped in the products.
+    let (cols2, conf2) = ([1u32, 4, 17, 30, 33, 9], [2.0f32, 5.0, 3.0, 0.5, 8.0, 1.0]);
+    let mut x2 = vec![0.0f32; f];
+    x2[0] = 1.0;
+    cg_row::<Plain>(
+        &mut x2,
+        &y,
+        &cols2,
+        &conf2,
+        5,
+        &a,
+        3 * f,
+        &mut CgScratch::new(f),
+    );
+    for (c, e) in x2.iter().zip(&exact) {
+        assert!(
+            (c - e).abs() < 1e-4 * (1.0 + e.abs()),
+            "skipping cg {c} vs exact {e}"
         );
     }
     // And the exact solution really solves A x = b.
@@ -183,224 +216,5 @@ fn cg_and_cholesky_fits_agree_after_many_iterations() {
             worst = worst.max((predict(&cg, u, i) - predict(&ch, u, i)).abs());
         }
     }
-    assert!(worst < 1e-2, "largest score difference {worst}");
-}
-
-#[test]
-fn same_seed_gives_identical_factors_for_any_thread_count() {
-    let m = random_matrix(300, 200, 0.05, 3);
-    let p = params(16, 0.01, 4, Solver::Cg { steps: 3 });
-    let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("thread pool")
-            .install(|| fit_all(&m, &p))
-    };
-    let one = run(1);
-    let two = run(2);
-    assert_eq!(one, two);
-    assert_eq!(run(3), one);
-    let other_seed = fit_all(
-        &m,
-        &AlsParams {
-            seed: 7,
-            ..p.clone()
-        },
-    );
-    assert_ne!(other_seed, one);
-    let chol = AlsParams {
-        solver: Solver::Cholesky,
-        ..p
-    };
-    let c1 = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .expect("pool");
-    let c2 = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .expect("pool");
-    assert_eq!(
-        c1.install(|| fit_all(&m, &chol)),
-        c2.install(|| fit_all(&m, &chol))
-    );
-}
-
-#[test]
-fn resuming_from_a_saved_state_equals_an_uninterrupted_fit() {
-    let m = random_matrix(60, 50, 0.1, 4);
-    let p = AlsParams {
-        compute_loss: true,
-        ..params(8, 0.05, 7, Solver::Cg { steps: 3 })
-    };
-    let full = fit_all(&m, &p);
-    let mut saved = None;
-    let mut reports = vec![];
-    let stopped = fit(&m, &p, init(60, 50, &p), &mut |report, state| {
-        reports.push(report);
-        if report.iteration == 3 {
-            saved = Some(state.clone());
-            return Err(AlsError::Stopped {
-                reason: "checkpoint test".into(),
-            });
-        }
-        Ok(())
-    });
-    assert_eq!(
-        stopped,
-        Err(AlsError::Stopped {
-            reason: "checkpoint test".into()
-        })
-    );
-    assert_eq!(
-        reports.iter().map(|r| r.iteration).collect::<Vec<_>>(),
-        vec![1, 2, 3]
-    );
-    assert!(reports.iter().all(|r| r.loss.is_some() && r.seconds >= 0.0));
-    let state = saved.expect("state saved at iteration 3");
-    assert_eq!(state.iterations_done, 3);
-    let mut later = vec![];
-    let resumed = fit(&m, &p, state, &mut |r, _| {
-        later.push(r.iteration);
-        Ok(())
-    })
-    .expect("resumed fit");
-    assert_eq!(later, vec![4, 5, 6, 7]);
-    assert_eq!(resumed, full);
-}
-
-#[test]
-fn hu_confidence_equals_linear_on_shifted_strengths() {
-    // Hu with alpha 1 on r is c = 1 + r, which is Linear with alpha 1 on r + 1.
-    let m = random_matrix(20, 15, 0.3, 8);
-    let mut shifted = m.clone();
-    shifted.data.iter_mut().for_each(|v| *v += 1.0);
-    let hu = AlsParams {
-        confidence: Confidence::Hu,
-        ..params(4, 0.1, 5, Solver::Cg { steps: 3 })
-    };
-    let lin = AlsParams {
-        confidence: Confidence::Linear,
-        ..hu.clone()
-    };
-    assert_eq!(fit_all(&m, &hu), fit_all(&shifted, &lin));
-    assert_ne!(fit_all(&m, &hu), fit_all(&m, &lin));
-}
-
-#[test]
-fn loss_matches_brute_force_and_never_rises_with_exact_solves() {
-    let m = random_matrix(12, 9, 0.3, 21);
-    let p = AlsParams {
-        alpha: 2.0,
-        compute_loss: true,
-        ..params(3, 0.2, 6, Solver::Cholesky)
-    };
-    let mut losses = vec![];
-    let model = fit(&m, &p, init(12, 9, &p), &mut |r, _| {
-        losses.push(r.loss.expect("loss requested"));
-        Ok(())
-    })
-    .expect("fit");
-    for w in losses.windows(2) {
-        assert!(w[1] <= w[0] * (1.0 + 1e-6), "loss rose: {losses:?}");
-    }
-    // Brute force over all 12 × 9 pairs.
-    let c = dense(&confidence_matrix(&m, &p).expect("positive values"));
-    let (mut num, mut den) = (0.0f64, 0.0f64);
-    for (u, row) in c.iter().enumerate() {
-        for (i, &cui) in row.iter().enumerate() {
-            let (conf, pref) = if cui > 0.0 {
-                (cui as f64, 1.0)
-            } else {
-                (1.0, 0.0)
-            };
-            let e = pref - predict(&model, u, i) as f64;
-            num += conf * e * e;
-            den += conf;
-        }
-    }
-    let sq = |v: &[f32]| v.iter().map(|&x| x as f64 * x as f64).sum::<f64>();
-    num += 0.2 * (sq(&model.user_factors) + sq(&model.item_factors));
-    let got = loss(
-        &model.user_factors,
-        &model.item_factors,
-        3,
-        &confidence_matrix(&m, &p).expect("ok"),
-        0.2,
-    );
-    assert!(
-        (got - num / den).abs() < 1e-5,
-        "loss {got} vs brute force {}",
-        num / den
-    );
-    assert!((losses[5] - got).abs() < 1e-12);
-}
-
-#[test]
-fn empty_rows_get_zero_factors() {
-    let m = Csr::from_triplets(3, 3, &[0, 0, 2], &[0, 2, 2], &[1.0, 1.0, 1.0]).expect("valid");
-    for solver in [Solver::Cg { steps: 3 }, Solver::Cholesky] {
-        let model = fit_all(&m, &params(2, 0.1, 3, solver));
-        assert_eq!(&model.user_factors[2..4], &[0.0, 0.0]); // user 1 has no items
-        assert_eq!(&model.item_factors[2..4], &[0.0, 0.0]); // item 1 has no users
-    }
-}
-
-#[test]
-fn fit_rejects_bad_input() {
-    let p = params(2, 0.1, 2, Solver::Cg { steps: 3 });
-    let m = Csr::from_triplets(2, 2, &[0, 1], &[0, 1], &[1.0, -1.0]).expect("finite");
-    let state = init(2, 2, &p);
-    assert_eq!(
-        fit(&m, &p, state.clone(), &mut |_, _| Ok(())),
-        Err(AlsError::NonPositiveValue {
-            row: 1,
-            col: 1,
-            value: -1.0
-        })
-    );
-    let good = Csr::from_triplets(2, 2, &[0, 1], &[0, 1], &[1.0, 1.0]).expect("valid");
-    let wrong_shape = init(3, 2, &p);
-    assert!(matches!(
-        fit(&good, &p, wrong_shape, &mut |_, _| Ok(())),
-        Err(AlsError::ShapeMismatch {
-            expected: 2,
-            got: 3,
-            ..
-        })
-    ));
-    let wider = AlsParams {
-        factors: 5,
-        ..p.clone()
-    };
-    assert!(matches!(
-        fit(&good, &wider, state.clone(), &mut |_, _| Ok(())),
-        Err(AlsError::ShapeMismatch {
-            expected: 5,
-            got: 2,
-            ..
-        })
-    ));
-    let bad = AlsParams { iterations: 0, ..p };
-    assert_eq!(
-        fit(&good, &bad, state, &mut |_, _| Ok(())),
-        Err(AlsError::ZeroIterations { iterations: 0 })
-    );
-}
-
-#[test]
-fn cholesky_without_regularization_reports_singular_rows() {
-    // Both items have factors (1, 0), so YᵀY = [[2, 0], [0, 0]] is singular when λ = 0.
-    let m = Csr::from_triplets(1, 2, &[0, 0], &[0, 1], &[1.0, 1.0]).expect("valid");
-    let mut state = init(1, 2, &params(2, 0.0, 1, Solver::Cholesky));
-    state.model.item_factors = vec![1.0, 0.0, 1.0, 0.0];
-    let p = params(2, 0.0, 1, Solver::Cholesky);
-    assert_eq!(
-        fit(&m, &p, state, &mut |_, _| Ok(())),
-        Err(AlsError::NotPositiveDefinite {
-            side: "user",
-            row: 0
-        })
-    );
+    assert!(worst < 1e-3, "largest score difference {worst}");
 }
