@@ -189,6 +189,7 @@ mod tests {
             delimiter: None,
             has_header: true,
             columns: None,
+            encoding: Default::default(),
         }
     }
 
@@ -241,6 +242,28 @@ mod tests {
             DataError::NotUtf8 { line, .. } => assert_eq!(line, 3),
             other => panic!("unexpected {other}"),
         }
+    }
+
+    #[test]
+    fn latin1_files_convert_to_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("items.csv");
+        std::fs::write(&f, b"item,title\n1,Caf\xe9\n").unwrap();
+        assert!(matches!(
+            read_table(&spec(&f)),
+            Err(DataError::NotUtf8 { line: 2, .. })
+        ));
+        let mut s = spec(&f);
+        s.encoding = crate::config::Encoding::Latin1;
+        let df = read_table(&s).unwrap();
+        let title = df
+            .column("title")
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0)
+            .map(str::to_string);
+        assert_eq!(title.as_deref(), Some("Café"));
     }
 
     #[test]
