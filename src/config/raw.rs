@@ -332,6 +332,10 @@ pub struct RawNcf {
     pub early_stopping: Option<usize>,
     #[serde(default)]
     pub backend: NcfBackend,
+    /// Add log(1 + train rows of the item), min-max scaled, as an item side feature: lets the
+    /// model learn the popularity prior that is strong under a temporal split.
+    #[serde(default)]
+    pub item_popularity: bool,
     /// Standard deviation of the normal embedding initialisation (1.0 = PyTorch/Burn default).
     #[serde(default = "default_init_std")]
     pub init_std: f64,

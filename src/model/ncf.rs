@@ -15,6 +15,7 @@ use super::{ModelError, Recommender};
 use crate::config::{NcfBackend, NcfVariant, RawNcf, SplitMethod};
 use crate::dataset::{self, Dataset, Part};
 use crate::error::{Error, Result};
+use crate::features::{FeatureSpec, Range};
 use crate::ncf::{self, NcfParams, NcfTrained, SideTables, TrainSet, Validation};
 use crate::pipeline::Prepared;
 use crate::report::{Curve, Timing};
@@ -76,15 +77,39 @@ pub fn params(raw: &RawNcf, seed: u64) -> NcfParams {
     }
 }
 
+/// The item side table, with the `item_popularity` column appended when enabled.
+pub fn item_side(ds: &Dataset, popularity: bool) -> (FeatureSpec, Vec<f32>) {
+    let (mut spec, values) = (ds.item_side.spec.clone(), ds.item_side.values.clone());
+    if !popularity {
+        return (spec, values);
+    }
+    let mut count = vec![0f64; ds.n_items()];
+    for &i in &ds.train.item {
+        count[i as usize] += 1.0;
+    }
+    let logs: Vec<f64> = count.iter().map(|c| c.ln_1p()).collect();
+    let range = Range::fit(logs.iter().copied());
+    let w = spec.width();
+    let mut out = Vec::with_capacity(ds.n_items() * (w + 1));
+    for (i, l) in logs.iter().enumerate() {
+        out.extend_from_slice(&values[i * w..(i + 1) * w]);
+        out.push(range.scale(*l));
+    }
+    spec.numeric.push("item_popularity".into());
+    spec.ranges.push(range);
+    (spec, out)
+}
+
 /// Side tables of the dataset.
-pub fn side_tables(ds: &Dataset) -> SideTables {
+pub fn side_tables(ds: &Dataset, popularity: bool) -> SideTables {
+    let (spec, item_side) = item_side(ds, popularity);
     SideTables {
         n_users: ds.n_users(),
         n_items: ds.n_items(),
         user_side: ds.user_side.values.clone(),
         fu: ds.user_side.spec.width(),
-        item_side: ds.item_side.values.clone(),
-        fi: ds.item_side.spec.width(),
+        item_side,
+        fi: spec.width(),
     }
 }
 
@@ -191,7 +216,7 @@ pub fn fit(
             (train_set(&sub, fr), Some(v))
         }
     };
-    let side = side_tables(ds);
+    let side = side_tables(ds, raw.item_popularity);
     std::fs::create_dir_all(checkpoint)
         .map_err(|e| Error::Training(format!("{}: {e}", checkpoint.display())))?;
     let auc = |l: &[bool], s: &[f64]| crate::metrics::roc_auc(l, s).ok();
@@ -252,7 +277,7 @@ pub fn export(dir: &Path, r: &NcfRecommender, ctx: &crate::pipeline::ExportConte
         item_column: ctx.cfg.raw.data.item.clone(),
         row_features: ds.row_spec.clone(),
         user_features: ds.user_side.spec.clone(),
-        item_features: ds.item_side.spec.clone(),
+        item_features: item_side(ds, ctx.cfg.raw.ncf.as_ref().is_some_and(|n| n.item_popularity)).0,
         users: ds.users.clone(),
         items: ds.items.clone(),
         threshold: ctx.metrics.threshold.filter(|t| t.is_finite()),
