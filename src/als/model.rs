@@ -89,8 +89,8 @@ pub fn fit(
             max,
         });
     }
-    let cui = confidence_matrix(user_items, params)?;
-    let (users, items) = (Side::new(&cui), Side::new(&cui.transpose()));
+    let users = Side::new(user_items, params.confidence, params.alpha)?;
+    let items = Side::new(&user_items.transpose(), params.confidence, params.alpha)?;
     let f = params.factors;
     let mut state = state;
     while state.iterations_done < params.iterations {
@@ -119,7 +119,7 @@ pub fn fit(
                 &m.user_factors,
                 &m.item_factors,
                 f,
-                &cui,
+                &users,
                 params.regularization,
             )
         });
@@ -132,24 +132,6 @@ pub fn fit(
         on_iter(report, &state)?;
     }
     Ok(state.model)
-}
-
-/// The matrix of confidences `c = confidence(alpha, r)`, same structure as `user_items`.
-/// Rejects stored values <= 0.
-pub(crate) fn confidence_matrix(user_items: &Csr, params: &AlsParams) -> Result<Csr, AlsError> {
-    let mut c = user_items.clone();
-    for row in 0..c.n_rows {
-        let (start, end) = (c.indptr[row], c.indptr[row + 1]);
-        for k in start..end {
-            let r = c.data[k];
-            if r.is_nan() || r <= 0.0 {
-                let col = c.indices[k] as usize;
-                return Err(AlsError::NonPositiveValue { row, col, value: r });
-            }
-            c.data[k] = params.confidence.of(params.alpha, r);
-        }
-    }
-    Ok(c)
 }
 
 fn check_state(user_items: &Csr, params: &AlsParams, state: &AlsState) -> Result<(), AlsError> {

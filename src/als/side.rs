@@ -1,6 +1,6 @@
 //! One side of the factorisation (users or items) arranged for the row solves.
 
-use super::Csr;
+use super::{AlsError, Confidence, Csr};
 
 /// The confidences of one side's rows with, in every row, the entries whose confidence is not
 /// 1 first (column order kept within each group). An entry with `c = 1` adds nothing to the
@@ -17,32 +17,53 @@ pub(crate) struct Side {
 }
 
 impl Side {
-    /// Rearranges a confidence matrix (a checked `Csr`).
-    pub(crate) fn new(conf: &Csr) -> Side {
-        let mut indices = Vec::with_capacity(conf.nnz());
-        let mut values = Vec::with_capacity(conf.nnz());
-        let mut weighted = Vec::with_capacity(conf.n_rows);
-        for r in 0..conf.n_rows {
-            let (cols, cs) = conf.row(r);
+    /// Turns the strengths of a checked `Csr` into confidences `confidence.of(alpha, r)` and
+    /// rearranges them. Errors on a stored strength that is not > 0 (reported at its row and
+    /// column in `m`).
+    pub(crate) fn new(m: &Csr, confidence: Confidence, alpha: f32) -> Result<Side, AlsError> {
+        let mut indices = Vec::with_capacity(m.nnz());
+        let mut conf = Vec::with_capacity(m.nnz());
+        let mut weighted = Vec::with_capacity(m.n_rows);
+        for row in 0..m.n_rows {
+            let (cols, rs) = m.row(row);
             let start = indices.len();
-            for (&c, &v) in cols.iter().zip(cs).filter(|(_, v)| **v != 1.0) {
-                indices.push(c);
-                values.push(v);
+            for (&col, &r) in cols.iter().zip(rs) {
+                if r.is_nan() || r <= 0.0 {
+                    return Err(AlsError::NonPositiveValue {
+                        row,
+                        col: col as usize,
+                        value: r,
+                    });
+                }
+                let c = confidence.of(alpha, r);
+                if c != 1.0 {
+                    indices.push(col);
+                    conf.push(c);
+                }
             }
             weighted.push(indices.len() - start);
-            for (&c, &v) in cols.iter().zip(cs).filter(|(_, v)| **v == 1.0) {
-                indices.push(c);
-                values.push(v);
+            for &col in cols
+                .iter()
+                .zip(rs)
+                .filter_map(|(col, &r)| (confidence.of(alpha, r) == 1.0).then_some(col))
+            {
+                indices.push(col);
+                conf.push(1.0);
             }
         }
-        Side {
-            n_rows: conf.n_rows,
-            n_cols: conf.n_cols,
-            indptr: conf.indptr.clone(),
+        Ok(Side {
+            n_rows: m.n_rows,
+            n_cols: m.n_cols,
+            indptr: m.indptr.clone(),
             weighted,
             indices,
-            conf: values,
-        }
+            conf,
+        })
+    }
+
+    /// Number of stored entries.
+    pub(crate) fn nnz(&self) -> usize {
+        self.indices.len()
     }
 
     /// Row `r`: its columns, confidences, and how many leading entries have `c ≠ 1`.
@@ -72,12 +93,31 @@ mod tests {
             &[1.0, 3.0, 1.0, 2.0, 1.0],
         )
         .expect("valid");
-        let s = Side::new(&m);
+        let s = Side::new(&m, Confidence::Linear, 1.0).expect("positive values");
         assert_eq!(
             s.row(0),
             (&[1u32, 4, 0, 2][..], &[3.0f32, 2.0, 1.0, 1.0][..], 2)
         );
         assert_eq!(s.row(1), (&[3u32][..], &[1.0f32][..], 0));
         assert_eq!(s.row(2), (&[][..], &[][..], 0));
+        // Hu with alpha 0.5: c = 1 + 0.5·r, so no entry has c = 1.
+        let hu = Side::new(&m, Confidence::Hu, 0.5).expect("positive values");
+        assert_eq!(
+            hu.row(0),
+            (&[0u32, 1, 2, 4][..], &[1.5f32, 2.5, 1.5, 2.0][..], 4)
+        );
+    }
+
+    #[test]
+    fn non_positive_strengths_are_rejected_with_their_position() {
+        let m = Csr::from_triplets(2, 3, &[0, 1], &[2, 1], &[1.0, 0.0]).expect("finite");
+        assert_eq!(
+            Side::new(&m, Confidence::Hu, 1.0).err(),
+            Some(AlsError::NonPositiveValue {
+                row: 1,
+                col: 1,
+                value: 0.0
+            })
+        );
     }
 }

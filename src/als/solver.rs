@@ -6,7 +6,7 @@
 
 use super::kernels::{Arith, Plain, Simd, axpy, dot, gram, symv};
 use super::side::Side;
-use super::{AlsError, Csr, Solver};
+use super::{AlsError, Solver};
 use rayon::prelude::*;
 
 /// CG stops early once the squared residual norm falls below this (as `implicit` does).
@@ -30,6 +30,7 @@ fn prefetch_row(y: &[f32], i: u32, f: usize) {
             off += 16;
         }
         // A row that is not 64-byte aligned spills into one more cache line.
+        // SAFETY: as above.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(f.saturating_sub(1)) as *const i8) };
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -330,7 +331,7 @@ pub(crate) fn cholesky_solve_lower(a: &mut [f64], b: &mut [f64], f: usize) -> Re
 /// `implicit`'s training loss: `[Σ_ui c_ui (p_ui − x_uᵀy_i)² + λ(|X|² + |Y|²)] / Σ_ui c_ui`,
 /// over all pairs (unobserved c = 1, p = 0), computed in O(nnz·f + (n_users + n_items)·f²).
 /// Per-row terms are summed in row order, so the value does not depend on the thread count.
-pub(crate) fn loss(x: &[f32], y: &[f32], f: usize, conf: &Csr, regularization: f32) -> f64 {
+pub(crate) fn loss(x: &[f32], y: &[f32], f: usize, conf: &Side, regularization: f32) -> f64 {
     let yty = gram(y, conf.n_cols, f);
     let rows: Vec<(f64, f64)> = x
         .par_chunks(f)
@@ -340,7 +341,7 @@ pub(crate) fn loss(x: &[f32], y: &[f32], f: usize, conf: &Csr, regularization: f
             |r, (u, xu)| {
                 // (YᵀY x − 2b + Σ (c−1)(y·x) y)·x + Σ c  =  Σ_i c_i (p_i − x·y_i)²
                 symv::<Plain>(&yty, xu, r);
-                let (cols, cs) = conf.row(u);
+                let (cols, cs, _) = conf.row(u);
                 let mut total_conf = 0.0f64;
                 for (&i, &c) in cols.iter().zip(cs) {
                     let yi = &y[i as usize * f..][..f];

@@ -1,6 +1,6 @@
 //! Fit-level tests, part 2: determinism, resume, confidence, the loss and input errors.
 
-use super::model::confidence_matrix;
+use super::side::Side;
 use super::solver::loss;
 use super::tests::{dense, fit_all, params, predict, random_matrix};
 use super::*;
@@ -125,12 +125,13 @@ fn loss_matches_brute_force_and_never_rises_with_exact_solves() {
         assert!(w[1] <= w[0] * (1.0 + 1e-6), "loss rose: {losses:?}");
     }
     // Brute force over all 12 × 9 pairs.
-    let c = dense(&confidence_matrix(&m, &p).expect("positive values"));
+    // Linear confidence with alpha 2: c = 2·r observed (preference 1), c = 1 missing.
+    let r = dense(&m);
     let (mut num, mut den) = (0.0f64, 0.0f64);
-    for (u, row) in c.iter().enumerate() {
-        for (i, &cui) in row.iter().enumerate() {
-            let (conf, pref) = if cui > 0.0 {
-                (cui as f64, 1.0)
+    for (u, row) in r.iter().enumerate() {
+        for (i, &rui) in row.iter().enumerate() {
+            let (conf, pref) = if rui > 0.0 {
+                (2.0 * rui as f64, 1.0)
             } else {
                 (1.0, 0.0)
             };
@@ -145,7 +146,7 @@ fn loss_matches_brute_force_and_never_rises_with_exact_solves() {
         &model.user_factors,
         &model.item_factors,
         3,
-        &confidence_matrix(&m, &p).expect("ok"),
+        &Side::new(&m, p.confidence, p.alpha).expect("positive values"),
         0.2,
     );
     assert!(
