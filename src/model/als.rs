@@ -98,6 +98,9 @@ pub fn train_matrix(ds: &Dataset) -> Result<Csr> {
         .map_err(|e| Error::Training(format!("als: {e}")))
 }
 
+/// Minimum time between two ALS checkpoints.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Identifies a checkpoint: resuming with other settings or data starts afresh.
 fn fingerprint(p: &AlsParams, m: &Csr) -> String {
     format!("{p:?}|{}x{}|{}", m.n_rows, m.n_cols, m.data.len())
@@ -179,14 +182,20 @@ pub fn fit(
     let mut curve = Curve::default();
     let mut err = None;
     let t = Instant::now();
+    let mut last_save = Instant::now();
     let mut on_iter = |r: als::IterReport, s: &AlsState| -> Result<(), als::AlsError> {
         if let Some(l) = r.loss {
             curve.loss.push(l);
         }
         bar.set_message(r.loss.map(|l| format!("loss {l:.5}")).unwrap_or_default());
         bar.inc(1);
-        if let Err(e) = save_checkpoint(&ck, s, &fp) {
-            err = Some(e);
+        // An iteration takes milliseconds on small data: checkpoint once a second at most, so
+        // writing factors does not dominate the fit (a kill loses at most a second of work).
+        if last_save.elapsed() >= CHECKPOINT_EVERY && r.iteration < p.iterations {
+            if let Err(e) = save_checkpoint(&ck, s, &fp) {
+                err = Some(e);
+            }
+            last_save = Instant::now();
         }
         Ok(())
     };
