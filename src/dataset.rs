@@ -213,20 +213,3 @@ pub fn build(
         item_groups,
     })
 }
-
-/// Encode extra rows (e.g. a validation part) into an existing dataset's index space; rows whose
-/// user or item is not in train are dropped.
-pub fn encode_rows(x: &Interactions, rows: &[usize], ds: &Dataset) -> Part {
-    let umap: Vec<u32> = (0..x.users.len())
-        .map(|i| ds.users.find(&x.users.label(i)).unwrap_or(u32::MAX))
-        .collect();
-    let imap: Vec<u32> = (0..x.items.len())
-        .map(|i| ds.items.find(&x.items.label(i)).unwrap_or(u32::MAX))
-        .collect();
-    let keep: Vec<usize> = rows
-        .iter()
-        .copied()
-        .filter(|&r| umap[x.user[r] as usize] != u32::MAX && imap[x.item[r] as usize] != u32::MAX)
-        .collect();
-    part(x, &keep, &umap, &imap, &ds.row_spec)
-}

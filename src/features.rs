@@ -64,7 +64,7 @@ impl FeatureSpec {
             numeric: numeric.iter().map(|c| c.name.clone()).collect(),
             ranges: numeric
                 .iter()
-                .map(|c| Range::fit(fit_rows.iter().map(|&r| c.values[r])))
+                .map(|c| Range::fit(fit_rows.iter().map(|&r| f64::from(c.values[r]))))
                 .collect(),
             categorical: categorical.iter().map(|c| c.name.clone()).collect(),
             levels: categorical.iter().map(|c| c.levels.clone()).collect(),
@@ -97,7 +97,7 @@ impl FeatureSpec {
         for (i, &r) in rows.iter().enumerate() {
             let row = &mut out[i * w..(i + 1) * w];
             for (j, (c, range)) in numeric.iter().zip(&self.ranges).enumerate() {
-                row[j] = range.scale(c.values[r]);
+                row[j] = range.scale(f64::from(c.values[r]));
             }
             let mut off = self.numeric.len();
             for (c, levels) in categorical.iter().zip(&self.levels) {

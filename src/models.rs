@@ -8,13 +8,14 @@ use crate::pipeline::{Fitted, Prepared, TrainOptions, checkpoint_dir};
 /// Fit NCF and ALS when their tables are enabled.
 pub fn fit_enabled(
     cfg: &RunConfig,
-    p: &Prepared,
+    p: &mut Prepared,
     opts: &TrainOptions,
     out: &mut Vec<Fitted>,
 ) -> Result<()> {
     let ck = checkpoint_dir(cfg);
     if let Some(raw) = cfg.raw.ncf.as_ref().filter(|n| n.enabled) {
-        let (model, timing, curve) = ncf::fit(raw, cfg.raw.seed, p, &ck, opts.resume, opts.quiet)?;
+        let (model, timing, curve) =
+            ncf::fit(raw, cfg.raw.seed, &mut p.ds, &ck, opts.resume, opts.quiet)?;
         let shared = std::sync::Arc::new(model);
         let for_export = shared.clone();
         out.push(Fitted {
@@ -26,7 +27,14 @@ pub fn fit_enabled(
     }
     if let Some(raw) = cfg.raw.als.as_ref().filter(|a| a.enabled) {
         let params = als::params(raw, cfg.raw.seed);
-        let (model, timing, curve) = als::fit(&p.ds, params, &ck, opts.resume, opts.quiet)?;
+        let (model, timing, curve) = als::fit(
+            &p.ds,
+            params,
+            &ck,
+            raw.checkpoint_seconds,
+            opts.resume,
+            opts.quiet,
+        )?;
         let exported = std::sync::Arc::new(model);
         let for_export = exported.clone();
         out.push(Fitted {

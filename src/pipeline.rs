@@ -69,6 +69,10 @@ pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
     let split = split::split(&x, &rows, &split_rule(cfg));
     let ds = dataset::build(&x, &split, user_table.as_ref(), item_table.as_ref())?;
     let summary = summarize(&x, load);
+    // The raw feature columns are encoded into the dataset now; free them.
+    let mut x = x;
+    x.features = Vec::new();
+    x.categorical = Vec::new();
     Ok(Prepared {
         x,
         split,
@@ -129,7 +133,7 @@ pub fn checkpoint_dir(cfg: &RunConfig) -> PathBuf {
 }
 
 /// Fit every enabled model.
-pub fn fit_models(cfg: &RunConfig, p: &Prepared, opts: &TrainOptions) -> Result<Vec<Fitted>> {
+pub fn fit_models(cfg: &RunConfig, p: &mut Prepared, opts: &TrainOptions) -> Result<Vec<Fitted>> {
     let mut out = Vec::new();
     if cfg.raw.popularity.enabled {
         let t = Instant::now();
@@ -152,14 +156,14 @@ pub fn fit_models(cfg: &RunConfig, p: &Prepared, opts: &TrainOptions) -> Result<
 /// The whole `clickrec train` job. Returns the run directory and its metrics.
 pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetrics)> {
     let run = RunDir::create(&cfg.output_dir, opts.force)?;
-    let p = prepare(cfg)?;
+    let mut p = prepare(cfg)?;
     if p.ds.test.is_empty() {
         return Err(eval::EvalError::EmptyTest {
             hint: "with last_day every user was active on a single day; try split.method = \"global_days\" or \"random\"",
         }
         .into());
     }
-    let fitted = fit_models(cfg, &p, opts)?;
+    let fitted = fit_models(cfg, &mut p, opts)?;
     let settings = eval_settings(cfg);
     let dir = run.path().to_path_buf();
     std::fs::create_dir_all(dir.join("predictions"))

@@ -72,24 +72,36 @@ fn pair(x: &Interactions, r: usize) -> u64 {
     (u64::from(x.user[r]) << 32) | u64::from(x.item[r])
 }
 
+/// The per-user last-day rule over `n` rows given by accessors: row `i` is marked when its user
+/// is active on at least 2 distinct UTC days and `i` falls on the user's latest one. Used for the
+/// test split and to carve NCF's validation day out of the train part.
+pub fn last_day_mask(
+    n: usize,
+    n_users: usize,
+    user: impl Fn(usize) -> u32,
+    ts: impl Fn(usize) -> i64,
+) -> Vec<bool> {
+    let mut lo = vec![i64::MAX; n_users];
+    let mut hi = vec![i64::MIN; n_users];
+    for i in 0..n {
+        let (u, d) = (user(i) as usize, day_of(ts(i)));
+        lo[u] = lo[u].min(d);
+        hi[u] = hi[u].max(d);
+    }
+    (0..n)
+        .map(|i| {
+            let u = user(i) as usize;
+            lo[u] < hi[u] && day_of(ts(i)) == hi[u]
+        })
+        .collect()
+}
+
 /// Mark test rows among `rows` by the rule (before the test filters).
 fn test_mask(x: &Interactions, rows: &[usize], rule: &SplitRule) -> Vec<bool> {
     let n_users = x.users.len();
     match rule.method {
         SplitMethod::LastDay => {
-            let mut lo = vec![i64::MAX; n_users];
-            let mut hi = vec![i64::MIN; n_users];
-            for &r in rows {
-                let (u, d) = (x.user[r] as usize, day_of(x.ts[r]));
-                lo[u] = lo[u].min(d);
-                hi[u] = hi[u].max(d);
-            }
-            rows.iter()
-                .map(|&r| {
-                    let u = x.user[r] as usize;
-                    lo[u] < hi[u] && day_of(x.ts[r]) == hi[u]
-                })
-                .collect()
+            last_day_mask(rows.len(), n_users, |i| x.user[rows[i]], |i| x.ts[rows[i]])
         }
         SplitMethod::GlobalDays => {
             let last = rows.iter().map(|&r| day_of(x.ts[r])).max().unwrap_or(0);

@@ -208,6 +208,8 @@ fn ncf_resumes_after_kill_to_the_same_result() {
 
 #[test]
 fn als_resumes_after_kill_to_the_same_result() {
-    let cfg = synthetic(60_000, 1, 400).replace("[ncf]\nepochs = 1\nlearning_rate = 0.01\n", "");
+    let cfg = synthetic(60_000, 1, 400)
+        .replace("[ncf]\nepochs = 1\nlearning_rate = 0.01\n", "")
+        .replace("[als]\n", "[als]\ncheckpoint_seconds = 0.0\n");
     kill_and_resume("als.safetensors", &cfg);
 }

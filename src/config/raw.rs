@@ -409,6 +409,13 @@ pub struct RawAls {
     /// Compute the training loss after every iteration (costs about one iteration each).
     #[serde(default)]
     pub compute_loss: bool,
+    /// Checkpoint (for `--resume`) after an iteration once this many seconds have passed since
+    /// the last checkpoint; 0 = after every iteration.
+    #[serde(default = "default_checkpoint_seconds")]
+    pub checkpoint_seconds: f64,
+}
+fn default_checkpoint_seconds() -> f64 {
+    1.0
 }
 fn default_factors() -> usize {
     64

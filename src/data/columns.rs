@@ -106,6 +106,65 @@ impl<'a> Columns<'a> {
         Ok(out)
     }
 
+    /// Numbers as f32 (model inputs); also errors on values beyond the f32 range.
+    pub fn f32s(&self, name: &str, key: &str) -> Result<Vec<f32>, DataError> {
+        let v = self.f64s(name, key)?;
+        if let Some(row) = v.iter().position(|x| x.abs() > f64::from(f32::MAX)) {
+            return Err(bad(
+                self.path,
+                name,
+                row,
+                format!("{} is too large for a feature (beyond f32)", v[row]),
+            ));
+        }
+        Ok(v.into_iter().map(|x| x as f32).collect())
+    }
+
+    /// A categorical column: sorted levels and each row's level index, without materialising a
+    /// `String` per row. More than `max` levels is an error.
+    pub fn categorical(
+        &self,
+        name: &str,
+        key: &str,
+        max: usize,
+    ) -> Result<(Vec<String>, Vec<u32>), DataError> {
+        let s = self.get(name, key)?;
+        self.no_nulls(s, name)?;
+        let c = s
+            .cast(&DataType::String)
+            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let ca = c
+            .str()
+            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let mut first: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut codes = Vec::with_capacity(ca.len());
+        for v in ca.iter() {
+            let v = v.unwrap_or_default();
+            let n = first.len() as u32;
+            let code = *first.entry(v).or_insert(n);
+            if first.len() > max {
+                return Err(DataError::TooManyLevels {
+                    path: self.path.to_path_buf(),
+                    column: name.to_string(),
+                    levels: first.len(),
+                    max,
+                });
+            }
+            codes.push(code);
+        }
+        let mut levels: Vec<(&str, u32)> = first.into_iter().collect();
+        levels.sort_unstable();
+        let mut remap = vec![0u32; levels.len()];
+        for (sorted, (_, seen)) in levels.iter().enumerate() {
+            remap[*seen as usize] = sorted as u32;
+        }
+        codes.iter_mut().for_each(|c| *c = remap[*c as usize]);
+        Ok((
+            levels.into_iter().map(|(l, _)| l.to_string()).collect(),
+            codes,
+        ))
+    }
+
     /// An id column: integers stay integers (also whole floats), anything else is text.
     pub fn ids(&self, name: &str, key: &str) -> Result<RawIds, DataError> {
         let s = self.get(name, key)?;

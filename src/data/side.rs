@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use super::{Categorical, Columns, DataError, IdMap, Numeric, RawIds, TableSpec, read, read_table};
+use super::{
+    Categorical, Columns, DataError, IdMap, MAX_LEVELS, Numeric, RawIds, TableSpec, read,
+    read_table,
+};
 use crate::config::{RawConfig, RawTable};
 
 /// A side table aligned to the log's id map: `row_of[id index]` is the table row, if any.
@@ -94,16 +97,17 @@ pub fn load(
     for f in &t.features {
         features.push(Numeric {
             name: f.clone(),
-            values: cols.f64s(f, &key("features"))?,
+            values: cols.f32s(f, &key("features"))?,
         });
     }
     let mut categorical = Vec::new();
     for c in &t.categorical {
-        categorical.push(Categorical::encode(
-            c,
-            cols.strings(c, &key("categorical"))?,
-            &path,
-        )?);
+        let (levels, codes) = cols.categorical(c, &key("categorical"), MAX_LEVELS)?;
+        categorical.push(Categorical {
+            name: c.clone(),
+            levels,
+            codes,
+        });
     }
     let title = t
         .title

@@ -98,9 +98,6 @@ pub fn train_matrix(ds: &Dataset) -> Result<Csr> {
         .map_err(|e| Error::Training(format!("als: {e}")))
 }
 
-/// Minimum time between two ALS checkpoints.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// Identifies a checkpoint: resuming with other settings or data starts afresh.
 fn fingerprint(p: &AlsParams, m: &Csr) -> String {
     format!("{p:?}|{}x{}|{}", m.n_rows, m.n_cols, m.data.len())
@@ -161,6 +158,7 @@ pub fn fit(
     ds: &Dataset,
     p: AlsParams,
     checkpoint: &Path,
+    checkpoint_seconds: f64,
     resume: bool,
     quiet: bool,
 ) -> Result<(AlsRecommender, Timing, Curve)> {
@@ -183,6 +181,7 @@ pub fn fit(
     let mut err = None;
     let t = Instant::now();
     let mut last_save = Instant::now();
+    let every = std::time::Duration::from_secs_f64(checkpoint_seconds);
     let mut on_iter = |r: als::IterReport, s: &AlsState| -> Result<(), als::AlsError> {
         if let Some(l) = r.loss {
             curve.loss.push(l);
@@ -191,7 +190,7 @@ pub fn fit(
         bar.inc(1);
         // An iteration takes milliseconds on small data: checkpoint once a second at most, so
         // writing factors does not dominate the fit (a kill loses at most a second of work).
-        if last_save.elapsed() >= CHECKPOINT_EVERY && r.iteration < p.iterations {
+        if last_save.elapsed() >= every && r.iteration < p.iterations {
             if let Err(e) = save_checkpoint(&ck, s, &fp) {
                 err = Some(e);
             }

@@ -12,18 +12,21 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{ModelError, Recommender};
-use crate::config::{NcfBackend, NcfVariant, RawNcf, SplitMethod};
-use crate::dataset::{self, Dataset, Part};
+use crate::config::{NcfBackend, NcfVariant, RawNcf};
+use std::collections::HashSet;
+
+use crate::dataset::{Dataset, Part};
 use crate::error::{Error, Result};
 use crate::features::{FeatureSpec, Range};
 use crate::ncf::{self, NcfParams, NcfTrained, SideTables, TrainSet, Validation};
-use crate::pipeline::Prepared;
 use crate::report::{Curve, Timing};
-use crate::split::{self, SplitRule};
+use crate::split;
 
 /// A trained NCF behind the common interface.
 pub struct NcfRecommender {
     pub trained: NcfTrained,
+    /// Mean scaled train row features (for `recommend`, which has no impression row).
+    pub row_feature_means: Vec<f32>,
 }
 
 fn scoring(e: impl std::fmt::Display) -> ModelError {
@@ -113,24 +116,27 @@ pub fn side_tables(ds: &Dataset, popularity: bool) -> SideTables {
     }
 }
 
-/// A trainer set from a part: CTR rows with labels, or distinct positive pairs (implicit).
-fn train_set(part: &Part, fr: usize) -> TrainSet {
+/// A trainer set from rows `rows` of a part whose row features are `x` ([len × fr]): CTR rows
+/// with labels, or the distinct positive pairs (implicit).
+fn train_set(part: &Part, x: &[f32], fr: usize, rows: &[usize]) -> TrainSet {
     match &part.label {
         Some(l) => TrainSet {
-            users: part.user.clone(),
-            items: part.item.clone(),
-            row_features: part.x.clone(),
+            users: rows.iter().map(|&r| part.user[r]).collect(),
+            items: rows.iter().map(|&r| part.item[r]).collect(),
+            row_features: if rows.len() == part.len() {
+                x.to_vec()
+            } else {
+                rows.iter()
+                    .flat_map(|&r| x[r * fr..(r + 1) * fr].iter().copied())
+                    .collect()
+            },
             fr,
-            labels: l.iter().map(|&c| f32::from(u8::from(c))).collect(),
+            labels: rows.iter().map(|&r| f32::from(u8::from(l[r]))).collect(),
             implicit: false,
         },
         None => {
-            let mut pairs: Vec<(u32, u32)> = part
-                .user
-                .iter()
-                .copied()
-                .zip(part.item.iter().copied())
-                .collect();
+            let mut pairs: Vec<(u32, u32)> =
+                rows.iter().map(|&r| (part.user[r], part.item[r])).collect();
             pairs.sort_unstable();
             pairs.dedup();
             TrainSet {
@@ -172,16 +178,34 @@ fn with_negatives(mut v: TrainSet, ds: &Dataset, seed: u64) -> TrainSet {
     v
 }
 
-/// Train NCF on the prepared data.
+/// Carve the validation day out of the train part, the way the test part was carved out of the
+/// log: each user's last active train day, minus rows whose item is not left in train (and, for
+/// implicit logs, pairs already in the remaining train rows).
+fn carve_validation(t: &Part, n_users: usize, ctr: bool) -> (Vec<usize>, Vec<usize>) {
+    let mask = split::last_day_mask(t.len(), n_users, |r| t.user[r], |r| t.ts[r]);
+    let train: Vec<usize> = (0..t.len()).filter(|&r| !mask[r]).collect();
+    let items: HashSet<u32> = train.iter().map(|&r| t.item[r]).collect();
+    let pairs: HashSet<(u32, u32)> = train.iter().map(|&r| (t.user[r], t.item[r])).collect();
+    let valid = (0..t.len())
+        .filter(|&r| {
+            mask[r]
+                && items.contains(&t.item[r])
+                && (ctr || !pairs.contains(&(t.user[r], t.item[r])))
+        })
+        .collect();
+    (train, valid)
+}
+
+/// Train NCF on the dataset. The train row features move into the trainer (they are needed by
+/// nothing else, and at 10 M rows a copy costs half a gigabyte).
 pub fn fit(
     raw: &RawNcf,
     seed: u64,
-    p: &Prepared,
+    ds: &mut Dataset,
     checkpoint: &Path,
     resume: bool,
     quiet: bool,
 ) -> Result<(NcfRecommender, Timing, Curve)> {
-    let ds = &p.ds;
     let fr = ds.row_spec.width();
     if !ds.ctr && fr > 0 {
         return Err(Error::Training(
@@ -189,33 +213,41 @@ pub fn fit(
         ));
     }
     let params = params(raw, seed);
+    let x = std::mem::take(&mut ds.train.x);
+    let mut row_feature_means = vec![0f32; fr];
+    if fr > 0 && !x.is_empty() {
+        for row in x.chunks_exact(fr) {
+            row_feature_means
+                .iter_mut()
+                .zip(row)
+                .for_each(|(m, v)| *m += v);
+        }
+        let n = (x.len() / fr) as f32;
+        row_feature_means.iter_mut().for_each(|m| *m /= n);
+    }
+    let t = &ds.train;
     let (train, valid) = match raw.early_stopping {
-        None => (train_set(&ds.train, fr), None),
+        None => (
+            train_set(t, &x, fr, &(0..t.len()).collect::<Vec<_>>()),
+            None,
+        ),
         Some(_) => {
-            let rule = SplitRule {
-                method: SplitMethod::LastDay,
-                days: 1,
-                test_fraction: 0.1,
-                seed,
-                drop_seen: !ds.ctr,
-            };
-            let carved = split::split(&p.x, &p.split.train, &rule);
-            if carved.test.is_empty() {
+            let (sub, val) = carve_validation(t, ds.n_users(), ds.ctr);
+            if val.is_empty() {
                 return Err(Error::Training(
                     "[ncf].early_stopping: no user has two active days in train, so there is no validation day; remove early_stopping".into(),
                 ));
             }
-            let sub = dataset::encode_rows(&p.x, &carved.train, ds);
-            let val = dataset::encode_rows(&p.x, &carved.test, ds);
-            let v = train_set(&val, fr);
+            let v = train_set(t, &x, fr, &val);
             let v = if ds.ctr {
                 v
             } else {
                 with_negatives(v, ds, seed)
             };
-            (train_set(&sub, fr), Some(v))
+            (train_set(t, &x, fr, &sub), Some(v))
         }
     };
+    drop(x);
     let side = side_tables(ds, raw.item_popularity);
     std::fs::create_dir_all(checkpoint)
         .map_err(|e| Error::Training(format!("{}: {e}", checkpoint.display())))?;
@@ -249,7 +281,14 @@ pub fn fit(
         seconds_per_iteration: None,
         epoch_seconds: reports.iter().map(|r| r.seconds).collect(),
     };
-    Ok((NcfRecommender { trained }, timing, curve))
+    Ok((
+        NcfRecommender {
+            trained,
+            row_feature_means,
+        },
+        timing,
+        curve,
+    ))
 }
 
 /// Write `ncf/` (weights and architecture from the trainer, plus `scorer.json`).
@@ -259,16 +298,6 @@ pub fn export(dir: &Path, r: &NcfRecommender, ctx: &crate::pipeline::ExportConte
         .export(&d)
         .map_err(|e| Error::Export(format!("ncf export: {e}")))?;
     let ds = ctx.ds;
-    let fr = ds.row_spec.width();
-    let mut means = vec![0f32; fr];
-    if fr > 0 && !ds.train.is_empty() {
-        for row in ds.train.x.chunks_exact(fr) {
-            for (m, v) in means.iter_mut().zip(row) {
-                *m += v;
-            }
-        }
-        means.iter_mut().for_each(|m| *m /= ds.train.len() as f32);
-    }
     let json = crate::scorer::ScorerJson {
         format: crate::scorer::FORMAT.into(),
         clickrec_version: env!("CARGO_PKG_VERSION").into(),
@@ -282,7 +311,7 @@ pub fn export(dir: &Path, r: &NcfRecommender, ctx: &crate::pipeline::ExportConte
         items: ds.items.clone(),
         threshold: ctx.metrics.threshold.filter(|t| t.is_finite()),
         cutoff_weight: ctx.cfg.raw.eval.cutoff_weight,
-        row_feature_means: means,
+        row_feature_means: r.row_feature_means.clone(),
         item_titles: ds.item_titles.clone(),
         seen_ptr: ds.seen_ptr.clone(),
         seen_items: ds.seen_items.clone(),
