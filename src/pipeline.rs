@@ -1,7 +1,7 @@
 //! The `train` job: load → filter → split → encode → fit every enabled model → evaluate each
 //! through the same path → write the run directory.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -40,9 +40,22 @@ pub fn split_rule(cfg: &RunConfig) -> SplitRule {
 
 /// Dataset statistics of loaded interactions.
 pub fn summarize(x: &Interactions, load: LoadReport) -> DataSummary {
-    let users = x.user.iter().collect::<HashSet<_>>().len();
-    let items = x.item.iter().collect::<HashSet<_>>().len();
-    let pairs = x.user.iter().zip(&x.item).collect::<HashSet<_>>().len();
+    let count = |codes: &[u32], n: usize| {
+        let mut seen = vec![false; n];
+        codes.iter().for_each(|&c| seen[c as usize] = true);
+        seen.iter().filter(|&&s| s).count()
+    };
+    let users = count(&x.user, x.users.len());
+    let items = count(&x.item, x.items.len());
+    let mut pairs: Vec<u64> = x
+        .user
+        .iter()
+        .zip(&x.item)
+        .map(|(&u, &i)| (u64::from(u) << 32) | u64::from(i))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let pairs = pairs.len();
     let cells = users as f64 * items as f64;
     DataSummary {
         load,
@@ -65,10 +78,11 @@ pub fn summarize(x: &Interactions, load: LoadReport) -> DataSummary {
 pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
     let (x, load) = data::load(cfg)?;
     let (user_table, item_table) = data::side::load_all(cfg, &x)?;
+    let summary = summarize(&x, load);
     let rows: Vec<usize> = (0..x.len()).collect();
     let split = split::split(&x, &rows, &split_rule(cfg));
+    drop(rows);
     let ds = dataset::build(&x, &split, user_table.as_ref(), item_table.as_ref())?;
-    let summary = summarize(&x, load);
     // The raw feature columns are encoded into the dataset now; free them.
     let mut x = x;
     x.features = Vec::new();

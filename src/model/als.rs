@@ -179,37 +179,47 @@ pub fn fit(
     bar.set_position(state.iterations_done as u64);
     let mut curve = Curve::default();
     let mut err = None;
-    let t = Instant::now();
     let mut last_save = Instant::now();
     let every = std::time::Duration::from_secs_f64(checkpoint_seconds);
+    let (mut iter_seconds, mut ck_seconds) = (Vec::new(), 0.0);
     let mut on_iter = |r: als::IterReport, s: &AlsState| -> Result<(), als::AlsError> {
         if let Some(l) = r.loss {
             curve.loss.push(l);
         }
         bar.set_message(r.loss.map(|l| format!("loss {l:.5}")).unwrap_or_default());
         bar.inc(1);
-        // An iteration takes milliseconds on small data: checkpoint once a second at most, so
-        // writing factors does not dominate the fit (a kill loses at most a second of work).
-        if last_save.elapsed() >= every && r.iteration < p.iterations {
+        iter_seconds.push(r.seconds);
+        // Writing the factors costs about as much as a CG iteration on large data: checkpoint
+        // after `checkpoint_seconds` at the earliest, and never spend more than a tenth of the
+        // time since the last checkpoint writing one.
+        let since = last_save.elapsed();
+        if since >= every
+            && since.as_secs_f64() >= 10.0 * ck_seconds / iter_seconds.len() as f64
+            && r.iteration < p.iterations
+        {
+            let w = Instant::now();
             if let Err(e) = save_checkpoint(&ck, s, &fp) {
                 err = Some(e);
             }
+            ck_seconds += w.elapsed().as_secs_f64();
             last_save = Instant::now();
         }
         Ok(())
     };
     let model =
         als::fit(&m, &p, state, &mut on_iter).map_err(|e| Error::Training(format!("als: {e}")))?;
-    let secs = t.elapsed().as_secs_f64();
+    // Training compute only: checkpoint writes are reported apart.
+    let secs: f64 = iter_seconds.iter().sum();
     bar.finish_and_clear();
     if let Some(e) = err {
         return Err(e);
     }
     let timing = Timing {
         fit_seconds: secs,
-        seconds_per_iteration: Some(secs / p.iterations as f64),
-        samples_per_sec: Some(m.data.len() as f64 * p.iterations as f64 / secs.max(1e-9)),
-        epoch_seconds: vec![],
+        seconds_per_iteration: Some(secs / iter_seconds.len().max(1) as f64),
+        samples_per_sec: Some(m.data.len() as f64 * iter_seconds.len() as f64 / secs.max(1e-9)),
+        epoch_seconds: iter_seconds.clone(),
+        checkpoint_seconds: ck_seconds,
     };
     Ok((AlsRecommender { model, params: p }, timing, curve))
 }

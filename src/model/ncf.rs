@@ -226,7 +226,7 @@ pub fn fit(
         row_feature_means.iter_mut().for_each(|m| *m /= n);
     }
     let t = &ds.train;
-    let (train, valid) = match raw.early_stopping {
+    let (mut train, valid) = match raw.early_stopping {
         None => (
             train_set(t, &x, fr, &(0..t.len()).collect::<Vec<_>>()),
             None,
@@ -258,10 +258,10 @@ pub fn fit(
         curve.loss.push(r.loss);
         curve.valid_auc.push(r.valid_auc);
     };
-    let trained = ncf::train(
+    let trained = ncf::train_owned(
         &params,
         &side,
-        &train,
+        &mut train,
         validation,
         Some(&checkpoint.join("ncf")),
         resume,
@@ -280,6 +280,7 @@ pub fn fit(
         samples_per_sec: Some(samples as f64 / secs.max(1e-9)),
         seconds_per_iteration: None,
         epoch_seconds: reports.iter().map(|r| r.seconds).collect(),
+        checkpoint_seconds: 0.0,
     };
     Ok((
         NcfRecommender {

@@ -38,7 +38,7 @@ mod tests;
 pub use backend::Backend;
 pub use data::rank_auc;
 pub use params::{NcfParams, Variant};
-pub use train::{Validation, train};
+pub use train::{Validation, train, train_owned};
 pub use trained::NcfTrained;
 
 use serde::{Deserialize, Serialize};

@@ -36,7 +36,10 @@ pub struct Timing {
     pub fit_seconds: f64,
     pub samples_per_sec: Option<f64>,
     pub seconds_per_iteration: Option<f64>,
+    /// Per epoch (NCF) or iteration (ALS) of this run.
     pub epoch_seconds: Vec<f64>,
+    /// Time spent writing `--resume` checkpoints (not in `fit_seconds`).
+    pub checkpoint_seconds: f64,
 }
 
 /// Per-epoch / per-iteration training curve of one model.
