@@ -83,8 +83,8 @@ pub enum Command {
     Recommend {
         /// A run directory (artifacts/<name>) or a model folder (…/als, …/ncf).
         model_dir: PathBuf,
-        /// The user's raw id.
-        #[arg(long)]
+        /// The user's raw id (negative ids such as DeskDrop's work as is).
+        #[arg(long, allow_hyphen_values = true)]
         user: String,
         #[arg(short, long, default_value_t = 10)]
         k: usize,
@@ -98,8 +98,8 @@ pub enum Command {
     /// Items most similar to an item (cosine of item factors / embeddings).
     Similar {
         model_dir: PathBuf,
-        /// The item's raw id.
-        #[arg(long)]
+        /// The item's raw id (negative ids work as is).
+        #[arg(long, allow_hyphen_values = true)]
         item: String,
         #[arg(short, long, default_value_t = 10)]
         k: usize,

@@ -285,39 +285,58 @@ fn sampled(
 ) -> Result<(Option<SampledMetrics>, usize), EvalError> {
     let n = ds.n_items();
     let m = s.sampled_negatives;
-    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x5A3D_1E5);
-    let mut buf = vec![0f32; n];
-    let (mut pos, mut neg, mut skipped) = (Vec::new(), Vec::new(), 0usize);
-    let mut taken = vec![false; n];
-    for (&u, test) in users.iter().zip(items) {
-        let seen = ds.seen(u);
-        let blocked = |i: u32| seen.binary_search(&i).is_ok() || test.binary_search(&i).is_ok();
-        let candidates = n
-            - seen.len()
-            - test
-                .iter()
-                .filter(|i| seen.binary_search(i).is_err())
-                .count();
-        if candidates < m {
-            skipped += test.len();
-            continue;
-        }
-        model.score_items(u, &mut buf)?;
-        for &i in test {
-            pos.push(f64::from(buf[i as usize]));
-            let mut drawn = Vec::with_capacity(m);
-            while drawn.len() < m {
-                let j = rng.random_range(0..n as u32);
-                if !taken[j as usize] && !blocked(j) {
-                    taken[j as usize] = true;
-                    drawn.push(j);
+    type PerUser = (Vec<f64>, Vec<f64>, usize);
+    // One RNG stream per user: the draw does not depend on the thread count or order.
+    let per_user: Vec<PerUser> = users
+        .par_iter()
+        .zip(items.par_iter())
+        .map_init(
+            || (vec![0f32; n], vec![false; n]),
+            |(buf, taken), (&u, test)| -> Result<PerUser, EvalError> {
+                let seen = ds.seen(u);
+                let blocked =
+                    |i: u32| seen.binary_search(&i).is_ok() || test.binary_search(&i).is_ok();
+                let candidates = n
+                    - seen.len()
+                    - test
+                        .iter()
+                        .filter(|i| seen.binary_search(i).is_err())
+                        .count();
+                if candidates < m {
+                    return Ok((Vec::new(), Vec::new(), test.len()));
                 }
-            }
-            for &j in &drawn {
-                taken[j as usize] = false;
-                neg.push(f64::from(buf[j as usize]));
-            }
-        }
+                let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x5A3D_1E5);
+                rng.set_stream(u64::from(u));
+                model.score_items(u, buf)?;
+                let (mut pos, mut neg) = (
+                    Vec::with_capacity(test.len()),
+                    Vec::with_capacity(test.len() * m),
+                );
+                let mut drawn = Vec::with_capacity(m);
+                for &i in test {
+                    pos.push(f64::from(buf[i as usize]));
+                    drawn.clear();
+                    while drawn.len() < m {
+                        let j = rng.random_range(0..n as u32);
+                        if !taken[j as usize] && !blocked(j) {
+                            taken[j as usize] = true;
+                            drawn.push(j);
+                        }
+                    }
+                    for &j in &drawn {
+                        taken[j as usize] = false;
+                        neg.push(f64::from(buf[j as usize]));
+                    }
+                }
+                Ok((pos, neg, 0))
+            },
+        )
+        .collect::<Result<_, _>>()?;
+    let (mut pos, mut neg, mut skipped) = (Vec::new(), Vec::new(), 0usize);
+    for (p, q, k) in per_user {
+        pos.extend(p);
+        neg.extend(q);
+        skipped += k;
     }
     if pos.is_empty() {
         return Ok((None, skipped));

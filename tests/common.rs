@@ -67,10 +67,15 @@ impl Sandbox {
     }
 
     pub fn run(&self, args: &[&str]) -> Out {
+        self.run_threads(args, 2)
+    }
+
+    /// Run with a given rayon thread count.
+    pub fn run_threads(&self, args: &[&str], threads: usize) -> Out {
         let out = Command::new(env!("CARGO_BIN_EXE_clickrec"))
             .args(args)
             .current_dir(self.dir.path())
-            .env("RAYON_NUM_THREADS", "2")
+            .env("RAYON_NUM_THREADS", threads.to_string())
             .output()
             .expect("run clickrec");
         Out {

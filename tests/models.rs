@@ -213,3 +213,67 @@ fn als_resumes_after_kill_to_the_same_result() {
         .replace("[als]\n", "[als]\ncheckpoint_seconds = 0.0\n");
     kill_and_resume("als.safetensors", &cfg);
 }
+
+#[test]
+fn implicit_run_is_identical_across_thread_counts_and_reports_groups() {
+    let s = Sandbox::new();
+    s.run(&[
+        "generate", "--kind", "events", "--users", "200", "--items", "120", "--rows", "6000",
+        "--days", "5", "-o", "ev.csv",
+    ])
+    .ok();
+    // An item table with a title and a group per item (every content id of the log).
+    let log = std::fs::read_to_string(s.path("ev.csv")).unwrap();
+    let mut ids: Vec<&str> = log
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(2))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut table = String::from("contentId,title,unit\n");
+    for (n, id) in ids.iter().enumerate() {
+        table.push_str(&format!("{id},Article {n},unit{}\n", n % 3));
+    }
+    s.write("items.csv", table);
+    s.write(
+        "c.toml",
+        config(
+            "path = \"ev.csv\"\nuser = \"personId\"\nitem = \"contentId\"\nevent = \"eventType\"\ndedupe = true\n\
+             [data.event_weights]\nVIEW = 1.0\nLIKE = 2.0\nBOOKMARK = 3.0\nFOLLOW = 4.0\n\"COMMENT CREATED\" = 5.0\n\
+             [data.item_table]\npath = \"items.csv\"\nkey = \"contentId\"\ntitle = \"title\"\ngroup = \"unit\"",
+            "[eval]\nsampled_negatives = 20\n[ncf]\nepochs = 2\n[als]\nfactors = 8\niterations = 3\n",
+        ),
+    );
+    s.run_threads(&["train", "c.toml", "-q"], 1).ok();
+    let one = metrics(&s);
+    s.run_threads(&["train", "c.toml", "-q", "--force"], 2).ok();
+    assert_eq!(one, metrics(&s));
+    let ncf = &one["models"]["ncf"];
+    assert_eq!(ncf["ranking"], "full");
+    assert!(ncf["sampled"]["hr"].is_number(), "{ncf}");
+    assert_eq!(
+        ncf["group_hit_rate"].as_object().map(|g| g.len()),
+        Some(3),
+        "{ncf}"
+    );
+    assert!(s.path("artifacts/t/plots/group_hit_rate.svg").exists());
+    let rec = s.run(&[
+        "recommend",
+        "artifacts/t",
+        "--user",
+        ids[0],
+        "--model",
+        "als",
+    ]);
+    // ids[0] is an item id, not a user id: a clean error.
+    rec.fails_with(&["not in the model"]);
+    let user = log
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').nth(3))
+        .unwrap();
+    let rec = s.run(&["recommend", "artifacts/t", "--user", user, "--model", "als"]);
+    rec.ok();
+    assert!(rec.stdout.contains("Article "), "{}", rec.stdout);
+}
