@@ -26,6 +26,15 @@ fn color(i: usize) -> RGBColor {
     C[i % C.len()]
 }
 
+/// Axis labels only at whole numbers (epochs, hit counts).
+fn integer_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{}", x.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
 /// ROC curves of every model that has one (CTR logs), with the diagonal.
 pub fn roc(path: &Path, models: &BTreeMap<String, ModelMetrics>) -> PlotResult {
     let root = SVGBackend::new(path, (640, 520)).into_drawing_area();
@@ -108,6 +117,7 @@ pub fn loss(path: &Path, curves: &BTreeMap<String, Curve>) -> PlotResult {
         .map_err(err)?;
     chart
         .configure_mesh()
+        .x_label_formatter(&integer_label)
         .x_desc("epoch / iteration")
         .y_desc("loss")
         .draw()
@@ -161,6 +171,8 @@ pub fn hit_rate(path: &Path, models: &BTreeMap<String, ModelMetrics>, k: usize) 
         .map_err(err)?;
     chart
         .configure_mesh()
+        .x_labels(2 * max_hits + 3)
+        .x_label_formatter(&integer_label)
         .x_desc("hits in the top K")
         .y_desc("share of users")
         .draw()
