@@ -10,7 +10,7 @@ use crate::cli::{Cli, Command};
 use crate::config;
 use crate::data::{Columns, TableSpec, read_table};
 use crate::error::{Error, Result};
-use crate::metrics::{self, ThresholdRule};
+use crate::metrics::ThresholdRule;
 use crate::modeldir;
 use crate::pipeline::{self, TrainOptions};
 use crate::report::csv_field;
@@ -227,27 +227,6 @@ fn write_split_csvs(dir: &Path, p: &pipeline::Prepared) -> Result<()> {
     Ok(())
 }
 
-/// The metrics.json keys of one model, for `clickrec metrics --json`.
-#[derive(Serialize)]
-struct MetricsJson {
-    rows: usize,
-    auc: Option<f64>,
-    logloss: Option<f64>,
-    threshold: Option<f64>,
-    tpr: Option<f64>,
-    fpr: Option<f64>,
-    k: usize,
-    hr_at_k: f64,
-    ndcg_at_k: f64,
-    precision_at_k: f64,
-    base_rate: f64,
-    users_with_click: usize,
-    users_with_at_most_k_rows: usize,
-    classification: Option<crate::eval::Classification>,
-    confusion: Option<[[u64; 2]; 2]>,
-    notes: Vec<String>,
-}
-
 fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Result<()> {
     if k == 0 {
         return Err(Error::Usage("--k must be at least 1".into()));
@@ -277,78 +256,40 @@ fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Resul
             *index.entry(u.as_str()).or_insert(n)
         })
         .collect();
-    let mut notes = Vec::new();
     let rule = if youden {
         ThresholdRule::Youden
     } else {
         ThresholdRule::WeightedCutoff(w)
     };
-    let (mut auc, mut threshold, mut classification, mut confusion, mut tpr, mut fpr) =
-        (None, None, None, None, None, None);
-    match metrics::roc_auc(&labels, &scores) {
-        Ok(a) => {
-            auc = Some(a);
-            let curve = metrics::roc_curve(&labels, &scores)?;
-            let t = metrics::pick_threshold(&curve, rule)?;
-            let rep = metrics::classification_report(&labels, &scores, t.threshold)?;
-            threshold = Some(t.threshold);
-            tpr = Some(t.tpr);
-            fpr = Some(t.fpr);
-            classification = Some(crate::eval::Classification {
-                class_0: rep.classes[0],
-                class_1: rep.classes[1],
-                accuracy: rep.accuracy,
-            });
-            confusion = Some(rep.confusion);
-        }
-        Err(metrics::MetricError::SingleClass { positives, negatives }) => notes.push(format!(
-            "AUC and the threshold are undefined: a single class ({positives} clicked, {negatives} not)"
-        )),
-        Err(e) => return Err(e.into()),
+    let probabilistic = scores.iter().all(|s| (0.0..=1.0).contains(s));
+    // The same code as a model's evaluation in `clickrec train`.
+    let mut m = crate::eval::ModelMetrics::default();
+    crate::eval::classify(probabilistic, &labels, &scores, rule, &mut m)?;
+    if !probabilistic {
+        m.notes
+            .push("log loss skipped: scores are not probabilities in [0, 1]".into());
     }
-    let logloss = if scores.iter().all(|s| (0.0..=1.0).contains(s)) {
-        Some(metrics::log_loss(&labels, &scores)?)
-    } else {
-        notes.push("log loss skipped: scores are not probabilities in [0, 1]".into());
-        None
-    };
-    let r = metrics::impression_ranking(&users, &labels, &scores, k)?;
-    let out = MetricsJson {
-        rows: labels.len(),
-        auc,
-        logloss,
-        threshold,
-        tpr,
-        fpr,
-        k,
-        hr_at_k: r.hr_at_k,
-        ndcg_at_k: r.ndcg_at_k,
-        precision_at_k: r.precision_at_k,
-        base_rate: r.hr_random,
-        users_with_click: r.users_with_click,
-        users_with_at_most_k_rows: r.users_with_at_most_k_rows,
-        classification,
-        confusion,
-        notes,
-    };
+    crate::eval::rank_impressions(&users, &labels, &scores, k, &mut m)?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string(&out).map_err(|e| Error::Export(e.to_string()))?
-        );
+        let mut v = serde_json::to_value(&m).map_err(|e| Error::Export(e.to_string()))?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("rows".into(), labels.len().into());
+            o.insert("k".into(), k.into());
+        }
+        println!("{v}");
     } else {
-        print!("{}", metrics_text(&out));
+        print!("{}", metrics_text(&m, labels.len(), k));
     }
     Ok(())
 }
 
-fn metrics_text(m: &MetricsJson) -> String {
+fn metrics_text(m: &crate::eval::ModelMetrics, rows: usize, k: usize) -> String {
     let f = |v: Option<f64>| {
         v.map(|x| format!("{x:.6}"))
             .unwrap_or_else(|| "undefined".into())
     };
     let mut o = String::new();
-    let _ = writeln!(o, "rows: {}", m.rows);
+    let _ = writeln!(o, "rows: {rows}");
     let _ = writeln!(o, "AUC: {}   log loss: {}", f(m.auc), f(m.logloss));
     let _ = writeln!(
         o,
@@ -369,14 +310,13 @@ fn metrics_text(m: &MetricsJson) -> String {
         let _ = writeln!(o, "accuracy: {:.4}", c.accuracy);
         let _ = writeln!(o, "confusion [[tn, fp], [fn, tp]]: {:?}", conf);
     }
-    let k = m.k;
     let _ = writeln!(
         o,
         "HR@{k}: {:.4} (random order {:.4}; {} users with a click, {} with at most {k} rows)   NDCG@{k}: {:.4}   P@{k}: {:.4}",
         m.hr_at_k,
-        m.base_rate,
-        m.users_with_click,
-        m.users_with_at_most_k_rows,
+        m.base_rate.unwrap_or(0.0),
+        m.ranked_users,
+        m.users_with_at_most_k_rows.unwrap_or(0),
         m.ndcg_at_k,
         m.precision_at_k
     );

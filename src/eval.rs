@@ -106,20 +106,12 @@ pub fn evaluate(
     let s64: Vec<f64> = scores.iter().map(|&x| f64::from(x)).collect();
     let mut m = ModelMetrics::default();
     if let Some(labels) = &ds.test.label {
-        classify(model, labels, &s64, s, &mut m)?;
+        classify(model.probabilistic(), labels, &s64, s.rule, &mut m)?;
     }
     let ranking = s.ranking;
     match (ranking, &ds.test.label) {
         (RankingMode::Impressions | RankingMode::Auto, Some(labels)) => {
-            let r = metrics::impression_ranking(&ds.test.user, labels, &s64, s.k)?;
-            m.ranking = "impressions".into();
-            m.hr_at_k = r.hr_at_k;
-            m.ndcg_at_k = r.ndcg_at_k;
-            m.precision_at_k = r.precision_at_k;
-            m.ranked_users = r.users_with_click;
-            m.base_rate = Some(r.hr_random);
-            m.users_with_at_most_k_rows = Some(r.users_with_at_most_k_rows);
-            m.hits_per_user = r.per_user.iter().map(|&(_, h)| usize::from(h)).collect();
+            rank_impressions(&ds.test.user, labels, &s64, s.k, &mut m)?;
         }
         _ => {
             let (users, items) = positives(ds);
@@ -164,11 +156,33 @@ pub fn evaluate(
 }
 
 /// AUC, log loss, threshold and the classification report (CTR logs).
-fn classify(
-    model: &dyn Recommender,
+/// Impressions-mode top-K (each user's own test rows) into `m`.
+pub fn rank_impressions(
+    users: &[u32],
     labels: &[bool],
     scores: &[f64],
-    s: &EvalSettings,
+    k: usize,
+    m: &mut ModelMetrics,
+) -> Result<(), EvalError> {
+    let r = metrics::impression_ranking(users, labels, scores, k)?;
+    m.ranking = "impressions".into();
+    m.hr_at_k = r.hr_at_k;
+    m.ndcg_at_k = r.ndcg_at_k;
+    m.precision_at_k = r.precision_at_k;
+    m.ranked_users = r.users_with_click;
+    m.base_rate = Some(r.hr_random);
+    m.users_with_at_most_k_rows = Some(r.users_with_at_most_k_rows);
+    m.hits_per_user = r.per_user.iter().map(|&(_, h)| usize::from(h)).collect();
+    Ok(())
+}
+
+/// AUC, log loss (when `probabilistic`), the ROC threshold and the classification report at it,
+/// into `m`. A single-class input leaves them undefined with a note.
+pub fn classify(
+    probabilistic: bool,
+    labels: &[bool],
+    scores: &[f64],
+    rule: ThresholdRule,
     m: &mut ModelMetrics,
 ) -> Result<(), EvalError> {
     match metrics::roc_auc(labels, scores) {
@@ -184,12 +198,12 @@ fn classify(
         }
         Err(e) => return Err(e.into()),
     }
-    if model.probabilistic() {
+    if probabilistic {
         // Clipped at 1e-7 like the reference peer: f32 sigmoids can saturate at exactly 0 or 1.
         m.logloss = Some(metrics::log_loss_clipped(labels, scores, 1e-7)?);
     }
     let curve = metrics::roc_curve(labels, scores)?;
-    let t = metrics::pick_threshold(&curve, s.rule)?;
+    let t = metrics::pick_threshold(&curve, rule)?;
     let rep = metrics::classification_report(labels, scores, t.threshold)?;
     m.threshold = Some(t.threshold);
     m.tpr = Some(t.tpr);

@@ -103,22 +103,27 @@ fn fingerprint(p: &AlsParams, m: &Csr) -> String {
     format!("{p:?}|{}x{}|{}", m.n_rows, m.n_cols, m.data.len())
 }
 
+/// The two factor matrices as named tensors (checkpoints and the export share the layout).
+fn factor_tensors(m: &AlsModel) -> [Tensor<'_>; 2] {
+    [
+        Tensor {
+            name: "user_factors",
+            shape: vec![m.n_users, m.factors],
+            data: &m.user_factors,
+        },
+        Tensor {
+            name: "item_factors",
+            shape: vec![m.n_items, m.factors],
+            data: &m.item_factors,
+        },
+    ]
+}
+
 fn save_checkpoint(path: &Path, s: &AlsState, fp: &str) -> Result<()> {
     let m = &s.model;
     write_safetensors(
         path,
-        &[
-            Tensor {
-                name: "user_factors",
-                shape: vec![m.n_users, m.factors],
-                data: &m.user_factors,
-            },
-            Tensor {
-                name: "item_factors",
-                shape: vec![m.n_items, m.factors],
-                data: &m.item_factors,
-            },
-        ],
+        &factor_tensors(m),
         HashMap::from([
             ("iterations_done".into(), s.iterations_done.to_string()),
             ("fingerprint".into(), fp.into()),
@@ -251,18 +256,7 @@ pub fn export(dir: &Path, r: &AlsRecommender, ds: &Dataset) -> Result<()> {
     let m = &r.model;
     write_safetensors(
         &d.join("factors.safetensors"),
-        &[
-            Tensor {
-                name: "user_factors",
-                shape: vec![m.n_users, m.factors],
-                data: &m.user_factors,
-            },
-            Tensor {
-                name: "item_factors",
-                shape: vec![m.n_items, m.factors],
-                data: &m.item_factors,
-            },
-        ],
+        &factor_tensors(m),
         HashMap::from([("format".into(), "clickrec-als-1".into())]),
     )?;
     let p = &r.params;
