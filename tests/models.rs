@@ -277,3 +277,25 @@ fn implicit_run_is_identical_across_thread_counts_and_reports_groups() {
     rec.ok();
     assert!(rec.stdout.contains("Article "), "{}", rec.stdout);
 }
+
+#[test]
+fn backends_are_selectable_and_wgpu_needs_its_feature() {
+    let s = Sandbox::new();
+    s.write(
+        "c.toml",
+        synthetic(6_000, 2, 2).replace("[ncf]\n", "[ncf]\nbackend = \"ndarray\"\n"),
+    );
+    s.run(&["train", "c.toml", "-q"]).ok();
+    assert!(metrics(&s)["models"]["ncf"]["auc"].is_number());
+    if !cfg!(feature = "wgpu") {
+        s.run(&[
+            "train",
+            "c.toml",
+            "-q",
+            "--force",
+            "--set",
+            "ncf.backend=wgpu",
+        ])
+        .fails_with(&["wgpu", "--features wgpu"]);
+    }
+}
