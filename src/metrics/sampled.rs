@@ -43,7 +43,7 @@ pub fn sampled_metrics(pos_scores: &[f64], neg_scores: &[f64], k: usize) -> Resu
     check_non_empty("positive scores", pos_scores.len())?;
     check_non_empty("negative scores", neg_scores.len())?;
     let n = pos_scores.len();
-    if neg_scores.len() % n != 0 {
+    if !neg_scores.len().is_multiple_of(n) {
         return Err(MetricError::LengthMismatch {
             what: "negative scores (n pairs × m negatives) vs positive scores (n pairs)",
             left: neg_scores.len(),
