@@ -109,13 +109,18 @@ pub fn evaluate(
         classify(model.probabilistic(), labels, &s64, s.rule, &mut m)?;
     }
     let ranking = s.ranking;
-    match (ranking, &ds.test.label) {
-        (RankingMode::Impressions | RankingMode::Auto, Some(labels)) => {
-            rank_impressions(&ds.test.user, labels, &s64, s.k, &mut m)?;
-        }
-        _ => {
-            let (users, items) = positives(ds);
-            let (acc, hits, group) = full_ranking(model, ds, &users, &items, s.k)?;
+    let impressions = matches!(ranking, RankingMode::Impressions | RankingMode::Auto);
+    let full = !(impressions && ds.test.label.is_some());
+    let want_sampled = ranking == RankingMode::Sampled
+        || (ds.test.label.is_none() && ranking != RankingMode::Impressions);
+    if let (false, Some(labels)) = (full, &ds.test.label) {
+        rank_impressions(&ds.test.user, labels, &s64, s.k, &mut m)?;
+    }
+    if full || want_sampled {
+        let (users, items) = positives(ds);
+        let pass = user_pass(model, ds, &users, &items, s, full, want_sampled)?;
+        if full {
+            let (acc, hits, group) = full_ranking(ds, &pass, &items, s.k);
             let sum = acc.summary();
             m.ranking = "full".into();
             m.hr_at_k = sum.hr_at_k;
@@ -125,31 +130,32 @@ pub fn evaluate(
             m.hits_per_user = hits;
             m.group_hit_rate = group;
         }
-    }
-    if ranking == RankingMode::Sampled
-        || (ds.test.label.is_none() && ranking != RankingMode::Impressions)
-    {
-        let (users, items) = positives(ds);
-        let (sm, skipped) = sampled(model, ds, &users, &items, s)?;
-        if let Some(sm) = sm {
-            if skipped > 0 {
-                m.notes.push(format!("{skipped} test pairs skipped in the sampled protocol: fewer than {} unseen items", s.sampled_negatives));
+        if want_sampled {
+            match sampled(&pass, s)? {
+                (Some(sm), skipped) => {
+                    if skipped > 0 {
+                        m.notes.push(format!(
+                            "{skipped} test pairs skipped in the sampled protocol: fewer than {} unseen items",
+                            s.sampled_negatives
+                        ));
+                    }
+                    if ranking == RankingMode::Sampled {
+                        m.ranking = "sampled".into();
+                        m.hr_at_k = sm.hr;
+                        m.ndcg_at_k = sm.ndcg;
+                        m.precision_at_k = 0.0;
+                        m.notes.push(
+                            "precision@K is not defined in the sampled protocol (reported as 0)"
+                                .into(),
+                        );
+                    }
+                    m.sampled = Some(sm);
+                }
+                (None, _) => m.notes.push(format!(
+                    "sampled protocol skipped: no user has {} unseen items to sample",
+                    s.sampled_negatives
+                )),
             }
-            if ranking == RankingMode::Sampled {
-                m.ranking = "sampled".into();
-                m.hr_at_k = sm.hr;
-                m.ndcg_at_k = sm.ndcg;
-                m.precision_at_k = 0.0;
-                m.notes.push(
-                    "precision@K is not defined in the sampled protocol (reported as 0)".into(),
-                );
-            }
-            m.sampled = Some(sm);
-        } else {
-            m.notes.push(format!(
-                "sampled protocol skipped: no user has {} unseen items to sample",
-                s.sampled_negatives
-            ));
         }
     }
     Ok((m, Predictions { scores }))
@@ -244,34 +250,94 @@ type FullRanking = (
     Option<BTreeMap<String, f64>>,
 );
 
-/// Full-ranking top-K: candidates are all train items minus the user's train items.
-fn full_ranking(
+/// What one user contributes: their top K (full ranking) and their sampled-protocol scores
+/// (positives, negatives row-major, pairs skipped).
+struct UserPass {
+    top: Option<(metrics::UserRank, Vec<u32>)>,
+    sampled: (Vec<f64>, Vec<f64>, usize),
+}
+
+/// Score every item once per eval user (in parallel) and derive what is asked: the full-ranking
+/// top K (candidates are all train items minus the user's train items) and/or the sampled 1 + N
+/// draw (each positive against N distinct unseen items; one RNG stream per user, so the draw does
+/// not depend on the thread count).
+fn user_pass(
     model: &dyn Recommender,
     ds: &Dataset,
     users: &[u32],
     items: &[Vec<u32>],
-    k: usize,
-) -> Result<FullRanking, EvalError> {
+    s: &EvalSettings,
+    full: bool,
+    want_sampled: bool,
+) -> Result<Vec<UserPass>, EvalError> {
     let n = ds.n_items();
-    let per_user: Vec<(metrics::UserRank, Vec<u32>)> = users
+    let m = s.sampled_negatives;
+    users
         .par_iter()
         .zip(items.par_iter())
         .map_init(
-            || vec![0f32; n],
-            |buf, (&u, test)| -> Result<_, EvalError> {
+            || (vec![0f32; n], vec![false; n]),
+            |(buf, taken), (&u, test)| -> Result<UserPass, EvalError> {
                 model.score_items(u, buf)?;
-                let top = metrics::top_k_excluding(buf, ds.seen(u), k)?;
-                let rank = metrics::user_topk_metrics(&top, test, k)?;
-                Ok((rank, top))
+                let seen = ds.seen(u);
+                let top = if full {
+                    let top = metrics::top_k_excluding(buf, seen, s.k)?;
+                    Some((metrics::user_topk_metrics(&top, test, s.k)?, top))
+                } else {
+                    None
+                };
+                let unseen = n
+                    - seen.len()
+                    - test
+                        .iter()
+                        .filter(|i| seen.binary_search(i).is_err())
+                        .count();
+                let sampled = if !want_sampled {
+                    (Vec::new(), Vec::new(), 0)
+                } else if unseen < m {
+                    (Vec::new(), Vec::new(), test.len())
+                } else {
+                    let blocked =
+                        |i: u32| seen.binary_search(&i).is_ok() || test.binary_search(&i).is_ok();
+                    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x5A3D_1E5);
+                    rng.set_stream(u64::from(u));
+                    let (mut pos, mut neg) = (
+                        Vec::with_capacity(test.len()),
+                        Vec::with_capacity(test.len() * m),
+                    );
+                    let mut drawn = Vec::with_capacity(m);
+                    for &i in test {
+                        pos.push(f64::from(buf[i as usize]));
+                        drawn.clear();
+                        while drawn.len() < m {
+                            let j = rng.random_range(0..n as u32);
+                            if !taken[j as usize] && !blocked(j) {
+                                taken[j as usize] = true;
+                                drawn.push(j);
+                            }
+                        }
+                        for &j in &drawn {
+                            taken[j as usize] = false;
+                            neg.push(f64::from(buf[j as usize]));
+                        }
+                    }
+                    (pos, neg, 0)
+                };
+                Ok(UserPass { top, sampled })
             },
         )
-        .collect::<Result<_, _>>()?;
+        .collect()
+}
+
+/// Full-ranking means, the hits per user and the per-group hit rate, in user order.
+fn full_ranking(ds: &Dataset, pass: &[UserPass], items: &[Vec<u32>], k: usize) -> FullRanking {
     let mut acc = RankingAccumulator::new(k);
-    let mut hits = Vec::with_capacity(per_user.len());
+    let mut hits = Vec::with_capacity(pass.len());
     let mut groups: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for ((rank, top), test) in per_user.into_iter().zip(items) {
+    for (p, test) in pass.iter().zip(items) {
+        let Some((rank, top)) = &p.top else { continue };
         hits.push(top.iter().filter(|i| test.binary_search(i).is_ok()).count());
-        acc.add(rank);
+        acc.add(*rank);
         if let Some(g) = &ds.item_groups {
             for &i in test {
                 let e = groups.entry(g[i as usize].clone()).or_default();
@@ -286,71 +352,19 @@ fn full_ranking(
             .map(|(g, (h, n))| (g, h as f64 / n as f64))
             .collect()
     });
-    Ok((acc, hits, group))
+    (acc, hits, group)
 }
 
-/// The sampled protocol: each positive pair against `sampled_negatives` distinct unseen items.
+/// The sampled-protocol metrics over all users' draws, and the pairs skipped.
 fn sampled(
-    model: &dyn Recommender,
-    ds: &Dataset,
-    users: &[u32],
-    items: &[Vec<u32>],
+    pass: &[UserPass],
     s: &EvalSettings,
 ) -> Result<(Option<SampledMetrics>, usize), EvalError> {
-    let n = ds.n_items();
-    let m = s.sampled_negatives;
-    type PerUser = (Vec<f64>, Vec<f64>, usize);
-    // One RNG stream per user: the draw does not depend on the thread count or order.
-    let per_user: Vec<PerUser> = users
-        .par_iter()
-        .zip(items.par_iter())
-        .map_init(
-            || (vec![0f32; n], vec![false; n]),
-            |(buf, taken), (&u, test)| -> Result<PerUser, EvalError> {
-                let seen = ds.seen(u);
-                let blocked =
-                    |i: u32| seen.binary_search(&i).is_ok() || test.binary_search(&i).is_ok();
-                let candidates = n
-                    - seen.len()
-                    - test
-                        .iter()
-                        .filter(|i| seen.binary_search(i).is_err())
-                        .count();
-                if candidates < m {
-                    return Ok((Vec::new(), Vec::new(), test.len()));
-                }
-                let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x5A3D_1E5);
-                rng.set_stream(u64::from(u));
-                model.score_items(u, buf)?;
-                let (mut pos, mut neg) = (
-                    Vec::with_capacity(test.len()),
-                    Vec::with_capacity(test.len() * m),
-                );
-                let mut drawn = Vec::with_capacity(m);
-                for &i in test {
-                    pos.push(f64::from(buf[i as usize]));
-                    drawn.clear();
-                    while drawn.len() < m {
-                        let j = rng.random_range(0..n as u32);
-                        if !taken[j as usize] && !blocked(j) {
-                            taken[j as usize] = true;
-                            drawn.push(j);
-                        }
-                    }
-                    for &j in &drawn {
-                        taken[j as usize] = false;
-                        neg.push(f64::from(buf[j as usize]));
-                    }
-                }
-                Ok((pos, neg, 0))
-            },
-        )
-        .collect::<Result<_, _>>()?;
     let (mut pos, mut neg, mut skipped) = (Vec::new(), Vec::new(), 0usize);
-    for (p, q, k) in per_user {
-        pos.extend(p);
-        neg.extend(q);
-        skipped += k;
+    for p in pass {
+        pos.extend_from_slice(&p.sampled.0);
+        neg.extend_from_slice(&p.sampled.1);
+        skipped += p.sampled.2;
     }
     if pos.is_empty() {
         return Ok((None, skipped));

@@ -1,5 +1,7 @@
 //! Wiring of the trainable models (NCF, ALS) into the pipeline.
 
+use std::sync::Arc;
+
 use crate::config::RunConfig;
 use crate::error::Result;
 use crate::model::{als, ncf};
@@ -16,10 +18,10 @@ pub fn fit_enabled(
     if let Some(raw) = cfg.raw.ncf.as_ref().filter(|n| n.enabled) {
         let (model, timing, curve) =
             ncf::fit(raw, cfg.raw.seed, &mut p.ds, &ck, opts.resume, opts.quiet)?;
-        let shared = std::sync::Arc::new(model);
-        let for_export = shared.clone();
+        let model = Arc::new(model);
+        let for_export = model.clone();
         out.push(Fitted {
-            model: Box::new(ArcModel(shared)),
+            model,
             timing,
             curve: Some(curve),
             export: Some(Box::new(move |dir, ctx| ncf::export(dir, &for_export, ctx))),
@@ -35,10 +37,10 @@ pub fn fit_enabled(
             opts.resume,
             opts.quiet,
         )?;
-        let exported = std::sync::Arc::new(model);
-        let for_export = exported.clone();
+        let model = Arc::new(model);
+        let for_export = model.clone();
         out.push(Fitted {
-            model: Box::new(ArcModel(exported)),
+            model,
             timing,
             curve: (!curve.loss.is_empty()).then_some(curve),
             export: Some(Box::new(move |dir, ctx| {
@@ -47,25 +49,4 @@ pub fn fit_enabled(
         });
     }
     Ok(())
-}
-
-/// A shared model behind the common interface (the exporter keeps a second handle).
-struct ArcModel<M>(std::sync::Arc<M>);
-
-impl<M: crate::model::Recommender> crate::model::Recommender for ArcModel<M> {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-    fn probabilistic(&self) -> bool {
-        self.0.probabilistic()
-    }
-    fn score_rows(
-        &self,
-        part: &crate::dataset::Part,
-    ) -> Result<Vec<f32>, crate::model::ModelError> {
-        self.0.score_rows(part)
-    }
-    fn score_items(&self, user: u32, out: &mut [f32]) -> Result<(), crate::model::ModelError> {
-        self.0.score_items(user, out)
-    }
 }

@@ -122,7 +122,8 @@ pub struct TrainOptions {
 
 /// A fitted model with what its training reported.
 pub struct Fitted {
-    pub model: Box<dyn Recommender>,
+    /// Shared so the exporter can hold the same model.
+    pub model: std::sync::Arc<dyn Recommender>,
     pub timing: Timing,
     pub curve: Option<Curve>,
     /// Writes the model's export folder into the run dir.
@@ -157,7 +158,7 @@ pub fn fit_models(cfg: &RunConfig, p: &mut Prepared, opts: &TrainOptions) -> Res
             ..Default::default()
         };
         out.push(Fitted {
-            model: Box::new(model),
+            model: std::sync::Arc::new(model),
             timing,
             curve: None,
             export: None,

@@ -178,14 +178,9 @@ impl Recommender for Saved {
     fn score_items(&self, user: u32, out: &mut [f32]) -> Result<(), ModelError> {
         let u = self.users[user as usize];
         let mut buf = Vec::new();
-        let means = match &self.inner {
-            SavedModel::Ncf(s) => s.json.row_feature_means.clone(),
-            SavedModel::Als(_) => vec![],
-        };
-        for (j, o) in out.iter_mut().enumerate() {
-            let i = self.items[j];
+        for (o, &i) in out.iter_mut().zip(&self.items) {
             *o = match &self.inner {
-                SavedModel::Ncf(s) => s.score(u, i, &means, &mut buf),
+                SavedModel::Ncf(s) => s.score(u, i, &s.json.row_feature_means, &mut buf),
                 SavedModel::Als(m) => match (u, i) {
                     (Some(u), Some(i)) => m.score(u, i),
                     _ => f32::MIN,

@@ -23,6 +23,14 @@ fn bad(path: &Path, column: &str, row: usize, problem: String) -> DataError {
     }
 }
 
+/// Position of the first null of a column (0 when there is none).
+fn first_null(s: &Series) -> usize {
+    s.is_null()
+        .iter()
+        .position(|v| v == Some(true))
+        .unwrap_or(0)
+}
+
 impl<'a> Columns<'a> {
     /// The column `name` (configured under `key`), or an error listing the columns that exist.
     pub fn get(&self, name: &str, key: &str) -> Result<&'a Series, DataError> {
@@ -52,11 +60,24 @@ impl<'a> Columns<'a> {
         }
     }
 
+    /// An error at the first value that `is_bad`, described by `problem`.
+    pub fn reject<T: Copy>(
+        &self,
+        name: &str,
+        values: &[T],
+        is_bad: impl Fn(T) -> bool,
+        problem: impl Fn(T) -> String,
+    ) -> Result<(), DataError> {
+        match values.iter().position(|&v| is_bad(v)) {
+            Some(row) => Err(bad(self.path, name, row, problem(values[row]))),
+            None => Ok(()),
+        }
+    }
+
     /// The first null row of a column, as an error.
     fn no_nulls(&self, s: &Series, name: &str) -> Result<(), DataError> {
         if s.null_count() > 0 {
-            let mask = s.is_null();
-            let row = mask.iter().position(|v| v == Some(true)).unwrap_or(0);
+            let row = first_null(s);
             return Err(bad(
                 self.path,
                 name,
@@ -82,8 +103,7 @@ impl<'a> Columns<'a> {
             .cast(&DataType::Float64)
             .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
         if cast.null_count() > 0 {
-            let mask = cast.is_null();
-            let row = mask.iter().position(|v| v == Some(true)).unwrap_or(0);
+            let row = first_null(&cast);
             return Err(bad(
                 self.path,
                 name,
@@ -95,28 +115,24 @@ impl<'a> Columns<'a> {
             .f64()
             .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
         let out: Vec<f64> = ca.into_no_null_iter().collect();
-        if let Some(row) = out.iter().position(|v| !v.is_finite()) {
-            return Err(bad(
-                self.path,
-                name,
-                row,
-                format!("{} is not a finite number", out[row]),
-            ));
-        }
+        self.reject(
+            name,
+            &out,
+            |v: f64| !v.is_finite(),
+            |x| format!("{x} is not a finite number"),
+        )?;
         Ok(out)
     }
 
     /// Numbers as f32 (model inputs); also errors on values beyond the f32 range.
     pub fn f32s(&self, name: &str, key: &str) -> Result<Vec<f32>, DataError> {
         let v = self.f64s(name, key)?;
-        if let Some(row) = v.iter().position(|x| x.abs() > f64::from(f32::MAX)) {
-            return Err(bad(
-                self.path,
-                name,
-                row,
-                format!("{} is too large for a feature (beyond f32)", v[row]),
-            ));
-        }
+        self.reject(
+            name,
+            &v,
+            |x: f64| x.abs() > f64::from(f32::MAX),
+            |x| format!("{x} is too large for a feature (beyond f32)"),
+        )?;
         Ok(v.into_iter().map(|x| x as f32).collect())
     }
 
@@ -252,14 +268,12 @@ impl<'a> Columns<'a> {
                 }
             }
         };
-        if let Some(row) = out.iter().position(|&t| t < 0) {
-            return Err(bad(
-                self.path,
-                name,
-                row,
-                format!("negative timestamp {}", out[row]),
-            ));
-        }
+        self.reject(
+            name,
+            &out,
+            |t: i64| t < 0,
+            |x| format!("negative timestamp {x}"),
+        )?;
         Ok(out)
     }
 
@@ -274,14 +288,12 @@ impl<'a> Columns<'a> {
             return Ok(ca.iter().map(|v| v.unwrap_or(false)).collect());
         }
         let v = self.f64s(name, key)?;
-        if let Some(row) = v.iter().position(|&x| x != 0.0 && x != 1.0) {
-            return Err(bad(
-                self.path,
-                name,
-                row,
-                format!("label {} is not 0 or 1", v[row]),
-            ));
-        }
+        self.reject(
+            name,
+            &v,
+            |x: f64| x != 0.0 && x != 1.0,
+            |x| format!("label {x} is not 0 or 1"),
+        )?;
         Ok(v.iter().map(|&x| x == 1.0).collect())
     }
 }

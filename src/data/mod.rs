@@ -259,14 +259,8 @@ pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
     let mut weight = vec![1.0f32; height];
     if let Some(w) = &d.weight {
         let v = f.cols().f64s(w, "data.weight")?;
-        if let Some(row) = v.iter().position(|&x| x < 0.0) {
-            return Err(DataError::BadValue {
-                path: path.clone(),
-                column: w.clone(),
-                row: row + 1,
-                problem: format!("negative weight {}", v[row]),
-            });
-        }
+        f.cols()
+            .reject(w, &v, |x: f64| x < 0.0, |x| format!("negative weight {x}"))?;
         weight = v.iter().map(|&x| x as f32).collect();
         f.done(w);
     }

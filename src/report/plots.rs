@@ -144,58 +144,36 @@ pub fn loss(path: &Path, curves: &BTreeMap<String, Curve>) -> PlotResult {
 
 /// Distribution of hits in the top K per ranked user, one bar group per model.
 pub fn hit_rate(path: &Path, models: &BTreeMap<String, ModelMetrics>, k: usize) -> PlotResult {
-    let n_models = models.len().max(1);
     let max_hits = models
         .values()
         .flat_map(|m| m.hits_per_user.iter().copied())
         .max()
         .unwrap_or(1)
         .min(k);
-    let mut shares: Vec<Vec<f64>> = Vec::new();
-    for m in models.values() {
-        let mut counts = vec![0usize; max_hits + 1];
-        for &h in &m.hits_per_user {
-            counts[h.min(max_hits)] += 1;
-        }
-        let total = m.hits_per_user.len().max(1) as f64;
-        shares.push(counts.iter().map(|&c| c as f64 / total).collect());
-    }
-    let root = SVGBackend::new(path, (640, 480)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(format!("hits in the top {k} per user"), ("sans-serif", 20))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(-0.5f64..max_hits as f64 + 0.5, 0f64..1f64)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_labels(2 * max_hits + 3)
-        .x_label_formatter(&integer_label)
-        .x_desc("hits in the top K")
-        .y_desc("share of users")
-        .draw()
-        .map_err(err)?;
-    let w = 0.8 / n_models as f64;
-    for (i, (name, s)) in models.keys().zip(&shares).enumerate() {
-        let col = color(i);
-        chart
-            .draw_series(s.iter().enumerate().map(|(h, &v)| {
-                let x0 = h as f64 - 0.4 + i as f64 * w;
-                Rectangle::new([(x0, 0.0), (x0 + w, v)], col.filled())
-            }))
-            .map_err(err)?
-            .label(name.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], col.filled()));
-    }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
+    let series: Vec<(&str, Vec<f64>)> = models
+        .iter()
+        .map(|(name, m)| {
+            let mut counts = vec![0usize; max_hits + 1];
+            for &h in &m.hits_per_user {
+                counts[h.min(max_hits)] += 1;
+            }
+            let total = m.hits_per_user.len().max(1) as f64;
+            (
+                name.as_str(),
+                counts.iter().map(|&c| c as f64 / total).collect(),
+            )
+        })
+        .collect();
+    let labels: Vec<String> = (0..=max_hits).map(|h| h.to_string()).collect();
+    let caption = format!("hits in the top {k} per user");
+    grouped_bars(
+        path,
+        &caption,
+        &labels,
+        "hits in the top K",
+        "share of users",
+        &series,
+    )
 }
 
 /// Per-group hit rate (share of each group's test items reaching the top K), per model.
@@ -207,38 +185,72 @@ pub fn group_hit_rate(path: &Path, models: &BTreeMap<String, ModelMetrics>) -> P
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
+    let series: Vec<(&str, Vec<f64>)> = models
+        .iter()
+        .filter_map(|(name, m)| {
+            let g = m.group_hit_rate.as_ref()?;
+            Some((
+                name.as_str(),
+                groups
+                    .iter()
+                    .map(|k| g.get(k).copied().unwrap_or(0.0))
+                    .collect(),
+            ))
+        })
+        .collect();
+    let caption = "hit rate per item group";
+    grouped_bars(
+        path,
+        caption,
+        &groups,
+        "item group",
+        "share of test items in the top K",
+        &series,
+    )
+}
+
+/// Bars in [0, 1], one group per x label, one bar per series (model) in each group.
+fn grouped_bars(
+    path: &Path,
+    caption: &str,
+    labels: &[String],
+    x_desc: &str,
+    y_desc: &str,
+    series: &[(&str, Vec<f64>)],
+) -> PlotResult {
     let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("hit rate per item group", ("sans-serif", 20))
+        .caption(caption, ("sans-serif", 20))
         .margin(15)
-        .x_label_area_size(60)
+        .x_label_area_size(50)
         .y_label_area_size(50)
-        .build_cartesian_2d(-0.5f64..groups.len() as f64 - 0.5, 0f64..1f64)
+        .build_cartesian_2d(-0.5f64..labels.len() as f64 - 0.5, 0f64..1f64)
         .map_err(err)?;
-    let labels = groups.clone();
+    let at_whole = |x: &f64| {
+        let near = (x - x.round()).abs() < 1e-9;
+        near.then(|| labels.get(x.round() as usize).cloned())
+            .flatten()
+            .unwrap_or_default()
+    };
     chart
         .configure_mesh()
-        .x_labels(groups.len().max(1))
-        .x_label_formatter(&|x| labels.get(x.round() as usize).cloned().unwrap_or_default())
-        .y_desc("share of test items in the top K")
+        .x_labels(2 * labels.len() + 1)
+        .x_label_formatter(&at_whole)
+        .x_desc(x_desc)
+        .y_desc(y_desc)
         .draw()
         .map_err(err)?;
-    let n_models = models.len().max(1);
-    let w = 0.8 / n_models as f64;
-    for (i, (name, m)) in models.iter().enumerate() {
-        let Some(g) = &m.group_hit_rate else { continue };
+    let w = 0.8 / series.len().max(1) as f64;
+    for (i, (name, values)) in series.iter().enumerate() {
         let col = color(i);
         chart
-            .draw_series(groups.iter().enumerate().map(|(j, key)| {
+            .draw_series(values.iter().enumerate().map(|(j, &v)| {
                 let x0 = j as f64 - 0.4 + i as f64 * w;
-                Rectangle::new(
-                    [(x0, 0.0), (x0 + w, g.get(key).copied().unwrap_or(0.0))],
-                    col.filled(),
-                )
+                Rectangle::new([(x0, 0.0), (x0 + w, v)], col.filled())
             }))
             .map_err(err)?
-            .label(name.as_str())
+            .label(*name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], col.filled()));
     }
     chart
