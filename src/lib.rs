@@ -2,7 +2,8 @@
 //!
 //! One module per pipeline stage: [`config`] → [`data`] (load, de-duplicate, filter) →
 //! [`split`] → [`dataset`] (encode, [`features`]) → models ([`model`], [`ncf`], [`als`]) →
-//! [`eval`] with [`metrics`] → [`report`] and export, written through [`rundir`].
+//! [`eval`] with [`metrics`] → [`report`] and export, written through [`rundir`]. [`tune`]
+//! searches model settings on a validation part carved from the train part.
 
 pub mod als;
 pub mod cli;
@@ -27,5 +28,6 @@ pub mod scorer;
 pub mod serve;
 pub mod split;
 pub mod synth;
+pub mod tune;
 
 pub use error::{Error, Result};

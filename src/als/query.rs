@@ -1,7 +1,7 @@
 //! Scoring, top-k recommendation, item similarity and fold-in of new users.
 
 use super::kernels::{Arith, Simd, dot};
-use super::solver::{CholScratch, cholesky_row, regularized_gram};
+use super::solver::{CholScratch, RowSystem, Weights, cholesky_row, regularized_gram};
 use super::topk::top_k;
 use super::{AlsError, AlsModel, AlsParams, Csr};
 use rayon::prelude::*;
@@ -153,7 +153,13 @@ impl AlsModel {
             .iter()
             .map(|&r| params.confidence.of(params.alpha, r))
             .collect();
-        let a = regularized_gram(&self.item_factors, self.n_items, f, params.regularization);
+        let w = Weights::of(params);
+        let a = regularized_gram(&self.item_factors, self.n_items, f, w.shared_reg(), w.w0);
+        let sys = RowSystem {
+            a: &a,
+            w0: w.w0,
+            reg: w.row_reg(row.indices.len(), self.n_items),
+        };
         let mut x = vec![0.0f32; f];
         let mut scratch = CholScratch::new(f);
         cholesky_row(
@@ -161,7 +167,7 @@ impl AlsModel {
             &self.item_factors,
             &row.indices,
             &conf,
-            &a,
+            sys,
             &mut scratch,
         )
         .map_err(|_| AlsError::NotPositiveDefinite {

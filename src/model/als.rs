@@ -11,8 +11,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::{ModelError, Recommender};
-use crate::als::{self, AlsModel, AlsParams, AlsState, Confidence, Csr, Solver};
-use crate::config::{AlsConfidence, AlsSolver, RawAls};
+use crate::als::{self, AlsModel, AlsParams, AlsState, Confidence, Csr, RegScaling, Solver};
+use crate::config::{AlsConfidence, AlsRegScaling, AlsSolver, RawAls};
 use crate::dataset::{Dataset, Part};
 use crate::error::{Error, Result};
 use crate::export::{Tensor, read_safetensors, write_json, write_safetensors};
@@ -68,6 +68,12 @@ pub fn params(raw: &RawAls, run_seed: u64) -> AlsParams {
             },
             AlsSolver::Cholesky => Solver::Cholesky,
         },
+        unobserved_weight: raw.unobserved_weight as f32,
+        reg_scaling: match raw.reg_scaling {
+            AlsRegScaling::None => RegScaling::None,
+            AlsRegScaling::Frequency => RegScaling::Frequency,
+        },
+        init_std: raw.init_std.map(|s| s as f32),
         seed: raw.seed.unwrap_or(run_seed),
         compute_loss: raw.compute_loss,
     }
@@ -240,6 +246,12 @@ pub struct AlsModelJson {
     pub iterations: usize,
     pub confidence: String,
     pub solver: String,
+    /// α0 (absent in models written before it existed: 1).
+    #[serde(default = "one")]
+    pub unobserved_weight: f32,
+    /// `none` | `frequency` (absent: `none`).
+    #[serde(default = "none")]
+    pub reg_scaling: String,
     pub seed: u64,
     pub users: crate::data::IdMap,
     pub items: crate::data::IdMap,
@@ -247,6 +259,13 @@ pub struct AlsModelJson {
     /// Each user's train items (CSR), excluded by `recommend`.
     pub seen_ptr: Vec<usize>,
     pub seen_items: Vec<u32>,
+}
+
+fn one() -> f32 {
+    1.0
+}
+fn none() -> String {
+    "none".into()
 }
 
 /// Write `als/factors.safetensors` and `als/model.json`.
@@ -269,6 +288,8 @@ pub fn export(dir: &Path, r: &AlsRecommender, ds: &Dataset) -> Result<()> {
         iterations: p.iterations,
         confidence: format!("{:?}", p.confidence).to_lowercase(),
         solver: format!("{:?}", p.solver),
+        unobserved_weight: p.unobserved_weight,
+        reg_scaling: format!("{:?}", p.reg_scaling).to_lowercase(),
         seed: p.seed,
         users: ds.users.clone(),
         items: ds.items.clone(),
