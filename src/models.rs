@@ -30,8 +30,7 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
     }
     let ck = checkpoint_dir(cfg);
     if let Some(raw) = cfg.raw.ncf.as_ref().filter(|n| n.enabled) {
-        let (model, timing, curve) =
-            ncf::fit(raw, cfg.raw.seed, ds, &ck, opts.resume, opts.quiet)?;
+        let (model, timing, curve) = ncf::fit(raw, cfg.raw.seed, ds, &ck, opts.resume, opts.quiet)?;
         let model = Arc::new(model);
         let for_export = model.clone();
         out.push(Fitted {

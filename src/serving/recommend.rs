@@ -89,4 +89,3 @@ fn similar_ncf(dir: &Path, item: &str, k: usize, json: bool) -> Result<()> {
     );
     Ok(())
 }
-
