@@ -6,10 +6,10 @@ use serde::Serialize;
 
 use crate::config::{RunConfig, SplitMethod, TuneValidation};
 use crate::data;
-use crate::dataset;
+use crate::dataset::{self, Dataset};
 use crate::error::Result;
 use crate::eval::EvalError;
-use crate::pipeline::{self, Prepared};
+use crate::pipeline;
 use crate::split::{self, SplitRule, SplitStats};
 
 /// How the validation part was carved, for `metrics.json.tuning.validation`.
@@ -48,10 +48,9 @@ pub fn prepare(
     cfg: &RunConfig,
     v: TuneValidation,
     fraction: f64,
-) -> Result<(Prepared, ValidationInfo)> {
-    let (x, load) = data::load(cfg)?;
+) -> Result<(Dataset, ValidationInfo)> {
+    let (x, _) = data::load(cfg)?;
     let (user_table, item_table) = data::side::load_all(cfg, &x)?;
-    let summary = pipeline::summarize(&x, load);
     let rows: Vec<usize> = (0..x.len()).collect();
     let outer = split::split(&x, &rows, &pipeline::split_rule(cfg));
     drop(rows);
@@ -67,9 +66,7 @@ pub fn prepare(
         .into());
     }
     let ds = dataset::build(&x, &inner, user_table.as_ref(), item_table.as_ref())?;
-    let mut x = x;
-    x.features = Vec::new();
-    x.categorical = Vec::new();
+    drop(x);
     let info = ValidationInfo {
         validation: match v {
             TuneValidation::Split => "split",
@@ -81,15 +78,5 @@ pub fn prepare(
         fraction: (rule.method == SplitMethod::Random).then_some(rule.test_fraction),
         split: inner.stats.clone(),
     };
-    Ok((
-        Prepared {
-            x,
-            split: inner,
-            ds,
-            summary,
-            user_table,
-            item_table,
-        },
-        info,
-    ))
+    Ok((ds, info))
 }

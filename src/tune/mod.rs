@@ -22,7 +22,8 @@ use crate::config::{self, ConfigError, RunConfig, TuneModels};
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::eval;
-use crate::pipeline::{self, Prepared, TrainOptions};
+use crate::fitted::{TrainOptions, checkpoint_dir};
+use crate::{models, pipeline};
 use crate::report::RunMetrics;
 use crate::rundir::RunDirError;
 use record::TrialRecord;
@@ -157,8 +158,7 @@ pub fn run(path: &Path, overrides: &[String], opts: &TuneOptions) -> Result<Tune
         Vec::new()
     };
 
-    let (mut p, info) = carve::prepare(&cfg, t.validation, t.validation_fraction)?;
-    let ds0 = p.ds.clone();
+    let (ds0, info) = carve::prepare(&cfg, t.validation, t.validation_fraction)?;
     let bar = crate::progress::bar(list.len() as u64, "tune", opts.quiet);
     bar.set_position(done.len() as u64);
     let lower = record::minimised(&t.metric);
@@ -179,7 +179,7 @@ pub fn run(path: &Path, overrides: &[String], opts: &TuneOptions) -> Result<Tune
             state: &state,
             ds0: &ds0,
         };
-        let rec = run_trial(&ctx, i, trial, &mut p)?;
+        let rec = run_trial(&ctx, i, trial)?;
         if !matches!(rec.metrics.get(&t.metric), Some(Some(_))) {
             let available: Vec<&String> = rec
                 .metrics
@@ -230,7 +230,6 @@ pub fn run(path: &Path, overrides: &[String], opts: &TuneOptions) -> Result<Tune
         per_model,
         validation: info,
     };
-    drop(p);
     drop(ds0);
     let keys: Vec<String> = dims.iter().map(|d| d.key.clone()).collect();
     let (dir, metrics) = output::finish(&cfg, &base, path, &state, &done, &keys, &tuning, opts)?;
@@ -290,12 +289,7 @@ struct TrialContext<'a> {
 
 /// Fit the trial's model on train-minus-validation and score it on validation through the
 /// normal evaluation path.
-fn run_trial(
-    c: &TrialContext,
-    index: usize,
-    trial: &Trial,
-    p: &mut Prepared,
-) -> Result<TrialRecord> {
+fn run_trial(c: &TrialContext, index: usize, trial: &Trial) -> Result<TrialRecord> {
     let mut tree = space::trial_tree(c.base, &trial.model, &trial.params);
     if trial.model == "als" {
         // A trial is redone whole after a kill: no ALS checkpoints inside it.
@@ -307,15 +301,15 @@ fn run_trial(
     }
     let mut tcfg = config::from_tree(tree, c.origin, c.cfg.base_dir.clone())?;
     tcfg.output_dir = c.state.join("trial");
-    p.ds = c.ds0.clone();
+    let mut ds = c.ds0.clone();
     let opts = TrainOptions {
         force: false,
         resume: false,
         quiet: true,
     };
     let start = Instant::now();
-    let fitted = pipeline::fit_models(&tcfg, p, &opts);
-    let _ = std::fs::remove_dir_all(pipeline::checkpoint_dir(&tcfg));
+    let fitted = models::fit_models(&tcfg, &mut ds, &opts);
+    let _ = std::fs::remove_dir_all(checkpoint_dir(&tcfg));
     let fitted = fitted?;
     let f = fitted
         .iter()
@@ -326,7 +320,7 @@ fn run_trial(
     } else {
         start.elapsed().as_secs_f64()
     };
-    let (m, _) = eval::evaluate(f.model.as_ref(), &p.ds, &pipeline::eval_settings(&tcfg))?;
+    let (m, _) = eval::evaluate(f.model.as_ref(), &ds, &pipeline::eval_settings(&tcfg))?;
     Ok(TrialRecord {
         trial: index,
         model: trial.model.clone(),

@@ -9,7 +9,8 @@ use super::record::{self, TrialRecord};
 use super::{TuneOptions, Tuning};
 use crate::config::{self, RunConfig};
 use crate::error::{Error, Result};
-use crate::pipeline::{self, TrainOptions};
+use crate::fitted::TrainOptions;
+use crate::pipeline;
 use crate::report::RunMetrics;
 use crate::rundir::{RunDir, RunDirError, write_atomic};
 
