@@ -10,11 +10,12 @@ use crate::cli::{Cli, Command};
 use crate::config;
 use crate::data::{Columns, TableSpec, read_table};
 use crate::error::{Error, Result};
+use crate::fitted::TrainOptions;
 use crate::metrics::ThresholdRule;
-use crate::modeldir;
-use crate::pipeline::{self, TrainOptions};
+use crate::pipeline;
 use crate::report::csv_field;
 use crate::rundir::RunDir;
+use crate::serving;
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -63,26 +64,32 @@ pub fn run(cli: Cli) -> Result<()> {
             k,
             model,
             json,
-        } => recommend(&model_dir, &user, k, model.as_deref(), json),
+        } => serving::recommend::recommend(&model_dir, &user, k, model.as_deref(), json),
         Command::Similar {
             model_dir,
             item,
             k,
             model,
             json,
-        } => similar(&model_dir, &item, k, model.as_deref(), json),
+        } => serving::recommend::similar(&model_dir, &item, k, model.as_deref(), json),
         Command::Score {
             model_dir,
             input,
             output,
-        } => crate::serve::score(&model_dir, &input, output.as_deref()),
+        } => serving::score::score(&model_dir, &input, output.as_deref()),
         Command::Eval {
             model_dir,
             config,
             set,
             model,
             json,
-        } => crate::serve::eval(&model_dir, &config, &set, kind_arg(model.as_deref())?, json),
+        } => serving::eval::eval(
+            &model_dir,
+            &config,
+            &set,
+            serving::modeldir::Kind::from_arg(model.as_deref())?,
+            json,
+        ),
         Command::Generate {
             kind,
             users,
@@ -336,61 +343,4 @@ fn metrics_text(m: &crate::eval::ModelMetrics, rows: usize, k: usize) -> String 
         let _ = writeln!(o, "note: {n}");
     }
     o
-}
-
-fn kind_arg(model: Option<&str>) -> Result<Option<modeldir::Kind>> {
-    match model {
-        None => Ok(None),
-        Some("als") => Ok(Some(modeldir::Kind::Als)),
-        Some("ncf") => Ok(Some(modeldir::Kind::Ncf)),
-        Some(other) => Err(Error::Usage(format!(
-            "--model {other:?}: expected als or ncf"
-        ))),
-    }
-}
-
-fn recommend(dir: &Path, user: &str, k: usize, model: Option<&str>, json: bool) -> Result<()> {
-    if k == 0 {
-        return Err(Error::Usage("-k must be at least 1".into()));
-    }
-    let (kind, dir) = modeldir::locate(dir, kind_arg(model)?)?;
-    match kind {
-        modeldir::Kind::Als => {
-            let m = modeldir::load_als(&dir)?;
-            let u = modeldir::find(&m.json.users, user, "user")?;
-            let seen = m
-                .json
-                .seen_ptr
-                .get(u as usize..u as usize + 2)
-                .map(|w| &m.json.seen_items[w[0]..w[1]])
-                .unwrap_or(&[]);
-            let ranked = m.model.recommend(u, k, seen);
-            modeldir::print_rows(
-                &modeldir::rows(&m.json.items, m.json.item_titles.as_ref(), &ranked),
-                json,
-            );
-        }
-        modeldir::Kind::Ncf => crate::serve::recommend(&dir, user, k, json)?,
-    }
-    Ok(())
-}
-
-fn similar(dir: &Path, item: &str, k: usize, model: Option<&str>, json: bool) -> Result<()> {
-    if k == 0 {
-        return Err(Error::Usage("-k must be at least 1".into()));
-    }
-    let (kind, dir) = modeldir::locate(dir, Some(kind_arg(model)?.unwrap_or(modeldir::Kind::Als)))?;
-    match kind {
-        modeldir::Kind::Als => {
-            let m = modeldir::load_als(&dir)?;
-            let i = modeldir::find(&m.json.items, item, "item")?;
-            let ranked = m.model.similar_items(i, k);
-            modeldir::print_rows(
-                &modeldir::rows(&m.json.items, m.json.item_titles.as_ref(), &ranked),
-                json,
-            );
-        }
-        modeldir::Kind::Ncf => crate::serve::similar(&dir, item, k, json)?,
-    }
-    Ok(())
 }

@@ -1,23 +1,36 @@
-//! Wiring of the trainable models (NCF, ALS) into the pipeline.
+//! Wiring of the models into the `train` job: fit every enabled model and attach its exporter.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::config::RunConfig;
+use crate::dataset::Dataset;
 use crate::error::Result;
+use crate::fitted::{Fitted, TrainOptions, checkpoint_dir};
+use crate::model::popularity::Popularity;
 use crate::model::{als, ncf};
-use crate::pipeline::{Fitted, Prepared, TrainOptions, checkpoint_dir};
+use crate::report::Timing;
 
-/// Fit NCF and ALS when their tables are enabled.
-pub fn fit_enabled(
-    cfg: &RunConfig,
-    p: &mut Prepared,
-    opts: &TrainOptions,
-    out: &mut Vec<Fitted>,
-) -> Result<()> {
+/// Fit every enabled model: popularity, then NCF and ALS when their tables are enabled.
+pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Result<Vec<Fitted>> {
+    let mut out = Vec::new();
+    if cfg.raw.popularity.enabled {
+        let t = Instant::now();
+        let model = Popularity::fit(ds);
+        let timing = Timing {
+            fit_seconds: t.elapsed().as_secs_f64(),
+            ..Default::default()
+        };
+        out.push(Fitted {
+            model: Arc::new(model),
+            timing,
+            curve: None,
+            export: None,
+        });
+    }
     let ck = checkpoint_dir(cfg);
     if let Some(raw) = cfg.raw.ncf.as_ref().filter(|n| n.enabled) {
-        let (model, timing, curve) =
-            ncf::fit(raw, cfg.raw.seed, &mut p.ds, &ck, opts.resume, opts.quiet)?;
+        let (model, timing, curve) = ncf::fit(raw, cfg.raw.seed, ds, &ck, opts.resume, opts.quiet)?;
         let model = Arc::new(model);
         let for_export = model.clone();
         out.push(Fitted {
@@ -30,7 +43,7 @@ pub fn fit_enabled(
     if let Some(raw) = cfg.raw.als.as_ref().filter(|a| a.enabled) {
         let params = als::params(raw, cfg.raw.seed);
         let (model, timing, curve) = als::fit(
-            &p.ds,
+            ds,
             params,
             &ck,
             raw.checkpoint_seconds,
@@ -48,5 +61,5 @@ pub fn fit_enabled(
             })),
         });
     }
-    Ok(())
+    Ok(out)
 }

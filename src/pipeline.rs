@@ -3,17 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use crate::config::{RunConfig, ThresholdRuleName};
 use crate::data::{self, Interactions, LoadReport, side::SideTable};
 use crate::dataset::{self, Dataset};
 use crate::error::{Error, Result};
 use crate::eval::{self, EvalSettings, ModelMetrics};
+use crate::export::ExportContext;
+use crate::fitted::{TrainOptions, checkpoint_dir};
 use crate::metrics::ThresholdRule;
-use crate::model::Recommender;
-use crate::model::popularity::Popularity;
-use crate::report::{self, Curve, DataSummary, RunMetrics, Timing};
+use crate::report::{self, DataSummary, RunMetrics};
 use crate::rundir::{RunDir, write_atomic};
 use crate::split::{self, Split, SplitRule};
 
@@ -124,62 +123,6 @@ pub fn eval_settings_for(cfg: &RunConfig, ds: &Dataset) -> Result<EvalSettings> 
     Ok(s)
 }
 
-/// Options of `clickrec train`.
-#[derive(Debug, Clone, Default)]
-pub struct TrainOptions {
-    pub force: bool,
-    pub resume: bool,
-    pub quiet: bool,
-}
-
-/// A fitted model with what its training reported.
-pub struct Fitted {
-    /// Shared so the exporter can hold the same model.
-    pub model: std::sync::Arc<dyn Recommender>,
-    pub timing: Timing,
-    pub curve: Option<Curve>,
-    /// Writes the model's export folder into the run dir.
-    pub export: Option<Box<dyn Fn(&std::path::Path, &ExportContext) -> Result<()>>>,
-}
-
-/// What exporters need besides the model.
-pub struct ExportContext<'a> {
-    pub cfg: &'a RunConfig,
-    pub ds: &'a Dataset,
-    pub metrics: &'a ModelMetrics,
-}
-
-/// Where NCF/ALS keep checkpoints between runs (`--resume`): beside the run directory.
-pub fn checkpoint_dir(cfg: &RunConfig) -> PathBuf {
-    let name = cfg
-        .output_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    cfg.output_dir.with_file_name(format!(".{name}.checkpoint"))
-}
-
-/// Fit every enabled model.
-pub fn fit_models(cfg: &RunConfig, p: &mut Prepared, opts: &TrainOptions) -> Result<Vec<Fitted>> {
-    let mut out = Vec::new();
-    if cfg.raw.popularity.enabled {
-        let t = Instant::now();
-        let model = Popularity::fit(&p.ds);
-        let timing = Timing {
-            fit_seconds: t.elapsed().as_secs_f64(),
-            ..Default::default()
-        };
-        out.push(Fitted {
-            model: std::sync::Arc::new(model),
-            timing,
-            curve: None,
-            export: None,
-        });
-    }
-    crate::models::fit_enabled(cfg, p, opts, &mut out)?;
-    Ok(out)
-}
-
 /// The whole `clickrec train` job. Returns the run directory and its metrics.
 pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetrics)> {
     let run = RunDir::create(&cfg.output_dir, opts.force)?;
@@ -192,7 +135,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
     }
     // Before fitting, so a bad candidate file fails fast.
     let settings = eval_settings_for(cfg, &p.ds)?;
-    let fitted = fit_models(cfg, &mut p, opts)?;
+    let fitted = crate::models::fit_models(cfg, &mut p.ds, opts)?;
     let dir = run.path().to_path_buf();
     std::fs::create_dir_all(dir.join("predictions"))
         .map_err(|e| Error::Export(format!("{}: {e}", dir.display())))?;
@@ -215,7 +158,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
                 &ExportContext {
                     cfg,
                     ds: &p.ds,
-                    metrics: &m,
+                    threshold: m.threshold,
                 },
             )?;
         }

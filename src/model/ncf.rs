@@ -293,14 +293,14 @@ pub fn fit(
 }
 
 /// Write `ncf/` (weights and architecture from the trainer, plus `scorer.json`).
-pub fn export(dir: &Path, r: &NcfRecommender, ctx: &crate::pipeline::ExportContext) -> Result<()> {
+pub fn export(dir: &Path, r: &NcfRecommender, ctx: &crate::export::ExportContext) -> Result<()> {
     let d = dir.join("ncf");
     r.trained
         .export(&d)
         .map_err(|e| Error::Export(format!("ncf export: {e}")))?;
     let ds = ctx.ds;
-    let json = crate::scorer::ScorerJson {
-        format: crate::scorer::FORMAT.into(),
+    let json = crate::export::scorer::ScorerJson {
+        format: crate::export::scorer::FORMAT.into(),
         clickrec_version: env!("CARGO_PKG_VERSION").into(),
         mode: if ds.ctr { "ctr" } else { "implicit" }.into(),
         user_column: ctx.cfg.raw.data.user.clone(),
@@ -310,7 +310,7 @@ pub fn export(dir: &Path, r: &NcfRecommender, ctx: &crate::pipeline::ExportConte
         item_features: item_side(ds, ctx.cfg.raw.ncf.as_ref().is_some_and(|n| n.item_popularity)).0,
         users: ds.users.clone(),
         items: ds.items.clone(),
-        threshold: ctx.metrics.threshold.filter(|t| t.is_finite()),
+        threshold: ctx.threshold.filter(|t| t.is_finite()),
         cutoff_weight: ctx.cfg.raw.eval.cutoff_weight,
         row_feature_means: r.row_feature_means.clone(),
         item_titles: ds.item_titles.clone(),

@@ -1,4 +1,5 @@
-//! Commands on an exported model directory: `recommend`, `similar` (and, for NCF, `score`).
+//! Finding a model in an exported model directory, raw ids in its id maps, and printing
+//! ranked rows.
 //!
 //! MODEL_DIR may be a run directory (`artifacts/<name>`, holding `als/` and/or `ncf/`) or one
 //! model's folder.
@@ -7,14 +8,26 @@ use std::path::{Path, PathBuf};
 
 use crate::data::IdMap;
 use crate::error::{Error, Result};
-use crate::export::{read_json, read_safetensors};
-use crate::model::als::AlsModelJson;
 
 /// Which exported model a command uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Als,
     Ncf,
+}
+
+impl Kind {
+    /// `--model als|ncf` (absent: whichever the directory holds).
+    pub fn from_arg(model: Option<&str>) -> Result<Option<Kind>> {
+        match model {
+            None => Ok(None),
+            Some("als") => Ok(Some(Kind::Als)),
+            Some("ncf") => Ok(Some(Kind::Ncf)),
+            Some(other) => Err(Error::Usage(format!(
+                "--model {other:?}: expected als or ncf"
+            ))),
+        }
+    }
 }
 
 /// Find the folder of an exported model of `kind` (or the only/first one present).
@@ -58,45 +71,6 @@ pub fn locate(dir: &Path, kind: Option<Kind>) -> Result<(Kind, PathBuf)> {
             None => "als/ or ncf/",
         }
     )))
-}
-
-/// A loaded ALS export.
-pub struct AlsExport {
-    pub json: AlsModelJson,
-    pub model: crate::als::AlsModel,
-}
-
-/// Load `als/model.json` + `als/factors.safetensors`, checking shapes against each other.
-pub fn load_als(dir: &Path) -> Result<AlsExport> {
-    let json: AlsModelJson = read_json(&dir.join("model.json"))?;
-    if json.kind != "als" {
-        return Err(Error::Export(format!(
-            "{}: not an ALS model ({})",
-            dir.display(),
-            json.kind
-        )));
-    }
-    let path = dir.join("factors.safetensors");
-    let l = read_safetensors(&path)?;
-    let (us, u) = l.get(&path, "user_factors")?;
-    let (is, i) = l.get(&path, "item_factors")?;
-    let f = json.factors;
-    if us != &vec![json.users.len(), f] || is != &vec![json.items.len(), f] {
-        return Err(Error::Export(format!(
-            "{}: factor shapes {us:?}/{is:?} do not match model.json ({} users, {} items, {f} factors)",
-            path.display(),
-            json.users.len(),
-            json.items.len()
-        )));
-    }
-    let model = crate::als::AlsModel {
-        factors: f,
-        user_factors: u.clone(),
-        item_factors: i.clone(),
-        n_users: json.users.len(),
-        n_items: json.items.len(),
-    };
-    Ok(AlsExport { json, model })
 }
 
 /// Index of a raw id, or an error naming it.

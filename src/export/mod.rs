@@ -1,13 +1,25 @@
 //! Files a service can load without the training data: f32 tensors as safetensors and JSON
 //! sidecars. Every write is atomic (temp file + rename).
 
+pub mod scorer;
+
 use std::collections::HashMap;
 use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
+use crate::config::RunConfig;
+use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::rundir::write_atomic;
+
+/// What a model's exporter needs besides the model.
+pub struct ExportContext<'a> {
+    pub cfg: &'a RunConfig,
+    pub ds: &'a Dataset,
+    /// The decision threshold picked on the held-out ROC (absent when undefined).
+    pub threshold: Option<f64>,
+}
 
 /// A named f32 tensor, row-major.
 pub struct Tensor<'a> {
