@@ -7,3 +7,4 @@ mod bad_data;
 mod commands;
 mod fuzz;
 mod models;
+mod serving;
