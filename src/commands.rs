@@ -196,13 +196,14 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// `clickrec data --json`: the data summary and the split counts in one flat object (every key
+/// once: the split counts already hold `eval_users`).
 #[derive(Serialize)]
 struct DataJson<'a> {
     #[serde(flatten)]
     summary: &'a crate::report::DataSummary,
     #[serde(flatten)]
     split: &'a crate::split::SplitStats,
-    eval_users: usize,
 }
 
 fn data(config: &Path, set: &[String], write_split: Option<&Path>, json: bool) -> Result<()> {
@@ -216,7 +217,6 @@ fn data(config: &Path, set: &[String], write_split: Option<&Path>, json: bool) -
         let out = DataJson {
             summary: &p.summary,
             split: st,
-            eval_users: st.eval_users,
         };
         println!(
             "{}",
@@ -347,7 +347,8 @@ fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Resul
         m.notes
             .push("log loss skipped: scores are not probabilities in [0, 1]".into());
     }
-    crate::eval::rank_impressions(&users, &labels, &scores, k, &mut m)?;
+    crate::eval::group_auc(&users, &labels, &scores, &mut m)?;
+    crate::eval::rank_impressions(&users, &labels, &scores, &[k], &mut m)?;
     if json {
         let mut v = serde_json::to_value(&m).map_err(|e| Error::Export(e.to_string()))?;
         if let Some(o) = v.as_object_mut() {
@@ -368,7 +369,15 @@ fn metrics_text(m: &crate::eval::ModelMetrics, rows: usize, k: usize) -> String 
     };
     let mut o = String::new();
     let _ = writeln!(o, "rows: {rows}");
-    let _ = writeln!(o, "AUC: {}   log loss: {}", f(m.auc), f(m.logloss));
+    let _ = writeln!(
+        o,
+        "AUC: {}   GAUC: {} ({} users, {} with one class skipped)   log loss: {}",
+        f(m.auc),
+        f(m.gauc),
+        m.gauc_users.unwrap_or(0),
+        m.gauc_single_class_users.unwrap_or(0),
+        f(m.logloss)
+    );
     let _ = writeln!(
         o,
         "threshold: {} (tpr {}, fpr {})",
@@ -390,13 +399,16 @@ fn metrics_text(m: &crate::eval::ModelMetrics, rows: usize, k: usize) -> String 
     }
     let _ = writeln!(
         o,
-        "HR@{k}: {:.4} (random order {:.4}; {} users with a click, {} with at most {k} rows)   NDCG@{k}: {:.4}   P@{k}: {:.4}",
+        "HR@{k}: {:.4} (random order {:.4}; {} users with a click, {} with at most {k} rows)   NDCG@{k}: {:.4}   P@{k}: {:.4}   Recall@{k}: {:.4}   MRR@{k}: {:.4}   MAP@{k}: {:.4}",
         m.hr_at_k,
         m.base_rate.unwrap_or(0.0),
         m.ranked_users,
         m.users_with_at_most_k_rows.unwrap_or(0),
         m.ndcg_at_k,
-        m.precision_at_k
+        m.precision_at_k,
+        m.recall_at_k,
+        m.mrr_at_k,
+        m.map_at_k
     );
     for n in &m.notes {
         let _ = writeln!(o, "note: {n}");

@@ -131,7 +131,8 @@ pub fn eval(
         items,
         inner,
     };
-    let (m, _) = crate::eval::evaluate(&saved, &p.ds, &crate::pipeline::eval_settings(&cfg))?;
+    let settings = crate::pipeline::eval_settings_for(&cfg, &p.ds)?;
+    let (m, _) = crate::eval::evaluate(&saved, &p.ds, &settings)?;
     if json {
         println!(
             "{}",
@@ -139,7 +140,7 @@ pub fn eval(
         );
     } else {
         let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "–".into());
-        let k = cfg.raw.eval.k;
+        let k = m.k;
         println!(
             "{name} on {}: AUC {}  logloss {}  threshold {}  HR@{k} {:.4}  NDCG@{k} {:.4}  P@{k} {:.4} ({} ranking, {} users)",
             cfg.raw.name,
