@@ -48,9 +48,9 @@ pub enum Command {
     /// The full metric report of a predictions file with columns user,item,label,score.
     Metrics {
         predictions: PathBuf,
-        /// Top-K cutoff.
-        #[arg(long, default_value_t = 10)]
-        k: usize,
+        /// Top-K cut-offs, the first one primary: --k 10 or --k 10,20 (repeatable).
+        #[arg(long, value_delimiter = ',', default_value = "10")]
+        k: Vec<usize>,
         /// Weight w of the ROC cutoff rule |w·tpr − (1−w)·(1−fpr)|.
         #[arg(long, default_value_t = 0.75)]
         cutoff_weight: f64,

@@ -61,7 +61,7 @@ pub fn run(cli: Cli) -> Result<()> {
             cutoff_weight,
             youden,
             json,
-        } => metrics_cmd(&predictions, k, cutoff_weight, youden, json),
+        } => metrics_cmd(&predictions, &k, cutoff_weight, youden, json),
         Command::Recommend {
             model_dir,
             user,
@@ -305,10 +305,14 @@ fn write_split_csvs(dir: &Path, p: &pipeline::Prepared) -> Result<()> {
     Ok(())
 }
 
-fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Result<()> {
-    if k == 0 {
+fn metrics_cmd(path: &Path, ks: &[usize], w: f64, youden: bool, json: bool) -> Result<()> {
+    if ks.is_empty() || ks.contains(&0) {
         return Err(Error::Usage("--k must be at least 1".into()));
     }
+    if (1..ks.len()).any(|i| ks[..i].contains(&ks[i])) {
+        return Err(Error::Usage(format!("--k {ks:?}: lists a cut-off twice")));
+    }
+    let k = ks[0];
     if !(0.0..=1.0).contains(&w) {
         return Err(Error::Usage(format!(
             "--cutoff-weight {w}: must be in [0, 1]"
@@ -348,7 +352,7 @@ fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Resul
             .push("log loss skipped: scores are not probabilities in [0, 1]".into());
     }
     crate::eval::group_auc(&users, &labels, &scores, &mut m)?;
-    crate::eval::rank_impressions(&users, &labels, &scores, &[k], &mut m)?;
+    crate::eval::rank_impressions(&users, &labels, &scores, ks, &mut m)?;
     if json {
         let mut v = serde_json::to_value(&m).map_err(|e| Error::Export(e.to_string()))?;
         if let Some(o) = v.as_object_mut() {
@@ -410,6 +414,13 @@ fn metrics_text(m: &crate::eval::ModelMetrics, rows: usize, k: usize) -> String 
         m.mrr_at_k,
         m.map_at_k
     );
+    for (&other, a) in m.at_k.iter().filter(|(kk, _)| **kk != k) {
+        let _ = writeln!(
+            o,
+            "@{other}: HR {:.4}   NDCG {:.4}   P {:.4}   Recall {:.4}   MRR {:.4}   MAP {:.4}",
+            a.hr, a.ndcg, a.precision, a.recall, a.mrr, a.map
+        );
+    }
     for n in &m.notes {
         let _ = writeln!(o, "note: {n}");
     }
