@@ -16,6 +16,10 @@ use crate::pipeline;
 use crate::report::csv_field;
 use crate::rundir::RunDir;
 use crate::serving;
+use crate::serving::candidates::CandidateFlags;
+use crate::serving::modeldir::Kind;
+use crate::serving::queries::Shard;
+use crate::serving::recommend::{Request, Target};
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -61,17 +65,84 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Recommend {
             model_dir,
             user,
+            all: _,
+            history,
             k,
             model,
+            users,
+            shard,
+            factors_out,
+            candidates,
+            output,
             json,
-        } => serving::recommend::recommend(&model_dir, &user, k, model.as_deref(), json),
+            quiet,
+        } => {
+            let target = match (user, history) {
+                (Some(u), _) => Target::User(u),
+                (None, Some(h)) => Target::History(h),
+                (None, None) => Target::All {
+                    users_file: users,
+                    shard: shard
+                        .map(|s| s.parse::<Shard>().map_err(Error::Usage))
+                        .transpose()?,
+                },
+            };
+            let req = Request {
+                dir: model_dir,
+                model: Kind::from_arg(model.as_deref())?,
+                k,
+                flags: CandidateFlags {
+                    include_seen: candidates.include_seen,
+                    candidates: candidates.candidates,
+                    exclude: candidates.exclude,
+                },
+                output,
+                factors_out,
+                json,
+                quiet,
+            };
+            serving::recommend::recommend(&req, &target)
+        }
         Command::Similar {
             model_dir,
             item,
+            all: _,
             k,
             model,
+            candidates,
+            exclude,
+            output,
             json,
-        } => serving::recommend::similar(&model_dir, &item, k, model.as_deref(), json),
+            quiet,
+        } => {
+            let req = Request {
+                dir: model_dir,
+                model: Kind::from_arg(model.as_deref())?,
+                k,
+                flags: CandidateFlags {
+                    include_seen: false,
+                    candidates,
+                    exclude,
+                },
+                output,
+                factors_out: None,
+                json,
+                quiet,
+            };
+            serving::recommend::similar(&req, item.as_deref())
+        }
+        Command::Export { model_dir, onnx } => {
+            if !onnx {
+                return Err(Error::Usage("export: say what to write (--onnx)".into()));
+            }
+            let (_, dir) = serving::modeldir::locate(&model_dir, Some(Kind::Ncf))?;
+            crate::export::onnx::write_ncf(&dir)?;
+            println!(
+                "wrote {}",
+                dir.join(crate::export::onnx::ONNX_FILE).display()
+            );
+            Ok(())
+        }
         Command::Score {
             model_dir,
             input,
@@ -87,7 +158,7 @@ pub fn run(cli: Cli) -> Result<()> {
             &model_dir,
             &config,
             &set,
-            serving::modeldir::Kind::from_arg(model.as_deref())?,
+            Kind::from_arg(model.as_deref())?,
             json,
         ),
         Command::Generate {

@@ -8,3 +8,4 @@ mod commands;
 mod fuzz;
 mod models;
 mod protocols;
+mod serving;

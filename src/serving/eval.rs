@@ -25,8 +25,10 @@ struct Saved {
 }
 
 enum SavedModel {
-    Ncf(Scorer),
+    Ncf(Box<Scorer>),
     Als(crate::als::AlsModel),
+    /// Item scores and whether they are probabilities.
+    Popularity(Vec<f32>, bool),
 }
 
 impl Recommender for Saved {
@@ -34,7 +36,11 @@ impl Recommender for Saved {
         self.name
     }
     fn probabilistic(&self) -> bool {
-        matches!(self.inner, SavedModel::Ncf(_))
+        match self.inner {
+            SavedModel::Ncf(_) => true,
+            SavedModel::Als(_) => false,
+            SavedModel::Popularity(_, p) => p,
+        }
     }
     fn score_rows(&self, part: &Part) -> Result<Vec<f32>, ModelError> {
         let fr = part.x.len() / part.len().max(1);
@@ -49,6 +55,7 @@ impl Recommender for Saved {
                         (Some(u), Some(i)) => m.score(u, i),
                         _ => 0.0,
                     },
+                    SavedModel::Popularity(p, _) => i.map_or(0.0, |i| p[i as usize]),
                 }
             })
             .collect())
@@ -63,6 +70,7 @@ impl Recommender for Saved {
                     (Some(u), Some(i)) => m.score(u, i),
                     _ => f32::MIN,
                 },
+                SavedModel::Popularity(p, _) => i.map_or(f32::MIN, |i| p[i as usize]),
             };
         }
         Ok(())
@@ -93,18 +101,27 @@ pub fn eval(
             }
             (
                 "ncf",
-                remap(&p.ds.users, &s.json.users),
-                remap(&p.ds.items, &s.json.items),
-                SavedModel::Ncf(s),
+                remap(&p.ds.users, &s.ids.users),
+                remap(&p.ds.items, &s.ids.items),
+                SavedModel::Ncf(Box::new(s)),
             )
         }
         Kind::Als => {
             let a = super::als::load_als(&dir)?;
             (
                 "als",
-                remap(&p.ds.users, &a.json.users),
-                remap(&p.ds.items, &a.json.items),
+                remap(&p.ds.users, &a.ids.users),
+                remap(&p.ds.items, &a.ids.items),
                 SavedModel::Als(a.model),
+            )
+        }
+        Kind::Popularity => {
+            let e = super::served::load_popularity(&dir)?;
+            (
+                "popularity",
+                remap(&p.ds.users, &e.ids.users),
+                remap(&p.ds.items, &e.ids.items),
+                SavedModel::Popularity(e.scores, e.json.probabilistic),
             )
         }
     };
