@@ -7,7 +7,7 @@ use crate::config::RunConfig;
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::fitted::{Fitted, TrainOptions, checkpoint_dir};
-use crate::model::popularity::Popularity;
+use crate::model::popularity::{self, Popularity};
 use crate::model::{als, ncf};
 use crate::report::Timing;
 
@@ -16,16 +16,19 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
     let mut out = Vec::new();
     if cfg.raw.popularity.enabled {
         let t = Instant::now();
-        let model = Popularity::fit(ds);
+        let model = Arc::new(Popularity::fit(ds));
         let timing = Timing {
             fit_seconds: t.elapsed().as_secs_f64(),
             ..Default::default()
         };
+        let for_export = model.clone();
         out.push(Fitted {
-            model: Arc::new(model),
+            model,
             timing,
             curve: None,
-            export: None,
+            export: Some(Box::new(move |dir, ctx| {
+                popularity::export(dir, &for_export, ctx)
+            })),
         });
     }
     let ck = checkpoint_dir(cfg);
@@ -37,7 +40,10 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             model,
             timing,
             curve: Some(curve),
-            export: Some(Box::new(move |dir, ctx| ncf::export(dir, &for_export, ctx))),
+            export: Some(Box::new(move |dir, ctx| {
+                ncf::export(dir, &for_export, ctx)?;
+                crate::export::onnx::write_ncf(&dir.join("ncf"))
+            })),
         });
     }
     if let Some(raw) = cfg.raw.als.as_ref().filter(|a| a.enabled) {
@@ -56,9 +62,7 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             model,
             timing,
             curve: (!curve.loss.is_empty()).then_some(curve),
-            export: Some(Box::new(move |dir, ctx| {
-                als::export(dir, &for_export, ctx.ds)
-            })),
+            export: Some(Box::new(move |dir, ctx| als::export(dir, &for_export, ctx))),
         });
     }
     Ok(out)

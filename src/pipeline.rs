@@ -8,7 +8,7 @@ use crate::config::{RunConfig, ThresholdRuleName};
 use crate::data::{self, Interactions, LoadReport, side::SideTable};
 use crate::dataset::{self, Dataset};
 use crate::error::{Error, Result};
-use crate::eval::{self, EvalSettings};
+use crate::eval::{self, EvalSettings, ModelMetrics};
 use crate::export::ExportContext;
 use crate::fitted::{TrainOptions, checkpoint_dir};
 use crate::metrics::ThresholdRule;
@@ -100,7 +100,7 @@ pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
 pub fn eval_settings(cfg: &RunConfig) -> EvalSettings {
     let e = &cfg.raw.eval;
     EvalSettings {
-        k: e.k,
+        ks: e.k.clone(),
         rule: match e.threshold_rule {
             ThresholdRuleName::Weighted => ThresholdRule::WeightedCutoff(e.cutoff_weight),
             ThresholdRuleName::Youden => ThresholdRule::Youden,
@@ -108,7 +108,19 @@ pub fn eval_settings(cfg: &RunConfig) -> EvalSettings {
         ranking: cfg.ranking(),
         sampled_negatives: e.sampled_negatives,
         seed: cfg.raw.seed,
+        candidates: None,
     }
+}
+
+/// [`eval_settings`] with what needs the data: the fixed candidate lists of `[eval] candidates`,
+/// read and checked against the test part (errors name the file and line).
+pub fn eval_settings_for(cfg: &RunConfig, ds: &Dataset) -> Result<EvalSettings> {
+    let mut s = eval_settings(cfg);
+    if let Some(path) = &cfg.raw.eval.candidates {
+        let c = eval::candidates::Candidates::load(&cfg.resolve(path), ds)?;
+        s.candidates = Some(std::sync::Arc::new(c));
+    }
+    Ok(s)
 }
 
 /// The whole `clickrec train` job. Returns the run directory and its metrics.
@@ -121,13 +133,16 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
         }
         .into());
     }
+    // Before fitting, so a bad candidate file fails fast.
+    let settings = eval_settings_for(cfg, &p.ds)?;
     let fitted = crate::models::fit_models(cfg, &mut p.ds, opts)?;
-    let settings = eval_settings(cfg);
     let dir = run.path().to_path_buf();
     std::fs::create_dir_all(dir.join("predictions"))
         .map_err(|e| Error::Export(format!("{}: {e}", dir.display())))?;
-    std::fs::create_dir_all(dir.join("plots"))
-        .map_err(|e| Error::Export(format!("{}: {e}", dir.display())))?;
+    for sub in ["plots", "per_user"] {
+        std::fs::create_dir_all(dir.join(sub))
+            .map_err(|e| Error::Export(format!("{}: {e}", dir.display())))?;
+    }
 
     let mut models = BTreeMap::new();
     let mut training = BTreeMap::new();
@@ -136,6 +151,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
         let name = f.model.name().to_string();
         let (m, preds) = eval::evaluate(f.model.as_ref(), &p.ds, &settings)?;
         report::write_predictions(&dir.join("predictions"), &name, &p.ds, &preds.scores)?;
+        report::write_per_user(&dir.join("per_user"), &name, &p.ds, &m.per_user)?;
         if let Some(export) = &f.export {
             export(
                 &dir,
@@ -152,17 +168,20 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
             training.insert(name, c.clone());
         }
     }
+    let oracle = oracle_metrics(cfg, &p.ds, &settings)?;
     let metrics = RunMetrics {
         name: cfg.raw.name.clone(),
         clickrec_version: env!("CARGO_PKG_VERSION"),
         seed: cfg.raw.seed,
         mode: if cfg.is_ctr() { "ctr" } else { "implicit" },
-        k: settings.k,
+        k: settings.k(),
+        ks: settings.ks.clone(),
         ranking: format!("{:?}", settings.ranking).to_lowercase(),
         cutoff_weight: cfg.raw.eval.cutoff_weight,
         data: p.summary.clone(),
         split: p.split.stats.clone(),
         models,
+        oracle,
         training,
         timings,
     };
@@ -170,6 +189,28 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
     let published = run.commit()?;
     let _ = std::fs::remove_dir_all(checkpoint_dir(cfg));
     Ok((published, metrics))
+}
+
+/// With `[data.synthetic]`: the generator's own truth evaluated like a model (the achievable
+/// ceiling); `None` for file data or when `[data]` names other id columns than the generator's.
+fn oracle_metrics(
+    cfg: &RunConfig,
+    ds: &Dataset,
+    settings: &EvalSettings,
+) -> Result<Option<ModelMetrics>> {
+    let Some(spec) = data::synth_spec(cfg) else {
+        return Ok(None);
+    };
+    let (user, item) = crate::synth::SynthOracle::id_columns(spec.kind);
+    if cfg.raw.data.user != user || cfg.raw.data.item != item {
+        return Ok(None);
+    }
+    let truth = crate::synth::SynthOracle::new(&spec)
+        .map_err(|e| data::DataError::Synthetic(e.to_string()))?;
+    let Some(model) = crate::model::oracle::Oracle::new(truth, ds) else {
+        return Ok(None);
+    };
+    Ok(Some(eval::evaluate(&model, ds, settings)?.0))
 }
 
 fn write_run_files(dir: &std::path::Path, cfg: &RunConfig, m: &RunMetrics) -> Result<()> {

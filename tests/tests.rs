@@ -7,4 +7,6 @@ mod bad_data;
 mod commands;
 mod fuzz;
 mod models;
+mod protocols;
+mod serving;
 mod tune;

@@ -76,7 +76,8 @@ pub enum TuneMethod {
 #[serde(rename_all = "snake_case")]
 pub enum TuneValidation {
     /// The config's own split rule applied to the train part (the last day of each user's
-    /// train rows for `last_day`, and so on).
+    /// train rows for `last_day`, and so on); `random` with `validation_fraction` when the
+    /// split is given by files.
     #[default]
     Split,
     /// `validation_fraction` of each user's train rows, seeded.
@@ -89,6 +90,7 @@ impl TuneValidation {
     /// The split rule that carves the validation part, given the config's own rule.
     pub fn method(self, config_split: SplitMethod) -> SplitMethod {
         match self {
+            TuneValidation::Split if config_split == SplitMethod::Files => SplitMethod::Random,
             TuneValidation::Split => config_split,
             TuneValidation::Random => SplitMethod::Random,
             TuneValidation::LeaveLastOut => SplitMethod::LeaveLastOut,

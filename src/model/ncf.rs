@@ -305,18 +305,15 @@ pub fn export(dir: &Path, r: &NcfRecommender, ctx: &crate::export::ExportContext
         mode: if ds.ctr { "ctr" } else { "implicit" }.into(),
         user_column: ctx.cfg.raw.data.user.clone(),
         item_column: ctx.cfg.raw.data.item.clone(),
+        columns: crate::export::InputColumns::of(ctx.cfg),
         row_features: ds.row_spec.clone(),
         user_features: ds.user_side.spec.clone(),
         item_features: item_side(ds, ctx.cfg.raw.ncf.as_ref().is_some_and(|n| n.item_popularity)).0,
-        users: ds.users.clone(),
-        items: ds.items.clone(),
         threshold: ctx.threshold.filter(|t| t.is_finite()),
         cutoff_weight: ctx.cfg.raw.eval.cutoff_weight,
         row_feature_means: r.row_feature_means.clone(),
-        item_titles: ds.item_titles.clone(),
-        seen_ptr: ds.seen_ptr.clone(),
-        seen_items: ds.seen_items.clone(),
         cold_start: "ids not seen in training get the mean trained embedding and mean side features; flagged cold_user / cold_item".into(),
     };
+    crate::export::ids::write_ids(&d, ds)?;
     crate::export::write_json(&d.join("scorer.json"), &json)
 }

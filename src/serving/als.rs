@@ -1,18 +1,60 @@
-//! Loading an exported ALS folder (`als/model.json` + `als/factors.safetensors`).
+//! Loading an exported ALS folder (`als/model.json`, `als/factors.safetensors`,
+//! `als/ids.safetensors`).
 
 use std::path::Path;
 
+use crate::als::{AlsModel, AlsParams, Confidence, RegScaling, Solver};
 use crate::error::{Error, Result};
+use crate::export::ids::{ModelIds, read_ids};
 use crate::export::{read_json, read_safetensors};
-use crate::model::als::AlsModelJson;
+use crate::model::als::{AlsModelJson, FORMAT};
 
 /// A loaded ALS export.
 pub struct AlsExport {
     pub json: AlsModelJson,
-    pub model: crate::als::AlsModel,
+    pub ids: ModelIds,
+    pub model: AlsModel,
 }
 
-/// Load `als/model.json` + `als/factors.safetensors`, checking shapes against each other.
+impl AlsExport {
+    /// The solver settings the model was fitted with (what fold-in solves with).
+    pub fn params(&self) -> Result<AlsParams> {
+        let j = &self.json;
+        let confidence = match j.confidence.as_str() {
+            "hu" => Confidence::Hu,
+            "linear" => Confidence::Linear,
+            other => {
+                return Err(Error::Export(format!(
+                    "als/model.json: unknown confidence {other:?} (expected hu or linear)"
+                )));
+            }
+        };
+        let reg_scaling = match j.reg_scaling.as_str() {
+            "none" => RegScaling::None,
+            "frequency" => RegScaling::Frequency,
+            other => {
+                return Err(Error::Export(format!(
+                    "als/model.json: unknown reg_scaling {other:?} (expected none or frequency)"
+                )));
+            }
+        };
+        Ok(AlsParams {
+            factors: j.factors,
+            regularization: j.regularization,
+            alpha: j.alpha,
+            iterations: j.iterations.max(1),
+            confidence,
+            solver: Solver::Cholesky,
+            unobserved_weight: j.unobserved_weight,
+            reg_scaling,
+            init_std: None,
+            seed: j.seed,
+            compute_loss: false,
+        })
+    }
+}
+
+/// Load an ALS export folder, checking the format and the shapes against each other.
 pub fn load_als(dir: &Path) -> Result<AlsExport> {
     let json: AlsModelJson = read_json(&dir.join("model.json"))?;
     if json.kind != "als" {
@@ -22,25 +64,39 @@ pub fn load_als(dir: &Path) -> Result<AlsExport> {
             json.kind
         )));
     }
-    let path = dir.join("factors.safetensors");
-    let l = read_safetensors(&path)?;
-    let (us, u) = l.get(&path, "user_factors")?;
-    let (is, i) = l.get(&path, "item_factors")?;
-    let f = json.factors;
-    if us != &vec![json.users.len(), f] || is != &vec![json.items.len(), f] {
+    if json.format != FORMAT {
         return Err(Error::Export(format!(
-            "{}: factor shapes {us:?}/{is:?} do not match model.json ({} users, {} items, {f} factors)",
-            path.display(),
-            json.users.len(),
-            json.items.len()
+            "{}: model.json has format {:?}; this clickrec reads {FORMAT:?} (older exports kept the id maps inside model.json; re-export with this version)",
+            dir.display(),
+            if json.format.is_empty() {
+                "clickrec-als-1"
+            } else {
+                &json.format
+            }
         )));
     }
-    let model = crate::als::AlsModel {
-        factors: f,
-        user_factors: u.clone(),
-        item_factors: i.clone(),
-        n_users: json.users.len(),
-        n_items: json.items.len(),
+    let ids = read_ids(dir)?;
+    let path = dir.join("factors.safetensors");
+    let mut l = read_safetensors(&path)?;
+    let (n_users, n_items, f) = (ids.users.len(), ids.items.len(), json.factors);
+    let mut take = |name: &str, rows: usize| -> Result<Vec<f32>> {
+        let (shape, _) = l.get(&path, name)?;
+        if shape != &vec![rows, f] {
+            return Err(Error::Export(format!(
+                "{}: {name} has shape {shape:?}, but the export has {rows} rows and {f} factors",
+                path.display()
+            )));
+        }
+        Ok(l.tensors.remove(name).map(|t| t.1).unwrap_or_default())
     };
-    Ok(AlsExport { json, model })
+    let user_factors = take("user_factors", n_users)?;
+    let item_factors = take("item_factors", n_items)?;
+    let model = AlsModel {
+        factors: f,
+        user_factors,
+        item_factors,
+        n_users,
+        n_items,
+    };
+    Ok(AlsExport { json, ids, model })
 }

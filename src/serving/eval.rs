@@ -25,8 +25,10 @@ struct Saved {
 }
 
 enum SavedModel {
-    Ncf(Scorer),
+    Ncf(Box<Scorer>),
     Als(crate::als::AlsModel),
+    /// Item scores and whether they are probabilities.
+    Popularity(Vec<f32>, bool),
 }
 
 impl Recommender for Saved {
@@ -34,7 +36,11 @@ impl Recommender for Saved {
         self.name
     }
     fn probabilistic(&self) -> bool {
-        matches!(self.inner, SavedModel::Ncf(_))
+        match self.inner {
+            SavedModel::Ncf(_) => true,
+            SavedModel::Als(_) => false,
+            SavedModel::Popularity(_, p) => p,
+        }
     }
     fn score_rows(&self, part: &Part) -> Result<Vec<f32>, ModelError> {
         let fr = part.x.len() / part.len().max(1);
@@ -49,6 +55,7 @@ impl Recommender for Saved {
                         (Some(u), Some(i)) => m.score(u, i),
                         _ => 0.0,
                     },
+                    SavedModel::Popularity(p, _) => i.map_or(0.0, |i| p[i as usize]),
                 }
             })
             .collect())
@@ -63,6 +70,7 @@ impl Recommender for Saved {
                     (Some(u), Some(i)) => m.score(u, i),
                     _ => f32::MIN,
                 },
+                SavedModel::Popularity(p, _) => i.map_or(f32::MIN, |i| p[i as usize]),
             };
         }
         Ok(())
@@ -93,18 +101,27 @@ pub fn eval(
             }
             (
                 "ncf",
-                remap(&p.ds.users, &s.json.users),
-                remap(&p.ds.items, &s.json.items),
-                SavedModel::Ncf(s),
+                remap(&p.ds.users, &s.ids.users),
+                remap(&p.ds.items, &s.ids.items),
+                SavedModel::Ncf(Box::new(s)),
             )
         }
         Kind::Als => {
             let a = super::als::load_als(&dir)?;
             (
                 "als",
-                remap(&p.ds.users, &a.json.users),
-                remap(&p.ds.items, &a.json.items),
+                remap(&p.ds.users, &a.ids.users),
+                remap(&p.ds.items, &a.ids.items),
                 SavedModel::Als(a.model),
+            )
+        }
+        Kind::Popularity => {
+            let e = super::served::load_popularity(&dir)?;
+            (
+                "popularity",
+                remap(&p.ds.users, &e.ids.users),
+                remap(&p.ds.items, &e.ids.items),
+                SavedModel::Popularity(e.scores, e.json.probabilistic),
             )
         }
     };
@@ -114,7 +131,8 @@ pub fn eval(
         items,
         inner,
     };
-    let (m, _) = crate::eval::evaluate(&saved, &p.ds, &crate::pipeline::eval_settings(&cfg))?;
+    let settings = crate::pipeline::eval_settings_for(&cfg, &p.ds)?;
+    let (m, _) = crate::eval::evaluate(&saved, &p.ds, &settings)?;
     if json {
         println!(
             "{}",
@@ -122,7 +140,7 @@ pub fn eval(
         );
     } else {
         let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "–".into());
-        let k = cfg.raw.eval.k;
+        let k = m.k;
         println!(
             "{name} on {}: AUC {}  logloss {}  threshold {}  HR@{k} {:.4}  NDCG@{k} {:.4}  P@{k} {:.4} ({} ranking, {} users)",
             cfg.raw.name,

@@ -1,12 +1,10 @@
-//! Finding a model in an exported model directory, raw ids in its id maps, and printing
-//! ranked rows.
+//! Finding a model in an exported model directory.
 //!
-//! MODEL_DIR may be a run directory (`artifacts/<name>`, holding `als/` and/or `ncf/`) or one
-//! model's folder.
+//! MODEL_DIR may be a run directory (`artifacts/<name>`, holding `ncf/`, `als/`,
+//! `popularity/`) or one model's folder.
 
 use std::path::{Path, PathBuf};
 
-use crate::data::IdMap;
 use crate::error::{Error, Result};
 
 /// Which exported model a command uses.
@@ -14,23 +12,57 @@ use crate::error::{Error, Result};
 pub enum Kind {
     Als,
     Ncf,
+    Popularity,
 }
 
+/// Each kind: its folder in a run directory, the file that marks it, and what it needs.
+const KINDS: [(Kind, &str, &str, &str); 3] = [
+    (
+        Kind::Ncf,
+        "ncf",
+        "scorer.json",
+        "ncf/scorer.json + ncf/model.safetensors",
+    ),
+    (
+        Kind::Als,
+        "als",
+        "factors.safetensors",
+        "als/model.json + als/factors.safetensors",
+    ),
+    (
+        Kind::Popularity,
+        "popularity",
+        "scores.safetensors",
+        "popularity/model.json + popularity/scores.safetensors",
+    ),
+];
+
 impl Kind {
-    /// `--model als|ncf` (absent: whichever the directory holds).
+    /// `--model als|ncf|popularity` (absent: whichever the directory holds).
     pub fn from_arg(model: Option<&str>) -> Result<Option<Kind>> {
         match model {
             None => Ok(None),
             Some("als") => Ok(Some(Kind::Als)),
             Some("ncf") => Ok(Some(Kind::Ncf)),
+            Some("popularity") => Ok(Some(Kind::Popularity)),
             Some(other) => Err(Error::Usage(format!(
-                "--model {other:?}: expected als or ncf"
+                "--model {other:?}: expected als, ncf or popularity"
             ))),
+        }
+    }
+
+    /// The name used in reports and `--model`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Als => "als",
+            Kind::Ncf => "ncf",
+            Kind::Popularity => "popularity",
         }
     }
 }
 
-/// Find the folder of an exported model of `kind` (or the only/first one present).
+/// Find the folder of an exported model of `kind` (or the first present: NCF, ALS, popularity).
+/// `dir` is a run directory or one model's folder.
 pub fn locate(dir: &Path, kind: Option<Kind>) -> Result<(Kind, PathBuf)> {
     if !dir.is_dir() {
         return Err(Error::Export(format!(
@@ -38,86 +70,27 @@ pub fn locate(dir: &Path, kind: Option<Kind>) -> Result<(Kind, PathBuf)> {
             dir.display()
         )));
     }
-    let candidates = [
-        (Kind::Ncf, "ncf", "scorer.json"),
-        (Kind::Als, "als", "model.json"),
-    ];
-    for (k, sub, file) in candidates {
+    for (k, sub, marker, _) in KINDS {
         if kind.is_some_and(|want| want != k) {
             continue;
         }
-        if dir.join(file).is_file()
-            && (dir.ends_with(sub)
-                || dir.join("factors.safetensors").exists()
-                || dir.join("model.safetensors").exists())
-        {
+        if dir.join(marker).is_file() || (dir.ends_with(sub) && dir.join("model.json").is_file()) {
             return Ok((k, dir.to_path_buf()));
         }
-        if dir.join(sub).join(file).is_file() {
-            return Ok((k, dir.join(sub)));
+        let inner = dir.join(sub);
+        if inner.join(marker).is_file() || inner.join("model.json").is_file() {
+            return Ok((k, inner));
         }
     }
+    let (what, expected) = match kind {
+        Some(k) => {
+            let (_, _, _, expected) = KINDS.iter().find(|e| e.0 == k).copied().unwrap_or(KINDS[0]);
+            (k.name(), expected)
+        }
+        None => ("als, ncf or popularity", "als/, ncf/ or popularity/"),
+    };
     Err(Error::Export(format!(
-        "{}: no exported {} model here (expected {}); train with that model enabled first",
-        dir.display(),
-        match kind {
-            Some(Kind::Als) => "ALS",
-            Some(Kind::Ncf) => "NCF",
-            None => "ALS or NCF",
-        },
-        match kind {
-            Some(Kind::Als) => "als/model.json + als/factors.safetensors",
-            Some(Kind::Ncf) => "ncf/scorer.json + ncf/model.safetensors",
-            None => "als/ or ncf/",
-        }
+        "{}: no exported {what} model here (expected {expected}); train with that model enabled first",
+        dir.display()
     )))
-}
-
-/// Index of a raw id, or an error naming it.
-pub fn find(ids: &IdMap, id: &str, what: &str) -> Result<u32> {
-    ids.find(id).ok_or_else(|| {
-        Error::Usage(format!(
-            "{what} {id:?} is not in the model (it had no train interactions)"
-        ))
-    })
-}
-
-/// One recommended or similar item, as printed.
-#[derive(Debug, serde::Serialize)]
-pub struct Row {
-    pub rank: usize,
-    pub item: String,
-    pub score: f32,
-    pub title: Option<String>,
-}
-
-/// Render rows as a table (or JSON lines).
-pub fn print_rows(rows: &[Row], json: bool) {
-    for r in rows {
-        if json {
-            println!("{}", serde_json::to_string(r).unwrap_or_default());
-        } else {
-            println!(
-                "{:>3}  {:<24} {:>10.5}  {}",
-                r.rank,
-                r.item,
-                r.score,
-                r.title.as_deref().unwrap_or("")
-            );
-        }
-    }
-}
-
-/// Rows from (item index, score) pairs.
-pub fn rows(items: &IdMap, titles: Option<&Vec<String>>, ranked: &[(u32, f32)]) -> Vec<Row> {
-    ranked
-        .iter()
-        .enumerate()
-        .map(|(n, &(i, s))| Row {
-            rank: n + 1,
-            item: items.label(i as usize),
-            score: s,
-            title: titles.and_then(|t| t.get(i as usize)).cloned(),
-        })
-        .collect()
 }

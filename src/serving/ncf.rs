@@ -7,24 +7,10 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
-
 use crate::error::{Error, Result};
-use crate::export::scorer::{FORMAT, ScorerJson};
+use crate::export::ids::{ModelIds, read_ids};
+use crate::export::scorer::{FORMAT, NcfArch as Arch, ScorerJson, mean_row};
 use crate::export::{read_json, read_safetensors};
-
-/// `ncf/ncf.json`.
-#[derive(Debug, Clone, Deserialize)]
-struct Arch {
-    variant: String,
-    embedding_dim: usize,
-    hidden: Vec<usize>,
-    n_users: usize,
-    n_items: usize,
-    fu: usize,
-    fi: usize,
-    fr: usize,
-}
 
 /// A dense layer, PyTorch layout `[out, in]`.
 struct Dense {
@@ -43,14 +29,7 @@ struct Table {
 
 impl Table {
     fn new(data: Vec<f32>, rows: usize, dim: usize) -> Table {
-        let mut mean = vec![0f32; dim];
-        if dim > 0 && rows > 0 {
-            for r in data.chunks_exact(dim) {
-                for (m, v) in mean.iter_mut().zip(r) {
-                    *m += v / rows as f32;
-                }
-            }
-        }
+        let mean = mean_row(&data, rows, dim);
         Table { data, mean, dim }
     }
     fn row(&self, i: Option<u32>) -> &[f32] {
@@ -66,6 +45,7 @@ impl Table {
 /// A loaded NCF export.
 pub struct Scorer {
     pub json: ScorerJson,
+    pub ids: ModelIds,
     arch: Arch,
     user_emb: Table,
     item_emb: Table,
@@ -88,11 +68,12 @@ impl Scorer {
             return Err(bad(
                 dir,
                 format!(
-                    "scorer.json has format {:?}; this clickrec reads {FORMAT:?} (re-export with this version)",
+                    "scorer.json has format {:?}; this clickrec reads {FORMAT:?} (format 1 kept the id maps inside scorer.json; re-export with this version)",
                     json.format
                 ),
             ));
         }
+        let ids = read_ids(dir)?;
         let arch: Arch = read_json(&dir.join("ncf.json"))?;
         let path = dir.join("model.safetensors");
         let l = read_safetensors(&path)?;
@@ -107,13 +88,13 @@ impl Scorer {
             Ok(v.clone())
         };
         let d = arch.embedding_dim;
-        if arch.n_users != json.users.len()
-            || arch.n_items != json.items.len()
+        if arch.n_users != ids.users.len()
+            || arch.n_items != ids.items.len()
             || arch.fr != json.row_features.width()
         {
             return Err(bad(
                 dir,
-                "ncf.json and scorer.json disagree (users, items or feature count): files from different runs?",
+                "ncf.json disagrees with scorer.json or ids.safetensors (users, items or feature count): files from different runs?",
             ));
         }
         let user_emb = Table::new(take("user_embedding", &[arch.n_users, d])?, arch.n_users, d);
@@ -164,6 +145,7 @@ impl Scorer {
         };
         Ok(Scorer {
             json,
+            ids,
             arch,
             user_emb,
             item_emb,
@@ -206,25 +188,9 @@ impl Scorer {
         1.0 / (1.0 + (-logit).exp())
     }
 
-    /// Cosine-similar items by item embedding.
-    pub fn similar_items(&self, item: u32, k: usize) -> Vec<(u32, f32)> {
-        let d = self.arch.embedding_dim;
-        let e = &self.item_emb.data;
-        let q = &e[item as usize * d..(item as usize + 1) * d];
-        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        let qn = norm(q);
-        let mut sims: Vec<(u32, f32)> = (0..self.arch.n_items as u32)
-            .filter(|&j| j != item)
-            .map(|j| {
-                let v = &e[j as usize * d..(j as usize + 1) * d];
-                let dot: f32 = q.iter().zip(v).map(|(a, b)| a * b).sum();
-                let den = qn * norm(v);
-                (j, if den > 0.0 { dot / den } else { 0.0 })
-            })
-            .collect();
-        sims.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        sims.truncate(k);
-        sims
+    /// The item embeddings (`[n_items × D]`, row-major) and D.
+    pub fn item_embeddings(&self) -> (&[f32], usize) {
+        (&self.item_emb.data, self.arch.embedding_dim)
     }
 }
 

@@ -1,91 +1,194 @@
-//! `clickrec recommend` and `clickrec similar` on an exported ALS or NCF model.
+//! `clickrec recommend` and `clickrec similar` on an exported model: one user or item, every
+//! user or item (`--all -o FILE`), or folded-in histories; with candidate control.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use super::als::load_als;
-use super::modeldir::{self, Kind};
-use super::ncf::Scorer;
+use super::candidates::{CandidateFlags, Catalog};
+use super::foldin;
+use super::modeldir::Kind;
+use super::output::{print_ranked, write_ranked};
+use super::queries::{Queries, Shard, one_user, select_users};
+use super::served::Served;
+use crate::data::IdMap;
 use crate::error::{Error, Result};
 
-/// `clickrec recommend MODEL_DIR --user ID`: the user's top-k items not seen in train.
-pub fn recommend(dir: &Path, user: &str, k: usize, model: Option<&str>, json: bool) -> Result<()> {
-    if k == 0 {
+/// Whom `recommend` ranks for.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// One user of the model (raw id).
+    User(String),
+    /// Every user of the model (restricted by `users_file` and `shard`).
+    All {
+        users_file: Option<PathBuf>,
+        shard: Option<Shard>,
+    },
+    /// The users of a history file, folded in.
+    History(PathBuf),
+}
+
+/// A `recommend` or `similar` call.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub dir: PathBuf,
+    pub model: Option<Kind>,
+    pub k: usize,
+    pub flags: CandidateFlags,
+    /// Write a table instead of printing (required with `--all`).
+    pub output: Option<PathBuf>,
+    /// `--history` with ALS: also write the folded-in factors (safetensors).
+    pub factors_out: Option<PathBuf>,
+    pub json: bool,
+    pub quiet: bool,
+}
+
+fn check(r: &Request, all: bool) -> Result<()> {
+    if r.k == 0 {
         return Err(Error::Usage("-k must be at least 1".into()));
     }
-    let (kind, dir) = modeldir::locate(dir, Kind::from_arg(model)?)?;
-    match kind {
-        Kind::Als => {
-            let m = load_als(&dir)?;
-            let u = modeldir::find(&m.json.users, user, "user")?;
-            let seen = m
-                .json
-                .seen_ptr
-                .get(u as usize..u as usize + 2)
-                .map(|w| &m.json.seen_items[w[0]..w[1]])
-                .unwrap_or(&[]);
-            let ranked = m.model.recommend(u, k, seen);
-            modeldir::print_rows(
-                &modeldir::rows(&m.json.items, m.json.item_titles.as_ref(), &ranked),
-                json,
-            );
-        }
-        Kind::Ncf => recommend_ncf(&dir, user, k, json)?,
+    if all && r.output.is_none() {
+        return Err(Error::Usage(
+            "--all writes a table: give -o FILE (.parquet or .csv)".into(),
+        ));
+    }
+    if let Some(o) = r.output.as_deref().filter(|o| !writable(o)) {
+        return Err(Error::Usage(format!(
+            "-o {}: the output must end in .parquet or .csv",
+            o.display()
+        )));
     }
     Ok(())
 }
 
-/// `clickrec similar MODEL_DIR --item ID`: the k most similar items (ALS unless `--model ncf`).
-pub fn similar(dir: &Path, item: &str, k: usize, model: Option<&str>, json: bool) -> Result<()> {
-    if k == 0 {
-        return Err(Error::Usage("-k must be at least 1".into()));
-    }
-    let (kind, dir) = modeldir::locate(dir, Some(Kind::from_arg(model)?.unwrap_or(Kind::Als)))?;
-    match kind {
-        Kind::Als => {
-            let m = load_als(&dir)?;
-            let i = modeldir::find(&m.json.items, item, "item")?;
-            let ranked = m.model.similar_items(i, k);
-            modeldir::print_rows(
-                &modeldir::rows(&m.json.items, m.json.item_titles.as_ref(), &ranked),
-                json,
-            );
+/// `clickrec recommend`: the top-k items of each target user.
+pub fn recommend(r: &Request, target: &Target) -> Result<()> {
+    check(r, matches!(target, Target::All { .. }))?;
+    let m = Served::load(&r.dir, r.model)?;
+    let ids = m.ids();
+    let catalog = Catalog::build(&ids.items, &m.columns().item, &r.flags)?;
+    let factors = match &m {
+        Served::Als(a) => Some((&a.model.user_factors[..], a.model.factors)),
+        _ => None,
+    };
+    let include_seen = r.flags.include_seen;
+    let queries = match target {
+        Target::User(u) => Queries::known(&[one_user(ids, u)?], ids, include_seen, factors),
+        Target::All { users_file, shard } => {
+            let rows = select_users(&ids.users, &m.columns().user, users_file.as_deref(), *shard)?;
+            Queries::known(&rows, ids, include_seen, factors)
         }
-        Kind::Ncf => similar_ncf(&dir, item, k, json)?,
+        Target::History(path) => {
+            let h = foldin::read_histories(path, m.columns(), &m)?;
+            let t = Instant::now();
+            let q = foldin::queries(&h, &m, include_seen)?;
+            if !r.quiet {
+                let s = t.elapsed().as_secs_f64();
+                eprintln!(
+                    "folded in {} histories in {s:.3} s ({:.0}/s)",
+                    q.len(),
+                    q.len() as f64 / s.max(1e-9)
+                );
+            }
+            if let Some(out) = &r.factors_out {
+                foldin::write_factors(out, &q, &m)?;
+            }
+            q
+        }
+    };
+    let single = matches!(target, Target::User(_));
+    let bar = crate::progress::bar(queries.len() as u64, "recommend", r.quiet || single);
+    let t = Instant::now();
+    let rows = m.recommend(&queries, &catalog.items, r.k, &bar)?;
+    bar.finish_and_clear();
+    let ints = matches!(ids.users, IdMap::Int(_));
+    emit(
+        r,
+        &m,
+        &queries.labels,
+        ints,
+        ["user", "item"],
+        &rows,
+        !single,
+    )?;
+    if !single && !r.quiet {
+        eprintln!(
+            "{}: top-{} of {} users from {} candidate items in {:.2} s",
+            m.kind().name(),
+            r.k,
+            queries.len(),
+            catalog.items.len(),
+            t.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }
 
-/// NCF `recommend`: every unseen item scored with the mean train row features.
-fn recommend_ncf(dir: &Path, user: &str, k: usize, json: bool) -> Result<()> {
-    let s = Scorer::load(dir)?;
-    let j = &s.json;
-    let u = modeldir::find(&j.users, user, "user")?;
-    let seen = j
-        .seen_ptr
-        .get(u as usize..u as usize + 2)
-        .map(|w| &j.seen_items[w[0]..w[1]])
-        .unwrap_or(&[]);
-    let mut buf = Vec::new();
-    let scores: Vec<f32> = (0..j.items.len() as u32)
-        .map(|i| s.score(Some(u), Some(i), &j.row_feature_means, &mut buf))
+/// `clickrec similar`: the k most similar items of one item (`item`) or of every item (`None`);
+/// ALS unless `--model ncf`.
+pub fn similar(r: &Request, item: Option<&str>) -> Result<()> {
+    check(r, item.is_none())?;
+    let m = Served::load(&r.dir, Some(r.model.unwrap_or(Kind::Als)))?;
+    let ids = m.ids();
+    let catalog = Catalog::build(&ids.items, &m.columns().item, &r.flags)?;
+    let queries: Vec<u32> = match item {
+        Some(id) => vec![ids.items.find(id).ok_or_else(|| {
+            Error::Usage(format!(
+                "item {id:?} is not in the model (it had no train interactions)"
+            ))
+        })?],
+        None => (0..ids.items.len() as u32).collect(),
+    };
+    let bar = crate::progress::bar(queries.len() as u64, "similar", r.quiet || item.is_some());
+    let rows = m.similar(&queries, &catalog.items, r.k, &bar)?;
+    bar.finish_and_clear();
+    let labels: Vec<String> = queries
+        .iter()
+        .map(|&i| ids.items.label(i as usize))
         .collect();
-    let top = crate::metrics::top_k_excluding(&scores, seen, k)?;
-    let ranked: Vec<(u32, f32)> = top.iter().map(|&i| (i, scores[i as usize])).collect();
-    modeldir::print_rows(
-        &modeldir::rows(&j.items, j.item_titles.as_ref(), &ranked),
-        json,
-    );
-    Ok(())
+    let ints = matches!(ids.items, IdMap::Int(_));
+    emit(
+        r,
+        &m,
+        &labels,
+        ints,
+        ["item", "similar"],
+        &rows,
+        item.is_none(),
+    )
 }
 
-/// NCF `similar`: cosine of item embeddings.
-fn similar_ncf(dir: &Path, item: &str, k: usize, json: bool) -> Result<()> {
-    let s = Scorer::load(dir)?;
-    let i = modeldir::find(&s.json.items, item, "item")?;
-    let ranked = s.similar_items(i, k);
-    modeldir::print_rows(
-        &modeldir::rows(&s.json.items, s.json.item_titles.as_ref(), &ranked),
-        json,
-    );
-    Ok(())
+/// Write the rows to `-o` or print them.
+fn emit(
+    r: &Request,
+    m: &Served,
+    labels: &[String],
+    ints: bool,
+    columns: [&str; 2],
+    rows: &[super::rank::Ranked],
+    with_query: bool,
+) -> Result<()> {
+    let ids = m.ids();
+    match &r.output {
+        Some(o) => write_ranked(o, columns, labels, ints, &ids.items, rows),
+        None => {
+            print_ranked(
+                labels,
+                &ids.items,
+                ids.item_titles.as_deref(),
+                rows,
+                with_query,
+                r.json,
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Whether `path` names a table file `-o` can write (checked before any work).
+fn writable(path: &Path) -> bool {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    crate::synth::WRITABLE_EXTENSIONS.contains(&ext.as_str())
 }

@@ -65,8 +65,8 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
         let x = spec
             .encode_text(&get)
             .map_err(|m| Error::Usage(format!("{}: row {}: {m}", input.display(), row + 1)))?;
-        let u = j.users.find(&users[row]);
-        let i = j.items.find(&items[row]);
+        let u = s.ids.users.find(&users[row]);
+        let i = s.ids.items.find(&items[row]);
         cold_u += usize::from(u.is_none());
         cold_i += usize::from(i.is_none());
         let p = s.score(u, i, &x, &mut buf);

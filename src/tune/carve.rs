@@ -15,7 +15,8 @@ use crate::split::{self, SplitRule, SplitStats};
 /// How the validation part was carved, for `metrics.json.tuning.validation`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ValidationInfo {
-    /// `split` (the config's rule), `random` or `leave_last_out`.
+    /// `split` (the config's rule; `random` for a split given by files), `random` or
+    /// `leave_last_out`.
     pub validation: String,
     /// The rule applied to the train part.
     pub rule: String,
@@ -31,7 +32,8 @@ pub fn validation_rule(cfg: &RunConfig, v: TuneValidation, fraction: f64) -> Spl
     let method = v.method(cfg.raw.split.method);
     SplitRule {
         method,
-        test_fraction: if v == TuneValidation::Random {
+        test_fraction: if v == TuneValidation::Random || cfg.raw.split.method == SplitMethod::Files
+        {
             fraction
         } else {
             base.test_fraction

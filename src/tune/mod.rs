@@ -23,9 +23,9 @@ use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::eval;
 use crate::fitted::{TrainOptions, checkpoint_dir};
-use crate::{models, pipeline};
 use crate::report::RunMetrics;
 use crate::rundir::RunDirError;
+use crate::{models, pipeline};
 use record::TrialRecord;
 use space::Trial;
 

@@ -15,10 +15,13 @@ use crate::report::RunMetrics;
 use crate::rundir::{RunDir, RunDirError, write_atomic};
 
 /// Config keys holding file paths, made absolute in `best.toml` so it runs from anywhere.
-const PATH_KEYS: [&[&str]; 3] = [
+const PATH_KEYS: [&[&str]; 6] = [
     &["data", "path"],
     &["data", "user_table", "path"],
     &["data", "item_table", "path"],
+    &["split", "train_path"],
+    &["split", "test_path"],
+    &["eval", "candidates"],
 ];
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
