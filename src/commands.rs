@@ -41,6 +41,8 @@ pub fn run(cli: Cli) -> Result<()> {
                     println!("note ({name}): {n}");
                 }
             }
+            let t = &m.timings;
+            println!("{}", t.stages.line(t.peak_rss_bytes));
             println!("wrote {}", dir.display());
             Ok(())
         }

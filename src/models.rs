@@ -16,6 +16,7 @@ pub fn fit_enabled(
 ) -> Result<()> {
     let ck = checkpoint_dir(cfg);
     if let Some(raw) = cfg.raw.ncf.as_ref().filter(|n| n.enabled) {
+        let t = std::time::Instant::now();
         let (model, timing, curve) =
             ncf::fit(raw, cfg.raw.seed, &mut p.ds, &ck, opts.resume, opts.quiet)?;
         let model = Arc::new(model);
@@ -24,10 +25,12 @@ pub fn fit_enabled(
             model,
             timing,
             curve: Some(curve),
+            wall_seconds: t.elapsed().as_secs_f64(),
             export: Some(Box::new(move |dir, ctx| ncf::export(dir, &for_export, ctx))),
         });
     }
     if let Some(raw) = cfg.raw.als.as_ref().filter(|a| a.enabled) {
+        let t = std::time::Instant::now();
         let params = als::params(raw, cfg.raw.seed);
         let (model, timing, curve) = als::fit(
             &p.ds,
@@ -43,6 +46,7 @@ pub fn fit_enabled(
             model,
             timing,
             curve: (!curve.loss.is_empty()).then_some(curve),
+            wall_seconds: t.elapsed().as_secs_f64(),
             export: Some(Box::new(move |dir, ctx| {
                 als::export(dir, &for_export, ctx.ds)
             })),

@@ -13,7 +13,8 @@ use crate::eval::{self, EvalSettings, ModelMetrics};
 use crate::metrics::ThresholdRule;
 use crate::model::Recommender;
 use crate::model::popularity::Popularity;
-use crate::report::{self, Curve, DataSummary, RunMetrics, Timing};
+use crate::report::timings::{Lap, peak_rss_bytes};
+use crate::report::{self, Curve, DataSummary, RunMetrics, Stages, Timing, Timings};
 use crate::rundir::{RunDir, write_atomic};
 use crate::split::{self, Split, SplitRule};
 
@@ -25,6 +26,8 @@ pub struct Prepared {
     pub summary: DataSummary,
     pub user_table: Option<SideTable>,
     pub item_table: Option<SideTable>,
+    /// Seconds of the stages so far (load, filter, split, encode, features).
+    pub stages: Stages,
 }
 
 /// The split rule of a config.
@@ -53,7 +56,10 @@ pub fn summarize(x: &Interactions, load: LoadReport) -> DataSummary {
         .zip(&x.item)
         .map(|(&u, &i)| (u64::from(u) << 32) | u64::from(i))
         .collect();
-    pairs.sort_unstable();
+    {
+        use rayon::slice::ParallelSliceMut;
+        pairs.par_sort_unstable();
+    }
     pairs.dedup();
     let pairs = pairs.len();
     let cells = users as f64 * items as f64;
@@ -76,17 +82,21 @@ pub fn summarize(x: &Interactions, load: LoadReport) -> DataSummary {
 
 /// Load, filter, split and encode the configured data.
 pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
-    let (x, load) = data::load(cfg)?;
+    let mut lap = Lap::start();
+    let mut stages = Stages::default();
+    let (mut x, load) = data::load(cfg)?;
     let (user_table, item_table) = data::side::load_all(cfg, &x)?;
+    stages.filter = load.filter_seconds;
     let summary = summarize(&x, load);
+    stages.load = lap.lap() - stages.filter;
     let rows: Vec<usize> = (0..x.len()).collect();
     let split = split::split(&x, &rows, &split_rule(cfg));
     drop(rows);
-    let ds = dataset::build(&x, &split, user_table.as_ref(), item_table.as_ref())?;
-    // The raw feature columns are encoded into the dataset now; free them.
-    let mut x = x;
-    x.features = Vec::new();
-    x.categorical = Vec::new();
+    stages.split = lap.lap();
+    // Consumes the raw feature columns of `x` (scaled into the dataset).
+    let (ds, features) = dataset::build(&mut x, &split, user_table.as_ref(), item_table.as_ref())?;
+    stages.features = features;
+    stages.encode = lap.lap() - features;
     Ok(Prepared {
         x,
         split,
@@ -94,6 +104,7 @@ pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
         summary,
         user_table,
         item_table,
+        stages,
     })
 }
 
@@ -126,6 +137,8 @@ pub struct Fitted {
     pub model: std::sync::Arc<dyn Recommender>,
     pub timing: Timing,
     pub curve: Option<Curve>,
+    /// Wall seconds of the whole fit, data preparation and checkpoints included.
+    pub wall_seconds: f64,
     /// Writes the model's export folder into the run dir.
     pub export: Option<Box<dyn Fn(&std::path::Path, &ExportContext) -> Result<()>>>,
 }
@@ -161,6 +174,7 @@ pub fn fit_models(cfg: &RunConfig, p: &mut Prepared, opts: &TrainOptions) -> Res
             model: std::sync::Arc::new(model),
             timing,
             curve: None,
+            wall_seconds: t.elapsed().as_secs_f64(),
             export: None,
         });
     }
@@ -178,7 +192,9 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
         }
         .into());
     }
+    let mut lap = Lap::start();
     let fitted = fit_models(cfg, &mut p, opts)?;
+    lap.lap(); // fit stages are timed per model in `Fitted::wall_seconds`
     let settings = eval_settings(cfg);
     let dir = run.path().to_path_buf();
     std::fs::create_dir_all(dir.join("predictions"))
@@ -189,10 +205,14 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
     let mut models = BTreeMap::new();
     let mut training = BTreeMap::new();
     let mut timings = BTreeMap::new();
+    let mut stages = std::mem::take(&mut p.stages);
     for f in &fitted {
         let name = f.model.name().to_string();
+        stages.fit.insert(name.clone(), f.wall_seconds);
         let (m, preds) = eval::evaluate(f.model.as_ref(), &p.ds, &settings)?;
+        stages.evaluate += lap.lap();
         report::write_predictions(&dir.join("predictions"), &name, &p.ds, &preds.scores)?;
+        stages.write += lap.lap();
         if let Some(export) = &f.export {
             export(
                 &dir,
@@ -202,6 +222,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
                     metrics: &m,
                 },
             )?;
+            stages.export += lap.lap();
         }
         models.insert(name.clone(), m);
         timings.insert(name.clone(), f.timing.clone());
@@ -221,11 +242,20 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
         split: p.split.stats.clone(),
         models,
         training,
-        timings,
+        timings: Timings {
+            models: timings,
+            stages,
+            peak_rss_bytes: 0,
+        },
     };
+    let mut metrics = metrics;
+    // The write stage ends with metrics.json itself, so it is timed up to that file.
+    metrics.timings.stages.write += lap.lap();
+    metrics.timings.peak_rss_bytes = peak_rss_bytes();
     write_run_files(&dir, cfg, &metrics)?;
     let published = run.commit()?;
     let _ = std::fs::remove_dir_all(checkpoint_dir(cfg));
+    metrics.timings.stages.write += lap.lap();
     Ok((published, metrics))
 }
 

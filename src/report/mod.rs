@@ -4,6 +4,9 @@
 //! give byte-identical files once `timings` is removed.
 
 pub mod plots;
+pub mod timings;
+
+pub use timings::{Stages, Timings};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -63,7 +66,7 @@ pub struct RunMetrics {
     pub split: SplitStats,
     pub models: BTreeMap<String, ModelMetrics>,
     pub training: BTreeMap<String, Curve>,
-    pub timings: BTreeMap<String, Timing>,
+    pub timings: Timings,
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -131,6 +134,7 @@ pub fn table(m: &RunMetrics) -> String {
     for (name, mm) in &m.models {
         let fit = m
             .timings
+            .models
             .get(name)
             .map(|t| format!("{:.2}", t.fit_seconds))
             .unwrap_or_else(|| "–".into());
