@@ -126,13 +126,16 @@ fn side_matrix(
 }
 
 /// Encode a split into a [`Dataset`]. The raw feature columns of `x` are consumed (scaled into
-/// the train part's matrix and freed column by column); the rest of `x` is left as it was.
-/// Also returns the seconds spent fitting scalers and scaling features.
+/// the train part's matrix and freed column by column). With `release`, the per-row columns
+/// of `x` (user, item, ts, weight, label, event) are freed too once the parts hold them, before
+/// the features are scaled: at 57 M rows that is 1.2 GB less at the run's peak. `x` keeps its
+/// id maps either way. Also returns the seconds spent fitting scalers and scaling features.
 pub fn build(
     x: &mut Interactions,
     split: &Split,
     user_table: Option<&SideTable>,
     item_table: Option<&SideTable>,
+    release: bool,
 ) -> Result<(Dataset, f64), DataError> {
     if split.train.is_empty() {
         return Err(DataError::NothingLeft {
@@ -144,6 +147,15 @@ pub fn build(
     let (imap, items) = train_index(&x.items, split.train.iter().map(|&r| x.item[r]));
     let mut train = part_columns(x, &split.train, &umap, &imap);
     let mut test = part_columns(x, &split.test, &umap, &imap);
+    let ctr = x.label.is_some();
+    if release {
+        x.user = Vec::new();
+        x.item = Vec::new();
+        x.ts = Vec::new();
+        x.weight = Vec::new();
+        x.label = None;
+        x.event = None;
+    }
     let t_features = std::time::Instant::now();
     let row_spec = FeatureSpec::fit(&x.features, &x.categorical, &split.train);
     test.x = row_spec.transform(&x.features, &x.categorical, &split.test);
@@ -211,20 +223,23 @@ pub fn build(
     };
     let item_titles = per_item(item_table.and_then(|t| t.title.as_ref()));
     let item_groups = per_item(item_table.and_then(|t| t.group.as_ref()));
-    Ok((Dataset {
-        ctr: x.label.is_some(),
-        users,
-        items,
-        train,
-        test,
-        row_spec,
-        user_side,
-        item_side,
-        seen_ptr,
-        seen_items,
-        eval_users,
-        eval_items,
-        item_titles,
-        item_groups,
-    }, features_seconds))
+    Ok((
+        Dataset {
+            ctr,
+            users,
+            items,
+            train,
+            test,
+            row_spec,
+            user_side,
+            item_side,
+            seen_ptr,
+            seen_items,
+            eval_users,
+            eval_items,
+            item_titles,
+            item_groups,
+        },
+        features_seconds,
+    ))
 }

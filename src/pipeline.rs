@@ -80,8 +80,18 @@ pub fn summarize(x: &Interactions, load: LoadReport) -> DataSummary {
     }
 }
 
-/// Load, filter, split and encode the configured data.
+/// Load, filter, split and encode the configured data; `x` and `split` keep every row.
 pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
+    prepare_with(cfg, true)
+}
+
+/// [`prepare`] for training: the log's per-row columns and the split's row lists are freed once
+/// the dataset holds them (`x` keeps its id maps and source, `split` its counts).
+pub fn prepare_lean(cfg: &RunConfig) -> Result<Prepared> {
+    prepare_with(cfg, false)
+}
+
+fn prepare_with(cfg: &RunConfig, keep_log: bool) -> Result<Prepared> {
     let mut lap = Lap::start();
     let mut stages = Stages::default();
     let (mut x, load) = data::load(cfg)?;
@@ -94,7 +104,18 @@ pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
     drop(rows);
     stages.split = lap.lap();
     // Consumes the raw feature columns of `x` (scaled into the dataset).
-    let (ds, features) = dataset::build(&mut x, &split, user_table.as_ref(), item_table.as_ref())?;
+    let (ds, features) = dataset::build(
+        &mut x,
+        &split,
+        user_table.as_ref(),
+        item_table.as_ref(),
+        !keep_log,
+    )?;
+    let mut split = split;
+    if !keep_log {
+        split.train = Vec::new();
+        split.test = Vec::new();
+    }
     stages.features = features;
     stages.encode = lap.lap() - features;
     Ok(Prepared {
@@ -185,7 +206,7 @@ pub fn fit_models(cfg: &RunConfig, p: &mut Prepared, opts: &TrainOptions) -> Res
 /// The whole `clickrec train` job. Returns the run directory and its metrics.
 pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetrics)> {
     let run = RunDir::create(&cfg.output_dir, opts.force)?;
-    let mut p = prepare(cfg)?;
+    let mut p = prepare_lean(cfg)?;
     if p.ds.test.is_empty() {
         return Err(eval::EvalError::EmptyTest {
             hint: "with last_day every user was active on a single day; try split.method = \"global_days\" or \"random\"",

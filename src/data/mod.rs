@@ -230,7 +230,14 @@ pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
         _ => None,
     };
     let (df, path) = match &lazy {
-        Some(src) => (src.schema.clone(), cfg.resolve(d.path.as_deref().unwrap_or_else(|| std::path::Path::new("")))),
+        Some(src) => (
+            src.schema.clone(),
+            cfg.resolve(
+                d.path
+                    .as_deref()
+                    .unwrap_or_else(|| std::path::Path::new("")),
+            ),
+        ),
         None => source_frame(cfg)?,
     };
     let roles: Vec<(&String, &str)> = [
@@ -302,9 +309,9 @@ pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
     let (event, event_names) = match &d.event {
         None => (None, Vec::new()),
         Some(col) => {
-            let (names, codes) = f
-                .col(col)?
-                .categorical(col, "data.event", usize::from(u16::MAX))?;
+            let (names, codes) =
+                f.col(col)?
+                    .categorical(col, "data.event", usize::from(u16::MAX))?;
             f.done(col);
             let level_weight: Vec<Option<f64>> = names
                 .iter()
@@ -467,7 +474,10 @@ mod tests {
         };
         let (p, c) = (load_from("g.parquet"), load_from("g.csv"));
         assert_eq!(p.len(), 2000);
-        assert_eq!((&p.users, &p.items, &p.user, &p.item), (&c.users, &c.items, &c.user, &c.item));
+        assert_eq!(
+            (&p.users, &p.items, &p.user, &p.item),
+            (&c.users, &c.items, &c.user, &c.item)
+        );
         assert_eq!((&p.ts, &p.label, &p.weight), (&c.ts, &c.label, &c.weight));
         assert_eq!(p.features.len(), 2);
         for (a, b) in p.features.iter().zip(&c.features) {

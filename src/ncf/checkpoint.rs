@@ -165,7 +165,11 @@ pub fn load(dir: &Path, fingerprint: &str, arch: &Arch) -> Result<Option<Checkpo
     let n_tables = if weights.gmf_user.is_empty() { 2 } else { 4 };
     let mut table_moments = (Vec::new(), Vec::new());
     for (k, name) in TABLES.iter().take(n_tables).enumerate() {
-        let rows = if k % 2 == 0 { arch.n_users } else { arch.n_items };
+        let rows = if k % 2 == 0 {
+            arch.n_users
+        } else {
+            arch.n_items
+        };
         let shape = [rows, arch.embedding_dim];
         table_moments
             .0

@@ -278,7 +278,14 @@ fn correction(s: &AdamSettings, t: u64) -> (f32, f32) {
 
 /// Adam on one row: `w`, `m`, `v` and the gradient `g` (before weight decay) of length dim.
 #[inline]
-fn adam_row(s: &AdamSettings, c: (f32, f32), w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
+fn adam_row(
+    s: &AdamSettings,
+    c: (f32, f32),
+    w: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    g: &[f32],
+) {
     let (factor, bc2) = c;
     for k in 0..w.len() {
         let g = g[k] + s.weight_decay * w[k];
@@ -356,7 +363,14 @@ mod tests {
         let init = vec![0.5, -0.5, 1.0, 2.0, -1.0, 0.25, 3.0, -3.0];
         let mut t = HostTable::new(&init, 2);
         let mut c = Coalescer::new(4);
-        step(&s, 1, &mut t, &mut c, &[2, 0, 2], GradRows::dense(&[0.1, 0.2, -0.3, 0.4, 0.5, -0.6], 2));
+        step(
+            &s,
+            1,
+            &mut t,
+            &mut c,
+            &[2, 0, 2],
+            GradRows::dense(&[0.1, 0.2, -0.3, 0.4, 0.5, -0.6], 2),
+        );
         // The second step's rows sit at offset 1 of 4-wide rows, as in the trainer's input leaf.
         let wide = [9.0, 1.0, -1.0, 9.0, 9.0, 0.2, 0.0, 9.0];
         let g = GradRows {
@@ -395,10 +409,16 @@ mod tests {
     #[test]
     fn interleaved_storage_round_trips_values_and_moments() {
         let w = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let (m, v) = ([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [7.0, 8.0, 9.0, 1.0, 2.0, 3.0]);
+        let (m, v) = (
+            [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+            [7.0, 8.0, 9.0, 1.0, 2.0, 3.0],
+        );
         let t = HostTable::with_moments(&w, &m, &v, 2);
         assert_eq!(t.rows(), 3);
-        assert_eq!((t.values(), t.m(), t.v()), (w.to_vec(), m.to_vec(), v.to_vec()));
+        assert_eq!(
+            (t.values(), t.m(), t.v()),
+            (w.to_vec(), m.to_vec(), v.to_vec())
+        );
         assert_eq!(t.row(2), &[5.0, 6.0]);
         let mut out = Vec::new();
         t.gather(&[2, 0, 2], &mut out);
@@ -412,7 +432,14 @@ mod tests {
         let mut t = HostTable::new(&init, 2);
         let mut c = Coalescer::new(10);
         for step_no in 1..=50u64 {
-            step(&s, step_no, &mut t, &mut c, &[1, 4, 4, 7], GradRows::dense(&[0.3; 8], 2));
+            step(
+                &s,
+                step_no,
+                &mut t,
+                &mut c,
+                &[1, 4, 4, 7],
+                GradRows::dense(&[0.3; 8], 2),
+            );
         }
         for r in [0usize, 2, 3, 5, 6, 8, 9] {
             assert_eq!(t.row(r), &init[2 * r..2 * r + 2], "row {r}");
@@ -433,7 +460,9 @@ mod tests {
         for t in 1..=20u64 {
             // Every row, in a varying order, one of them twice.
             let ids = [(t % 4) as i32, 3, 2, 1, 0];
-            let grad: Vec<f32> = (0..15).map(|k| ((k as u64 * 7 + t) % 11) as f32 * 0.1 - 0.5).collect();
+            let grad: Vec<f32> = (0..15)
+                .map(|k| ((k as u64 * 7 + t) % 11) as f32 * 0.1 - 0.5)
+                .collect();
             step(&lz, t, &mut lazy, &mut cl, &ids, GradRows::dense(&grad, 3));
             step(&dn, t, &mut dense, &mut cd, &ids, GradRows::dense(&grad, 3));
         }

@@ -9,9 +9,11 @@
 //! accumulated on the device and read back once per epoch.
 
 use super::checkpoint::{self, Checkpoint, RunState};
-use super::data::{EpochRows, NegativeSampler, build_epoch, check_rows, check_side, epoch_rng};
-use super::embeddings::{self, AdamSettings, Coalescer, HostTable};
+use super::data::{
+    Batch, EpochRows, NegativeSampler, build_epoch, check_rows, check_side, epoch_rng,
+};
 use super::embeddings::GradRows;
+use super::embeddings::{self, AdamSettings, Coalescer, HostTable};
 use super::model::{Arch, BatchInput, NcfNet, Weights, bce_with_logits};
 use super::{EpochReport, NcfError, NcfParams, NcfTrained, SideTables, TrainSet, ValidSet};
 use burn::optim::decay::WeightDecayConfig;
@@ -225,6 +227,7 @@ pub fn train_owned(
             &mut tables,
             params,
             &arch,
+            train,
             &rows,
             &inputs,
             &mut rng,
@@ -420,37 +423,37 @@ fn epoch_bar(epoch: usize, epochs: usize, rows: usize) -> ProgressBar {
 /// Constant inputs of the batches, on the host: the side tables and the train rows' features.
 struct Inputs<'a> {
     side: &'a SideTables,
-    /// `[train rows, fr]`; an epoch row takes its features via `EpochRows::source`.
+    /// `[train rows, fr]`; a batch row takes its features via `Batch::source`.
     row_features: Vec<f32>,
     fr: usize,
 }
 
 impl Inputs<'_> {
-    /// The first-layer input of epoch rows `range`, row-major `[len, 2D + fu + fi + fr]`.
-    fn assemble(&self, tables: &TableState, rows: &EpochRows, range: std::ops::Range<usize>) -> Vec<f32> {
+    /// The first-layer input of a batch, row-major `[len, 2D + fu + fi + fr]`.
+    fn assemble(&self, tables: &TableState, batch: &Batch) -> Vec<f32> {
         let s = self.side;
         let (d, fu, fi, fr) = (tables.tables[0].dim, s.fu, s.fi, self.fr);
-        let mut out = Vec::with_capacity(range.len() * (2 * d + fu + fi + fr));
-        for p in range {
-            let (u, i) = (rows.users[p] as usize, rows.items[p] as usize);
+        let mut out = Vec::with_capacity(batch.users.len() * (2 * d + fu + fi + fr));
+        for p in 0..batch.users.len() {
+            let (u, i) = (batch.users[p] as usize, batch.items[p] as usize);
             out.extend_from_slice(tables.tables[0].row(u));
             out.extend_from_slice(tables.tables[1].row(i));
             out.extend_from_slice(&s.user_side[u * fu..(u + 1) * fu]);
             out.extend_from_slice(&s.item_side[i * fi..(i + 1) * fi]);
             if fr > 0 {
-                let r = rows.source[p] as usize;
+                let r = batch.source[p] as usize;
                 out.extend_from_slice(&self.row_features[r * fr..(r + 1) * fr]);
             }
         }
         out
     }
 
-    /// Prefetches the side and row-feature rows of epoch rows `range`.
-    fn prefetch(&self, rows: &EpochRows, range: std::ops::Range<usize>) {
+    /// Prefetches the row-feature rows of a batch.
+    fn prefetch(&self, batch: &Batch) {
         let fr = self.fr;
-        for p in range {
-            if fr > 0 {
-                let r = rows.source[p] as usize;
+        if fr > 0 {
+            for &r in &batch.source {
+                let r = r as usize;
                 embeddings::prefetch_slice(&self.row_features[r * fr..(r + 1) * fr]);
             }
         }
@@ -468,6 +471,7 @@ fn run_epoch(
     tables: &mut TableState,
     params: &NcfParams,
     arch: &Arch,
+    train: &TrainSet,
     rows: &EpochRows,
     inputs: &Inputs<'_>,
     rng: &mut ChaCha8Rng,
@@ -477,19 +481,20 @@ fn run_epoch(
     let n = rows.len();
     let d = arch.embedding_dim;
     let width = arch.input_dim();
-    let labels = Tensor::<1>::from_data(TensorData::new(rows.labels.clone(), [n]), device);
     let mut loss_sum = Tensor::<1>::zeros([1], device);
     let b = params.batch_size;
     let mut gmf_rows = Vec::new();
+    let (mut cur, mut next) = (Batch::default(), Batch::default());
+    rows.batch(train, 0..b.min(n), &mut cur);
     for (k, start) in (0..n).step_by(b).enumerate() {
         let end = (start + b).min(n);
         let len = end - start;
-        let ids = [&rows.users[start..end], &rows.items[start..end]];
-        let x = inputs.assemble(tables, rows, start..end);
+        let x = inputs.assemble(tables, &cur);
         // The next batch's random reads are issued now and land while this batch computes.
-        let next = end..(end + b).min(n);
-        tables.prefetch(&rows.users[next.clone()], &rows.items[next.clone()]);
-        inputs.prefetch(rows, next);
+        rows.batch(train, end..(end + b).min(n), &mut next);
+        tables.prefetch(&next.users, &next.items);
+        inputs.prefetch(&next);
+        let ids = [&cur.users[..], &cur.items[..]];
         let x = Tensor::<2>::from_data(TensorData::new(x, [len, width]), device).require_grad();
         let gmf: Vec<Tensor<2>> = tables.tables[2..]
             .iter()
@@ -504,7 +509,7 @@ fn run_epoch(
             x: x.clone(),
             gmf: (gmf.len() == 2).then(|| (gmf[0].clone(), gmf[1].clone())),
         };
-        let y = labels.clone().narrow(0, start, len);
+        let y = Tensor::<1>::from_data(TensorData::new(cur.labels.clone(), [len]), device);
         let masks = dropout_masks(params.dropout, &arch.hidden, len, rng, device);
         let logits = net.forward(input, &masks);
         let loss = bce_with_logits(logits, y, params.pos_weight);
@@ -540,6 +545,7 @@ fn run_epoch(
             let rate = end as f64 / bar.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!("{rate:.0} samples/s"));
         }
+        std::mem::swap(&mut cur, &mut next);
     }
     let total = loss_sum
         .into_data()

@@ -35,7 +35,9 @@ struct Tables {
 impl Tables {
     fn new(arch: &Arch, w: &Weights, device: &Device) -> Self {
         let d = arch.embedding_dim;
-        let up = |v: &[f32], n: usize| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [n, d]), device);
+        let up = |v: &[f32], n: usize| {
+            Tensor::<2>::from_data(TensorData::new(v.to_vec(), [n, d]), device)
+        };
         let gmf = (!w.gmf_user.is_empty())
             .then(|| (up(&w.gmf_user, arch.n_users), up(&w.gmf_item, arch.n_items)));
         Self {

@@ -120,7 +120,10 @@ mod tests {
         let mut s = Stages::default();
         s.fit.insert("ncf".into(), 1.5);
         let line = s.line(2_000_000_000);
-        for name in ["load", "filter", "split", "encode", "features", "fit.ncf", "evaluate", "export", "write"] {
+        for name in [
+            "load", "filter", "split", "encode", "features", "fit.ncf", "evaluate", "export",
+            "write",
+        ] {
             assert!(line.contains(name), "{name} missing from {line}");
         }
         assert!(line.ends_with("peak RSS 2.00 GB"), "{line}");

@@ -267,7 +267,13 @@ fn dense_and_lazy_adam_train_identically_when_every_row_is_in_every_batch() {
         batch_size: 8,
         ..p(rule)
     };
-    let lazy = fit(&small(EmbeddingOptimizer::LazyAdam), &side, &set, None, false);
+    let lazy = fit(
+        &small(EmbeddingOptimizer::LazyAdam),
+        &side,
+        &set,
+        None,
+        false,
+    );
     let dense = fit(&small(EmbeddingOptimizer::Adam), &side, &set, None, false);
     assert_ne!(lazy.weights(), dense.weights());
 }
@@ -323,15 +329,30 @@ fn keep_best_returns_the_best_validation_epoch_without_early_stopping() {
     };
     let best = run(true);
     let last = run(false);
-    assert_eq!(best.reports().len(), 8, "keep_best alone does not stop early");
-    let aucs: Vec<f64> = best.reports().iter().map(|r| r.valid_auc.expect("auc")).collect();
+    assert_eq!(
+        best.reports().len(),
+        8,
+        "keep_best alone does not stop early"
+    );
+    let aucs: Vec<f64> = best
+        .reports()
+        .iter()
+        .map(|r| r.valid_auc.expect("auc"))
+        .collect();
     let best_auc = aucs.iter().copied().fold(f64::MIN, f64::max);
     let scored = |m: &NcfTrained| {
         let s: Vec<f64> = predict_all(m, &valid).into_iter().map(f64::from).collect();
         let l: Vec<bool> = valid.labels.iter().map(|&y| y == 1.0).collect();
         rank_auc(&l, &s).expect("auc")
     };
-    assert!((scored(&best) - best_auc).abs() < 1e-9, "{} vs {best_auc}", scored(&best));
+    assert!(
+        (scored(&best) - best_auc).abs() < 1e-9,
+        "{} vs {best_auc}",
+        scored(&best)
+    );
     assert!((scored(&last) - aucs[7]).abs() < 1e-9);
-    assert!(best_auc > aucs[7], "the best epoch should not be the last: {aucs:?}");
+    assert!(
+        best_auc > aucs[7],
+        "the best epoch should not be the last: {aucs:?}"
+    );
 }
