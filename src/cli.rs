@@ -48,9 +48,9 @@ pub enum Command {
     /// The full metric report of a predictions file with columns user,item,label,score.
     Metrics {
         predictions: PathBuf,
-        /// Top-K cutoff.
-        #[arg(long, default_value_t = 10)]
-        k: usize,
+        /// Top-K cut-offs, the first one primary: --k 10 or --k 10,20 (repeatable).
+        #[arg(long, value_delimiter = ',', default_value = "10")]
+        k: Vec<usize>,
         /// Weight w of the ROC cutoff rule |w·tpr − (1−w)·(1−fpr)|.
         #[arg(long, default_value_t = 0.75)]
         cutoff_weight: f64,
@@ -79,34 +79,85 @@ pub enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Top-k items for a user from an exported model (items seen in train are excluded).
+    /// Top-k items for one user, every user (--all -o FILE) or folded-in histories
+    /// (--history FILE) from an exported model; items seen in train are excluded.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["user", "all", "history"])))]
     Recommend {
-        /// A run directory (artifacts/<name>) or a model folder (…/als, …/ncf).
+        /// A run directory (artifacts/<name>) or a model folder (…/als, …/ncf, …/popularity).
         model_dir: PathBuf,
         /// The user's raw id (negative ids such as DeskDrop's work as is).
         #[arg(long, allow_hyphen_values = true)]
-        user: String,
+        user: Option<String>,
+        /// Every user of the model (with -o FILE; see --users, --shard).
+        #[arg(long)]
+        all: bool,
+        /// Users described by a history file (user,item[,weight] with the training column
+        /// names): ALS solves their factors exactly, NCF uses the cold-start row for new users.
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
         #[arg(short, long, default_value_t = 10)]
         k: usize,
-        /// Which model of a run directory: als or ncf (default: the one present, NCF first).
+        /// Which model of a run directory: als, ncf or popularity (default: the one present,
+        /// NCF first).
         #[arg(long)]
         model: Option<String>,
+        /// With --all: only the users listed in FILE (a table with a user column).
+        #[arg(long, value_name = "FILE", requires = "all")]
+        users: Option<PathBuf>,
+        /// With --all: every N-th user starting at I (0 <= I < N), to split the job.
+        #[arg(long, value_name = "I/N", requires = "all")]
+        shard: Option<String>,
+        /// With --history and ALS: also write the folded-in factors to FILE (safetensors).
+        #[arg(long, value_name = "FILE", requires = "history")]
+        factors_out: Option<PathBuf>,
+        #[command(flatten)]
+        candidates: CandidateArgs,
+        /// Write user,rank,item,score to a .parquet or .csv file instead of printing.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
     },
-    /// Items most similar to an item (cosine of item factors / embeddings).
+    /// Items most similar to an item, or to every item (--all -o FILE): cosine of ALS item
+    /// factors (default) or NCF item embeddings.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["item", "all"])))]
     Similar {
         model_dir: PathBuf,
         /// The item's raw id (negative ids work as is).
         #[arg(long, allow_hyphen_values = true)]
-        item: String,
+        item: Option<String>,
+        /// Every item of the model (with -o FILE).
+        #[arg(long)]
+        all: bool,
         #[arg(short, long, default_value_t = 10)]
         k: usize,
         #[arg(long)]
         model: Option<String>,
+        /// Only these items as answers (a table with an item column).
+        #[arg(long, value_name = "FILE")]
+        candidates: Option<PathBuf>,
+        /// Never these items as answers.
+        #[arg(long, value_name = "FILE")]
+        exclude: Option<PathBuf>,
+        /// Write item,rank,similar,score to a .parquet or .csv file instead of printing.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Write serving files for an existing run: --onnx writes ncf/model.onnx.
+    Export {
+        /// A run directory or its ncf/ folder.
+        model_dir: PathBuf,
+        /// The NCF scorer as an ONNX graph (ncf/model.onnx).
+        #[arg(long)]
+        onnx: bool,
     },
     /// Score an impression file with an exported NCF model: adds score, click (score >=
     /// threshold), cold_user and cold_item columns.
@@ -130,4 +181,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Candidate control of `recommend`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CandidateArgs {
+    /// Keep the items the user had in train (default: excluded).
+    #[arg(long)]
+    pub include_seen: bool,
+    /// Only these items (a table with an item column).
+    #[arg(long, value_name = "FILE")]
+    pub candidates: Option<PathBuf>,
+    /// Never these items.
+    #[arg(long, value_name = "FILE")]
+    pub exclude: Option<PathBuf>,
 }

@@ -10,11 +10,16 @@ use crate::cli::{Cli, Command};
 use crate::config;
 use crate::data::{Columns, TableSpec, read_table};
 use crate::error::{Error, Result};
+use crate::fitted::TrainOptions;
 use crate::metrics::ThresholdRule;
-use crate::modeldir;
-use crate::pipeline::{self, TrainOptions};
+use crate::pipeline;
 use crate::report::csv_field;
 use crate::rundir::RunDir;
+use crate::serving;
+use crate::serving::candidates::CandidateFlags;
+use crate::serving::modeldir::Kind;
+use crate::serving::queries::Shard;
+use crate::serving::recommend::{Request, Target};
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -58,33 +63,106 @@ pub fn run(cli: Cli) -> Result<()> {
             cutoff_weight,
             youden,
             json,
-        } => metrics_cmd(&predictions, k, cutoff_weight, youden, json),
+        } => metrics_cmd(&predictions, &k, cutoff_weight, youden, json),
         Command::Recommend {
             model_dir,
             user,
+            all: _,
+            history,
             k,
             model,
+            users,
+            shard,
+            factors_out,
+            candidates,
+            output,
             json,
-        } => recommend(&model_dir, &user, k, model.as_deref(), json),
+            quiet,
+        } => {
+            let target = match (user, history) {
+                (Some(u), _) => Target::User(u),
+                (None, Some(h)) => Target::History(h),
+                (None, None) => Target::All {
+                    users_file: users,
+                    shard: shard
+                        .map(|s| s.parse::<Shard>().map_err(Error::Usage))
+                        .transpose()?,
+                },
+            };
+            let req = Request {
+                dir: model_dir,
+                model: Kind::from_arg(model.as_deref())?,
+                k,
+                flags: CandidateFlags {
+                    include_seen: candidates.include_seen,
+                    candidates: candidates.candidates,
+                    exclude: candidates.exclude,
+                },
+                output,
+                factors_out,
+                json,
+                quiet,
+            };
+            serving::recommend::recommend(&req, &target)
+        }
         Command::Similar {
             model_dir,
             item,
+            all: _,
             k,
             model,
+            candidates,
+            exclude,
+            output,
             json,
-        } => similar(&model_dir, &item, k, model.as_deref(), json),
+            quiet,
+        } => {
+            let req = Request {
+                dir: model_dir,
+                model: Kind::from_arg(model.as_deref())?,
+                k,
+                flags: CandidateFlags {
+                    include_seen: false,
+                    candidates,
+                    exclude,
+                },
+                output,
+                factors_out: None,
+                json,
+                quiet,
+            };
+            serving::recommend::similar(&req, item.as_deref())
+        }
+        Command::Export { model_dir, onnx } => {
+            if !onnx {
+                return Err(Error::Usage("export: say what to write (--onnx)".into()));
+            }
+            let (_, dir) = serving::modeldir::locate(&model_dir, Some(Kind::Ncf))?;
+            crate::export::onnx::write_ncf(&dir)?;
+            println!(
+                "wrote {}",
+                dir.join(crate::export::onnx::ONNX_FILE).display()
+            );
+            Ok(())
+        }
         Command::Score {
             model_dir,
             input,
             output,
-        } => crate::serve::score(&model_dir, &input, output.as_deref()),
+        } => serving::score::score(&model_dir, &input, output.as_deref()),
         Command::Eval {
             model_dir,
             config,
             set,
             model,
             json,
-        } => crate::serve::eval(&model_dir, &config, &set, kind_arg(model.as_deref())?, json),
+        } => serving::eval::eval(
+            &model_dir,
+            &config,
+            &set,
+            Kind::from_arg(model.as_deref())?,
+            json,
+        ),
         Command::Generate {
             kind,
             users,
@@ -120,13 +198,14 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// `clickrec data --json`: the data summary and the split counts in one flat object (every key
+/// once: the split counts already hold `eval_users`).
 #[derive(Serialize)]
 struct DataJson<'a> {
     #[serde(flatten)]
     summary: &'a crate::report::DataSummary,
     #[serde(flatten)]
     split: &'a crate::split::SplitStats,
-    eval_users: usize,
 }
 
 fn data(config: &Path, set: &[String], write_split: Option<&Path>, json: bool) -> Result<()> {
@@ -140,7 +219,6 @@ fn data(config: &Path, set: &[String], write_split: Option<&Path>, json: bool) -
         let out = DataJson {
             summary: &p.summary,
             split: st,
-            eval_users: st.eval_users,
         };
         println!(
             "{}",
@@ -229,10 +307,14 @@ fn write_split_csvs(dir: &Path, p: &pipeline::Prepared) -> Result<()> {
     Ok(())
 }
 
-fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Result<()> {
-    if k == 0 {
+fn metrics_cmd(path: &Path, ks: &[usize], w: f64, youden: bool, json: bool) -> Result<()> {
+    if ks.is_empty() || ks.contains(&0) {
         return Err(Error::Usage("--k must be at least 1".into()));
     }
+    if (1..ks.len()).any(|i| ks[..i].contains(&ks[i])) {
+        return Err(Error::Usage(format!("--k {ks:?}: lists a cut-off twice")));
+    }
+    let k = ks[0];
     if !(0.0..=1.0).contains(&w) {
         return Err(Error::Usage(format!(
             "--cutoff-weight {w}: must be in [0, 1]"
@@ -271,7 +353,8 @@ fn metrics_cmd(path: &Path, k: usize, w: f64, youden: bool, json: bool) -> Resul
         m.notes
             .push("log loss skipped: scores are not probabilities in [0, 1]".into());
     }
-    crate::eval::rank_impressions(&users, &labels, &scores, k, &mut m)?;
+    crate::eval::group_auc(&users, &labels, &scores, &mut m)?;
+    crate::eval::rank_impressions(&users, &labels, &scores, ks, &mut m)?;
     if json {
         let mut v = serde_json::to_value(&m).map_err(|e| Error::Export(e.to_string()))?;
         if let Some(o) = v.as_object_mut() {
@@ -292,7 +375,15 @@ fn metrics_text(m: &crate::eval::ModelMetrics, rows: usize, k: usize) -> String 
     };
     let mut o = String::new();
     let _ = writeln!(o, "rows: {rows}");
-    let _ = writeln!(o, "AUC: {}   log loss: {}", f(m.auc), f(m.logloss));
+    let _ = writeln!(
+        o,
+        "AUC: {}   GAUC: {} ({} users, {} with one class skipped)   log loss: {}",
+        f(m.auc),
+        f(m.gauc),
+        m.gauc_users.unwrap_or(0),
+        m.gauc_single_class_users.unwrap_or(0),
+        f(m.logloss)
+    );
     let _ = writeln!(
         o,
         "threshold: {} (tpr {}, fpr {})",
@@ -314,73 +405,26 @@ fn metrics_text(m: &crate::eval::ModelMetrics, rows: usize, k: usize) -> String 
     }
     let _ = writeln!(
         o,
-        "HR@{k}: {:.4} (random order {:.4}; {} users with a click, {} with at most {k} rows)   NDCG@{k}: {:.4}   P@{k}: {:.4}",
+        "HR@{k}: {:.4} (random order {:.4}; {} users with a click, {} with at most {k} rows)   NDCG@{k}: {:.4}   P@{k}: {:.4}   Recall@{k}: {:.4}   MRR@{k}: {:.4}   MAP@{k}: {:.4}",
         m.hr_at_k,
         m.base_rate.unwrap_or(0.0),
         m.ranked_users,
         m.users_with_at_most_k_rows.unwrap_or(0),
         m.ndcg_at_k,
-        m.precision_at_k
+        m.precision_at_k,
+        m.recall_at_k,
+        m.mrr_at_k,
+        m.map_at_k
     );
+    for (&other, a) in m.at_k.iter().filter(|(kk, _)| **kk != k) {
+        let _ = writeln!(
+            o,
+            "@{other}: HR {:.4}   NDCG {:.4}   P {:.4}   Recall {:.4}   MRR {:.4}   MAP {:.4}",
+            a.hr, a.ndcg, a.precision, a.recall, a.mrr, a.map
+        );
+    }
     for n in &m.notes {
         let _ = writeln!(o, "note: {n}");
     }
     o
-}
-
-fn kind_arg(model: Option<&str>) -> Result<Option<modeldir::Kind>> {
-    match model {
-        None => Ok(None),
-        Some("als") => Ok(Some(modeldir::Kind::Als)),
-        Some("ncf") => Ok(Some(modeldir::Kind::Ncf)),
-        Some(other) => Err(Error::Usage(format!(
-            "--model {other:?}: expected als or ncf"
-        ))),
-    }
-}
-
-fn recommend(dir: &Path, user: &str, k: usize, model: Option<&str>, json: bool) -> Result<()> {
-    if k == 0 {
-        return Err(Error::Usage("-k must be at least 1".into()));
-    }
-    let (kind, dir) = modeldir::locate(dir, kind_arg(model)?)?;
-    match kind {
-        modeldir::Kind::Als => {
-            let m = modeldir::load_als(&dir)?;
-            let u = modeldir::find(&m.json.users, user, "user")?;
-            let seen = m
-                .json
-                .seen_ptr
-                .get(u as usize..u as usize + 2)
-                .map(|w| &m.json.seen_items[w[0]..w[1]])
-                .unwrap_or(&[]);
-            let ranked = m.model.recommend(u, k, seen);
-            modeldir::print_rows(
-                &modeldir::rows(&m.json.items, m.json.item_titles.as_ref(), &ranked),
-                json,
-            );
-        }
-        modeldir::Kind::Ncf => crate::serve::recommend(&dir, user, k, json)?,
-    }
-    Ok(())
-}
-
-fn similar(dir: &Path, item: &str, k: usize, model: Option<&str>, json: bool) -> Result<()> {
-    if k == 0 {
-        return Err(Error::Usage("-k must be at least 1".into()));
-    }
-    let (kind, dir) = modeldir::locate(dir, Some(kind_arg(model)?.unwrap_or(modeldir::Kind::Als)))?;
-    match kind {
-        modeldir::Kind::Als => {
-            let m = modeldir::load_als(&dir)?;
-            let i = modeldir::find(&m.json.items, item, "item")?;
-            let ranked = m.model.similar_items(i, k);
-            modeldir::print_rows(
-                &modeldir::rows(&m.json.items, m.json.item_titles.as_ref(), &ranked),
-                json,
-            );
-        }
-        modeldir::Kind::Ncf => crate::serve::similar(&dir, item, k, json)?,
-    }
-    Ok(())
 }

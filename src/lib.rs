@@ -2,7 +2,9 @@
 //!
 //! One module per pipeline stage: [`config`] → [`data`] (load, de-duplicate, filter) →
 //! [`split`] → [`dataset`] (encode, [`features`]) → models ([`model`], [`ncf`], [`als`]) →
-//! [`eval`] with [`metrics`] → [`report`] and export, written through [`rundir`].
+//! [`eval`] with [`metrics`] → [`report`] and [`export`], written through [`rundir`].
+//! [`models`] wires the models into the `train` job ([`pipeline`]); [`serving`] holds the
+//! commands that use an exported model.
 
 pub mod als;
 pub mod cli;
@@ -14,17 +16,16 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod features;
+pub mod fitted;
 pub mod metrics;
 pub mod model;
-pub mod modeldir;
 pub mod models;
 pub mod ncf;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod rundir;
-pub mod scorer;
-pub mod serve;
+pub mod serving;
 pub mod split;
 pub mod synth;
 

@@ -3,18 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use crate::config::{RunConfig, ThresholdRuleName};
 use crate::data::{self, Interactions, LoadReport, side::SideTable};
 use crate::dataset::{self, Dataset};
 use crate::error::{Error, Result};
 use crate::eval::{self, EvalSettings, ModelMetrics};
+use crate::export::ExportContext;
+use crate::fitted::{TrainOptions, checkpoint_dir};
 use crate::metrics::ThresholdRule;
-use crate::model::Recommender;
-use crate::model::popularity::Popularity;
 use crate::report::timings::{Lap, peak_rss_bytes};
-use crate::report::{self, Curve, DataSummary, RunMetrics, Stages, Timing, Timings};
+use crate::report::{self, DataSummary, RunMetrics, Stages, Timings};
 use crate::rundir::{RunDir, write_atomic};
 use crate::split::{self, Split, SplitRule};
 
@@ -133,7 +132,7 @@ fn prepare_with(cfg: &RunConfig, keep_log: bool) -> Result<Prepared> {
 pub fn eval_settings(cfg: &RunConfig) -> EvalSettings {
     let e = &cfg.raw.eval;
     EvalSettings {
-        k: e.k,
+        ks: e.k.clone(),
         rule: match e.threshold_rule {
             ThresholdRuleName::Weighted => ThresholdRule::WeightedCutoff(e.cutoff_weight),
             ThresholdRuleName::Youden => ThresholdRule::Youden,
@@ -141,66 +140,19 @@ pub fn eval_settings(cfg: &RunConfig) -> EvalSettings {
         ranking: cfg.ranking(),
         sampled_negatives: e.sampled_negatives,
         seed: cfg.raw.seed,
+        candidates: None,
     }
 }
 
-/// Options of `clickrec train`.
-#[derive(Debug, Clone, Default)]
-pub struct TrainOptions {
-    pub force: bool,
-    pub resume: bool,
-    pub quiet: bool,
-}
-
-/// A fitted model with what its training reported.
-pub struct Fitted {
-    /// Shared so the exporter can hold the same model.
-    pub model: std::sync::Arc<dyn Recommender>,
-    pub timing: Timing,
-    pub curve: Option<Curve>,
-    /// Wall seconds of the whole fit, data preparation and checkpoints included.
-    pub wall_seconds: f64,
-    /// Writes the model's export folder into the run dir.
-    pub export: Option<Box<dyn Fn(&std::path::Path, &ExportContext) -> Result<()>>>,
-}
-
-/// What exporters need besides the model.
-pub struct ExportContext<'a> {
-    pub cfg: &'a RunConfig,
-    pub ds: &'a Dataset,
-    pub metrics: &'a ModelMetrics,
-}
-
-/// Where NCF/ALS keep checkpoints between runs (`--resume`): beside the run directory.
-pub fn checkpoint_dir(cfg: &RunConfig) -> PathBuf {
-    let name = cfg
-        .output_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    cfg.output_dir.with_file_name(format!(".{name}.checkpoint"))
-}
-
-/// Fit every enabled model.
-pub fn fit_models(cfg: &RunConfig, p: &mut Prepared, opts: &TrainOptions) -> Result<Vec<Fitted>> {
-    let mut out = Vec::new();
-    if cfg.raw.popularity.enabled {
-        let t = Instant::now();
-        let model = Popularity::fit(&p.ds);
-        let timing = Timing {
-            fit_seconds: t.elapsed().as_secs_f64(),
-            ..Default::default()
-        };
-        out.push(Fitted {
-            model: std::sync::Arc::new(model),
-            timing,
-            curve: None,
-            wall_seconds: t.elapsed().as_secs_f64(),
-            export: None,
-        });
+/// [`eval_settings`] with what needs the data: the fixed candidate lists of `[eval] candidates`,
+/// read and checked against the test part (errors name the file and line).
+pub fn eval_settings_for(cfg: &RunConfig, ds: &Dataset) -> Result<EvalSettings> {
+    let mut s = eval_settings(cfg);
+    if let Some(path) = &cfg.raw.eval.candidates {
+        let c = eval::candidates::Candidates::load(&cfg.resolve(path), ds)?;
+        s.candidates = Some(std::sync::Arc::new(c));
     }
-    crate::models::fit_enabled(cfg, p, opts, &mut out)?;
-    Ok(out)
+    Ok(s)
 }
 
 /// The whole `clickrec train` job. Returns the run directory and its metrics.
@@ -213,15 +165,18 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
         }
         .into());
     }
+    // Before fitting, so a bad candidate file fails fast.
+    let settings = eval_settings_for(cfg, &p.ds)?;
     let mut lap = Lap::start();
-    let fitted = fit_models(cfg, &mut p, opts)?;
+    let fitted = crate::models::fit_models(cfg, &mut p.ds, opts)?;
     lap.lap(); // fit stages are timed per model in `Fitted::wall_seconds`
-    let settings = eval_settings(cfg);
     let dir = run.path().to_path_buf();
     std::fs::create_dir_all(dir.join("predictions"))
         .map_err(|e| Error::Export(format!("{}: {e}", dir.display())))?;
-    std::fs::create_dir_all(dir.join("plots"))
-        .map_err(|e| Error::Export(format!("{}: {e}", dir.display())))?;
+    for sub in ["plots", "per_user"] {
+        std::fs::create_dir_all(dir.join(sub))
+            .map_err(|e| Error::Export(format!("{}: {e}", dir.display())))?;
+    }
 
     let mut models = BTreeMap::new();
     let mut training = BTreeMap::new();
@@ -233,6 +188,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
         let (m, preds) = eval::evaluate(f.model.as_ref(), &p.ds, &settings)?;
         stages.evaluate += lap.lap();
         report::write_predictions(&dir.join("predictions"), &name, &p.ds, &preds.scores)?;
+        report::write_per_user(&dir.join("per_user"), &name, &p.ds, &m.per_user)?;
         stages.write += lap.lap();
         if let Some(export) = &f.export {
             export(
@@ -240,7 +196,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
                 &ExportContext {
                     cfg,
                     ds: &p.ds,
-                    metrics: &m,
+                    threshold: m.threshold,
                 },
             )?;
             stages.export += lap.lap();
@@ -251,17 +207,21 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
             training.insert(name, c.clone());
         }
     }
+    let oracle = oracle_metrics(cfg, &p.ds, &settings)?;
+    stages.evaluate += lap.lap();
     let metrics = RunMetrics {
         name: cfg.raw.name.clone(),
         clickrec_version: env!("CARGO_PKG_VERSION"),
         seed: cfg.raw.seed,
         mode: if cfg.is_ctr() { "ctr" } else { "implicit" },
-        k: settings.k,
+        k: settings.k(),
+        ks: settings.ks.clone(),
         ranking: format!("{:?}", settings.ranking).to_lowercase(),
         cutoff_weight: cfg.raw.eval.cutoff_weight,
         data: p.summary.clone(),
         split: p.split.stats.clone(),
         models,
+        oracle,
         training,
         timings: Timings {
             models: timings,
@@ -278,6 +238,28 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
     let _ = std::fs::remove_dir_all(checkpoint_dir(cfg));
     metrics.timings.stages.write += lap.lap();
     Ok((published, metrics))
+}
+
+/// With `[data.synthetic]`: the generator's own truth evaluated like a model (the achievable
+/// ceiling); `None` for file data or when `[data]` names other id columns than the generator's.
+fn oracle_metrics(
+    cfg: &RunConfig,
+    ds: &Dataset,
+    settings: &EvalSettings,
+) -> Result<Option<ModelMetrics>> {
+    let Some(spec) = data::synth_spec(cfg) else {
+        return Ok(None);
+    };
+    let (user, item) = crate::synth::SynthOracle::id_columns(spec.kind);
+    if cfg.raw.data.user != user || cfg.raw.data.item != item {
+        return Ok(None);
+    }
+    let truth = crate::synth::SynthOracle::new(&spec)
+        .map_err(|e| data::DataError::Synthetic(e.to_string()))?;
+    let Some(model) = crate::model::oracle::Oracle::new(truth, ds) else {
+        return Ok(None);
+    };
+    Ok(Some(eval::evaluate(&model, ds, settings)?.0))
 }
 
 fn write_run_files(dir: &std::path::Path, cfg: &RunConfig, m: &RunMetrics) -> Result<()> {

@@ -6,6 +6,8 @@
 //! * `leave_last_out`: per user with >= 2 interactions, the latest one (ties: the later row).
 //! * `random`: per user with >= 2 interactions, a seeded `test_fraction` (at least 1, at most
 //!   n − 1 rows).
+//! * `files`: the rows read from `split.test_path` are test (the split is given); carving a part
+//!   out of the train rows by this rule gives no rows.
 //!
 //! Test rows are then filtered, in order: (1) rows whose item never occurs in train, (1b) rows
 //! whose user never occurs in train (only `global_days`/`random` can produce them), (2) in
@@ -158,6 +160,10 @@ fn test_mask(x: &Interactions, rows: &[usize], rule: &SplitRule) -> Vec<bool> {
             }
             mask
         }
+        SplitMethod::Files => rows
+            .iter()
+            .map(|&r| x.given_test.as_ref().is_some_and(|g| g[r]))
+            .collect(),
     }
 }
 
@@ -238,6 +244,7 @@ pub(crate) mod tests {
             event_names: vec![],
             features: vec![],
             categorical: vec![],
+            given_test: None,
         }
     }
 

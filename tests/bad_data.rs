@@ -257,3 +257,13 @@ fn side_table_ids_as_text_that_are_not_numbers() {
     s.run(&["train", "c.toml", "-q"])
         .fails_with(&["users.csv", "key column `uid`", "integers"]);
 }
+
+#[test]
+fn repeated_header_column_is_an_error_naming_it() {
+    fails(
+        "a.csv",
+        b"user,item,timestamp,item\n1,10,100,11\n2,10,200,12\n",
+        "",
+        &["a.csv", "`item`", "more than once"],
+    );
+}

@@ -134,7 +134,7 @@ fn saved_model_errors_are_clear() {
     let json = std::fs::read_to_string(s.path("artifacts/t/ncf/scorer.json")).unwrap();
     s.write(
         "artifacts/t/ncf/scorer.json",
-        json.replace("clickrec-ncf-1", "clickrec-ncf-0"),
+        json.replace("clickrec-ncf-2", "clickrec-ncf-0"),
     );
     s.run(&["score", "artifacts/t", "in.csv"])
         .fails_with(&["format", "re-export"]);

@@ -7,3 +7,5 @@ mod bad_data;
 mod commands;
 mod fuzz;
 mod models;
+mod protocols;
+mod serving;

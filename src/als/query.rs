@@ -148,26 +148,46 @@ impl AlsModel {
         }
         let rows = vec![0u32; items.len()];
         let row = Csr::from_triplets(1, self.n_items, &rows, items, weights)?;
-        let conf: Vec<f32> = row
-            .data
-            .iter()
-            .map(|&r| params.confidence.of(params.alpha, r))
-            .collect();
+        self.recalculate_users(&row, params)
+    }
+
+    /// Factors of many new (or updated) users at once: row r of `histories` (`n × n_items`,
+    /// strengths summed per item) gets exactly what [`Self::recalculate_user`] gives for it,
+    /// with `YᵀY` computed once and the rows solved in parallel. Returns `[n × f]`, row-major.
+    pub fn recalculate_users(
+        &self,
+        histories: &Csr,
+        params: &AlsParams,
+    ) -> Result<Vec<f32>, AlsError> {
+        params.validate()?;
+        let f = self.factors;
+        if params.factors != f || histories.n_cols != self.n_items {
+            return Err(AlsError::ShapeMismatch {
+                what: "params.factors / history columns vs the model",
+                expected: f,
+                got: params.factors,
+            });
+        }
         let a = regularized_gram(&self.item_factors, self.n_items, f, params.regularization);
-        let mut x = vec![0.0f32; f];
-        let mut scratch = CholScratch::new(f);
-        cholesky_row(
-            &mut x,
-            &self.item_factors,
-            &row.indices,
-            &conf,
-            &a,
-            &mut scratch,
-        )
-        .map_err(|_| AlsError::NotPositiveDefinite {
-            side: "new user",
-            row: 0,
-        })?;
+        let mut x = vec![0.0f32; histories.n_rows * f];
+        x.par_chunks_mut(f.max(1)).enumerate().try_for_each_init(
+            || (CholScratch::new(f), Vec::new()),
+            |(scratch, conf), (r, xr)| {
+                let (items, strengths) = histories.row(r);
+                conf.clear();
+                conf.extend(
+                    strengths
+                        .iter()
+                        .map(|&v| params.confidence.of(params.alpha, v)),
+                );
+                cholesky_row(xr, &self.item_factors, items, conf, &a, scratch).map_err(|_| {
+                    AlsError::NotPositiveDefinite {
+                        side: "new user",
+                        row: r,
+                    }
+                })
+            },
+        )?;
         Ok(x)
     }
 }

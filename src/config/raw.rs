@@ -186,6 +186,10 @@ pub struct RawSplit {
     pub days: u32,
     #[serde(default = "default_test_fraction")]
     pub test_fraction: f64,
+    /// `method = "files"`: the train rows (same columns as `[data]`, which then has no `path`).
+    pub train_path: Option<PathBuf>,
+    /// `method = "files"`: the test rows.
+    pub test_path: Option<PathBuf>,
 }
 fn default_days() -> u32 {
     1
@@ -199,6 +203,8 @@ impl Default for RawSplit {
             method: SplitMethod::LastDay,
             days: 1,
             test_fraction: 0.1,
+            train_path: None,
+            test_path: None,
         }
     }
 }
@@ -216,6 +222,9 @@ pub enum SplitMethod {
     LeaveLastOut,
     /// Per user: a seeded `test_fraction` of interactions is test.
     Random,
+    /// Given: the rows of `train_path` are train, those of `test_path` test (RecBole's
+    /// `benchmark_filename`); filters apply to both files together.
+    Files,
 }
 
 impl SplitMethod {
@@ -226,6 +235,7 @@ impl SplitMethod {
             SplitMethod::GlobalDays => "global_days",
             SplitMethod::LeaveLastOut => "leave_last_out",
             SplitMethod::Random => "random",
+            SplitMethod::Files => "files",
         }
     }
 }
@@ -234,8 +244,14 @@ impl SplitMethod {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEval {
-    #[serde(default = "default_k")]
-    pub k: usize,
+    /// Cutoffs: `k = 10` or `k = [10, 20]`. The first is the primary one (metrics.json's
+    /// `*_at_k` keys); every one gets `at_k.{K}`. Written back as an integer when single.
+    #[serde(
+        default = "default_k",
+        deserialize_with = "cutoffs::deserialize",
+        serialize_with = "cutoffs::serialize"
+    )]
+    pub k: Vec<usize>,
     #[serde(default = "default_cutoff")]
     pub cutoff_weight: f64,
     #[serde(default)]
@@ -244,9 +260,59 @@ pub struct RawEval {
     pub ranking: RankingMode,
     #[serde(default = "default_sampled")]
     pub sampled_negatives: usize,
+    /// Fixed candidate lists for the sampled protocol (NCF `*.test.negative` or a long CSV
+    /// `user,item`) instead of `sampled_negatives` random draws.
+    pub candidates: Option<PathBuf>,
 }
-fn default_k() -> usize {
-    10
+fn default_k() -> Vec<usize> {
+    vec![10]
+}
+
+/// `[eval] k` as an integer or a list of integers.
+mod cutoffs {
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    struct Cutoffs;
+
+    impl<'de> Visitor<'de> for Cutoffs {
+        type Value = Vec<usize>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a cutoff such as 10 or a list of cutoffs such as [10, 20]")
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            usize::try_from(v)
+                .map(|k| vec![k])
+                .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            usize::try_from(v)
+                .map(|k| vec![k])
+                .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(k) = seq.next_element::<usize>()? {
+                out.push(k);
+            }
+            Ok(out)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<usize>, D::Error> {
+        d.deserialize_any(Cutoffs)
+    }
+
+    pub fn serialize<S: Serializer>(k: &[usize], s: S) -> Result<S::Ok, S::Error> {
+        match k {
+            [one] => s.serialize_u64(*one as u64),
+            many => s.collect_seq(many),
+        }
+    }
 }
 fn default_cutoff() -> f64 {
     0.75
@@ -257,11 +323,12 @@ fn default_sampled() -> usize {
 impl Default for RawEval {
     fn default() -> Self {
         Self {
-            k: 10,
+            k: default_k(),
             cutoff_weight: 0.75,
             threshold_rule: ThresholdRuleName::Weighted,
             ranking: RankingMode::Auto,
             sampled_negatives: 99,
+            candidates: None,
         }
     }
 }

@@ -90,7 +90,35 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
     )?;
 
     let d = &raw.data;
-    if d.path.is_some() == d.synthetic.is_some() {
+    let sp = &raw.split;
+    let files = sp.method == super::SplitMethod::Files;
+    let shown = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| format!("{:?}", p.display().to_string()))
+            .unwrap_or_else(|| "(unset)".into())
+    };
+    for (key, p) in [
+        ("split.train_path", &sp.train_path),
+        ("split.test_path", &sp.test_path),
+    ] {
+        let rule = if files {
+            "is required with split.method = \"files\""
+        } else {
+            "is only read with split.method = \"files\""
+        };
+        check(p.is_some() == files, key, shown(p), rule)?;
+    }
+    if files {
+        check(
+            d.path.is_none() && d.synthetic.is_none(),
+            "data.path",
+            d.path
+                .as_ref()
+                .map(|_| shown(&d.path))
+                .unwrap_or_else(|| "[data.synthetic]".into()),
+            "must be unset with split.method = \"files\": the rows come from split.train_path and split.test_path",
+        )?;
+    } else if d.path.is_some() == d.synthetic.is_some() {
         return Err(ConfigError::DataSource);
     }
     if let Some(s) = &d.synthetic {
@@ -185,7 +213,24 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
     )?;
 
     let e = &raw.eval;
-    check(e.k >= 1, "eval.k", e.k, "must be at least 1")?;
+    check(
+        !e.k.is_empty(),
+        "eval.k",
+        "[]",
+        "needs at least one cutoff, e.g. k = [10, 20]",
+    )?;
+    check(
+        e.k.iter().all(|&k| k >= 1),
+        "eval.k",
+        format!("{:?}", e.k),
+        "every cutoff must be at least 1",
+    )?;
+    check(
+        e.k.iter().collect::<HashSet<_>>().len() == e.k.len(),
+        "eval.k",
+        format!("{:?}", e.k),
+        "lists a cutoff twice",
+    )?;
     let w = e.cutoff_weight;
     check(
         (0.0..=1.0).contains(&w),
@@ -199,6 +244,33 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
         e.sampled_negatives,
         "must be at least 1",
     )?;
+
+    if e.candidates.is_some() {
+        check(
+            raw.data.label.is_none(),
+            "eval.candidates",
+            format!(
+                "{:?}",
+                e.candidates
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ),
+            "fixed candidate lists apply to implicit logs (unset data.label) in the sampled protocol",
+        )?;
+        check(
+            e.ranking != super::RankingMode::Impressions,
+            "eval.candidates",
+            format!(
+                "{:?}",
+                e.candidates
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ),
+            "the sampled protocol does not run with eval.ranking = \"impressions\"",
+        )?;
+    }
 
     if let Some(n) = &raw.ncf {
         check(

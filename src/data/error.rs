@@ -26,6 +26,8 @@ pub enum DataError {
     NotUtf8 { path: PathBuf, line: usize },
     #[error("{}: cannot parse: {message} (check the delimiter and that every row has the same number of fields)", path.display())]
     Parse { path: PathBuf, message: String },
+    #[error("{}: the column name `{column}` appears more than once in the header (rename one of them)", path.display())]
+    DuplicateColumn { path: PathBuf, column: String },
     #[error("{}: `columns` names {expected} columns but the file has {found} (delimiter {delimiter:?}; set the right `delimiter`)", path.display())]
     ColumnCount {
         path: PathBuf,

@@ -6,6 +6,7 @@
 mod columns;
 mod error;
 pub mod filter;
+mod given;
 mod ids;
 pub mod read;
 pub mod side;
@@ -67,6 +68,8 @@ pub struct Interactions {
     pub features: Vec<Numeric>,
     /// Categorical row features.
     pub categorical: Vec<Categorical>,
+    /// `split.method = "files"`: whether each row came from `split.test_path`.
+    pub given_test: Option<Vec<bool>>,
 }
 
 impl Interactions {
@@ -114,6 +117,7 @@ impl Interactions {
                     codes: pick(&c.codes, rows),
                 })
                 .collect(),
+            given_test: self.given_test.as_ref().map(|g| pick(g, rows)),
         }
     }
 
@@ -141,23 +145,28 @@ pub struct LoadReport {
     pub filter_seconds: f64,
 }
 
+/// The generator spec of a `[data.synthetic]` config.
+pub fn synth_spec(cfg: &RunConfig) -> Option<crate::synth::SynthSpec> {
+    let s = cfg.raw.data.synthetic.as_ref()?;
+    let kind = match s.kind {
+        crate::config::SynthKindName::Ctr => crate::synth::SynthKind::Ctr,
+        crate::config::SynthKindName::Events => crate::synth::SynthKind::Events,
+    };
+    Some(crate::synth::SynthSpec {
+        kind,
+        users: s.users,
+        items: s.items,
+        rows: s.rows,
+        days: s.days,
+        seed: s.seed.unwrap_or(cfg.raw.seed),
+        start: crate::synth::DEFAULT_START,
+    })
+}
+
 /// Produce the raw frame of the configured source.
 pub fn source_frame(cfg: &RunConfig) -> Result<(DataFrame, PathBuf), DataError> {
     let d = &cfg.raw.data;
-    if let Some(s) = &d.synthetic {
-        let kind = match s.kind {
-            crate::config::SynthKindName::Ctr => crate::synth::SynthKind::Ctr,
-            crate::config::SynthKindName::Events => crate::synth::SynthKind::Events,
-        };
-        let spec = crate::synth::SynthSpec {
-            kind,
-            users: s.users,
-            items: s.items,
-            rows: s.rows,
-            days: s.days,
-            seed: s.seed.unwrap_or(cfg.raw.seed),
-            start: crate::synth::DEFAULT_START,
-        };
+    if let Some(spec) = synth_spec(cfg) {
         let df = crate::synth::generate(&spec).map_err(|e| DataError::Synthetic(e.to_string()))?;
         return Ok((df, PathBuf::from("synthetic")));
     }
@@ -223,23 +232,37 @@ impl Frame {
 }
 
 /// Load the configured log: read, type every column, weigh events, de-duplicate, filter.
+/// With `split.method = "files"` both files are read and each row remembers which it came from.
 pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
+    if let Some((train, test)) = given::paths(cfg) {
+        let (df, n_train) = given::read_both(cfg, &train, &test)?;
+        let (mut x, report) = load_frame(cfg, df, train.clone(), Some(n_train), None)
+            .map_err(|e| given::relocate(e, n_train, &train, &test))?;
+        x.source = PathBuf::from(format!("{} + {}", train.display(), test.display()));
+        return Ok((x, report));
+    }
+    // A Parquet log is read column by column (see `Frame::lazy`).
     let d = &cfg.raw.data;
     let lazy = match (&d.synthetic, &d.path) {
         (None, Some(p)) => read::ParquetColumns::open(&cfg.resolve(p))?,
         _ => None,
     };
-    let (df, path) = match &lazy {
-        Some(src) => (
-            src.schema.clone(),
-            cfg.resolve(
-                d.path
-                    .as_deref()
-                    .unwrap_or_else(|| std::path::Path::new("")),
-            ),
-        ),
-        None => source_frame(cfg)?,
+    let (df, path) = match (&lazy, &d.path) {
+        (Some(src), Some(p)) => (src.schema.clone(), cfg.resolve(p)),
+        _ => source_frame(cfg)?,
     };
+    load_frame(cfg, df, path, None, lazy)
+}
+
+/// [`load`] of one frame; rows from `given_train_rows` on are the given test rows.
+fn load_frame(
+    cfg: &RunConfig,
+    df: DataFrame,
+    path: PathBuf,
+    given_train_rows: Option<usize>,
+    lazy: Option<read::ParquetColumns>,
+) -> Result<(Interactions, LoadReport), DataError> {
+    let d = &cfg.raw.data;
     let roles: Vec<(&String, &str)> = [
         (&d.user, "data.user"),
         (&d.item, "data.item"),
@@ -381,6 +404,7 @@ pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
         event_names,
         features,
         categorical,
+        given_test: given_train_rows.map(|n| (0..height).map(|r| r >= n).collect()),
     };
     let t_filter = std::time::Instant::now();
     let mut rows: Vec<usize> = (0..all.len()).filter(|&r| keep[r]).collect();

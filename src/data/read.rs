@@ -198,6 +198,37 @@ fn open_checked(path: &Path) -> Result<std::fs::File, DataError> {
     Ok(f)
 }
 
+/// The fields of the first line (double quotes group a field; `""` is a quote inside one).
+fn header_fields(bytes: &[u8], sep: u8) -> Vec<String> {
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
+    let line = String::from_utf8_lossy(&bytes[..end]);
+    let line = line.trim_end_matches('\r').trim_start_matches('\u{feff}');
+    let (mut fields, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            c if !quoted && c == sep as char => fields.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    fields.push(cur);
+    fields
+}
+
+/// The first name that occurs twice.
+fn first_repeated(names: &[String]) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    names.iter().find(|n| !seen.insert(n.as_str())).cloned()
+}
+
 /// Line (1-based) holding byte `offset`.
 fn line_of(bytes: &[u8], offset: usize) -> usize {
     bytes[..offset.min(bytes.len())]
@@ -233,6 +264,17 @@ fn read_csv(spec: &TableSpec, bytes: Vec<u8>, sep: u8) -> Result<DataFrame, Data
     };
     if header_only {
         return Err(DataError::NoRows { path: path.clone() });
+    }
+    let names: Vec<String> = match &spec.columns {
+        Some(names) => names.clone(),
+        None if spec.has_header => header_fields(&bytes, sep),
+        None => Vec::new(),
+    };
+    if let Some(column) = first_repeated(&names) {
+        return Err(DataError::DuplicateColumn {
+            path: path.clone(),
+            column,
+        });
     }
     let ragged_hint = |message: String| DataError::Parse {
         path: path.clone(),
@@ -375,6 +417,31 @@ mod tests {
         assert!(matches!(
             read_table(&s),
             Err(DataError::ColumnCount { found: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn a_repeated_header_column_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("d.csv");
+        std::fs::write(&f, "user,item,\"ts\",item\n1,2,3,4\n").unwrap();
+        let e = read_table(&spec(&f)).unwrap_err();
+        assert!(
+            matches!(&e, DataError::DuplicateColumn { column, .. } if column == "item"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("`item`"), "{e}");
+        // A quoted separator is part of the name: "a,b" and a are different columns.
+        std::fs::write(&f, "\"a,b\",a,b\n1,2,3\n").unwrap();
+        assert_eq!(read_table(&spec(&f)).unwrap().width(), 3);
+        // Names given by the config are checked the same way.
+        std::fs::write(&f, "1,2\n").unwrap();
+        let mut sp = spec(&f);
+        sp.has_header = false;
+        sp.columns = Some(vec!["u".into(), "u".into()]);
+        assert!(matches!(
+            read_table(&sp).unwrap_err(),
+            DataError::DuplicateColumn { .. }
         ));
     }
 }

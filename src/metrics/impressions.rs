@@ -2,37 +2,32 @@
 //!
 //! Rows are grouped by user; only users with at least one clicked row count. A user's rows
 //! are ranked by score descending, ties in input order; hit = a clicked row among the first
-//! k. The random-order base rate of a user with n rows and c clicks is
+//! k; the per-user metrics are those of [`super::at_k`] with the user's clicks as relevant
+//! items (Recall@k = clicks in the first k / clicks). The random-order base rate of a user with n rows and c clicks is
 //! `1 - C(n - c, kk) / C(n, kk)`, kk = min(k, n).
 
 use serde::Serialize;
 
-use super::check::{check_finite, check_k, check_non_empty, check_same_len, discount, ideal_dcg};
+use super::at_k::{RankingAccumulator, RankingSummary, UserRank, list_metrics};
+use super::check::{check_finite, check_k, check_non_empty, check_same_len};
 use super::error::Result;
 
 /// Impression-mode ranking metrics at cutoff `k`; means over users with a click.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ImpressionRanking {
-    /// Cutoff.
-    pub k: usize,
-    /// Mean HR@k over users with >= 1 click.
-    pub hr_at_k: f64,
-    /// Mean NDCG@k (relevance = label, IDCG over min(clicks, k)).
-    pub ndcg_at_k: f64,
-    /// Mean precision@k = clicks in the first k rows / k.
-    pub precision_at_k: f64,
+    /// HR/NDCG/precision/Recall/MRR/MAP@k over the users with >= 1 click (`means.users`).
+    #[serde(flatten)]
+    pub means: RankingSummary,
     /// Mean HR@k of a uniformly random order (exact, see the module doc).
     pub hr_random: f64,
-    /// Users with at least one clicked row (the users averaged).
-    pub users_with_click: usize,
-    /// Of those, users with at most k rows (a hit whatever the model does).
+    /// Of the users with a click, those with at most k rows (a hit whatever the model does).
     pub users_with_at_most_k_rows: usize,
     /// Distinct users in the input.
     pub test_users: usize,
-    /// (user, hit) of every user with a click, users ascending; for the hit distribution plot.
-    /// Not serialized (metrics.json gets the means only).
+    /// (user, metrics) of every user with a click, users ascending; for per-user rows and the
+    /// hit distribution plot. Not serialized (metrics.json gets the means only).
     #[serde(skip)]
-    pub per_user: Vec<(u32, bool)>,
+    pub per_user: Vec<(u32, UserRank)>,
 }
 
 /// `C(n - c, kk) / C(n, kk)` = Π_{i<kk} (n - c - i) / (n - i): the chance that a random
@@ -69,18 +64,15 @@ pub fn impression_ranking(
     let mut order: Vec<usize> = (0..users.len()).collect();
     order.sort_by_key(|&i| users[i]);
 
+    let mut acc = RankingAccumulator::new(k);
     let mut out = ImpressionRanking {
-        k,
-        hr_at_k: 0.0,
-        ndcg_at_k: 0.0,
-        precision_at_k: 0.0,
+        means: acc.summary(),
         hr_random: 0.0,
-        users_with_click: 0,
         users_with_at_most_k_rows: 0,
         test_users: 0,
         per_user: Vec::new(),
     };
-    let (mut ndcg_sum, mut precision_sum, mut random_sum) = (0.0, 0.0, 0.0);
+    let mut random_sum = 0.0;
     for group in order.chunk_by_mut(|&a, &b| users[a] == users[b]) {
         out.test_users += 1;
         let clicks = group.iter().filter(|&&i| labels[i]).count();
@@ -94,28 +86,15 @@ pub fn impression_ranking(
                 .partial_cmp(&scores[a])
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
-        let mut hits = 0usize;
-        let mut dcg = 0.0;
-        for (position, &row) in group.iter().take(k).enumerate() {
-            if labels[row] {
-                hits += 1;
-                dcg += discount(position + 1);
-            }
-        }
-        out.users_with_click += 1;
+        let rank = list_metrics(group.iter().map(|&row| labels[row]), clicks, k)?;
+        acc.add(rank);
         out.users_with_at_most_k_rows += usize::from(n <= k);
-        out.per_user.push((users[group[0]], hits > 0));
-        ndcg_sum += dcg / ideal_dcg(clicks, k);
-        precision_sum += hits as f64 / k as f64;
+        out.per_user.push((users[group[0]], rank));
         random_sum += 1.0 - no_click_in_random_top(n, clicks, k);
     }
-    if out.users_with_click > 0 {
-        let m = out.users_with_click as f64;
-        let hit_users = out.per_user.iter().filter(|(_, hit)| *hit).count();
-        out.hr_at_k = hit_users as f64 / m;
-        out.ndcg_at_k = ndcg_sum / m;
-        out.precision_at_k = precision_sum / m;
-        out.hr_random = random_sum / m;
+    out.means = acc.summary();
+    if out.means.users > 0 {
+        out.hr_random = random_sum / out.means.users as f64;
     }
     Ok(out)
 }
@@ -139,8 +118,8 @@ mod tests {
         let mut scores = vec![0.9; 10];
         scores.extend([0.1, 0.1, 0.5, 0.5, 0.5, 0.2, 0.3]);
         let h = impression_ranking(&users, &labels, &scores, 10).unwrap();
-        assert_eq!(h.hr_at_k, 0.5);
-        assert_eq!(h.users_with_click, 2);
+        assert_eq!(h.means.hr_at_k, 0.5);
+        assert_eq!(h.means.users, 2);
         assert_eq!(h.users_with_at_most_k_rows, 1);
         assert_eq!(h.test_users, 3);
         // C(12, 10) = 66; user 2 (3 rows <= 10) has base rate 1.
@@ -150,9 +129,14 @@ mod tests {
             epsilon = 1e-12
         );
         // NDCG: user 1 -> 0; user 2 -> (1/log2 4) / 1 = 0.5. Precision: 0 and 1/10.
-        assert_abs_diff_eq!(h.ndcg_at_k, 0.25, epsilon = 1e-12);
-        assert_abs_diff_eq!(h.precision_at_k, 0.05, epsilon = 1e-12);
-        assert_eq!(h.per_user, vec![(1, false), (2, true)]);
+        assert_abs_diff_eq!(h.means.ndcg_at_k, 0.25, epsilon = 1e-12);
+        assert_abs_diff_eq!(h.means.precision_at_k, 0.05, epsilon = 1e-12);
+        // Recall: user 1 0/2, user 2 1/1; MRR: 0 and 1/3; MAP: 0 and (1/3)/min(1, 10).
+        assert_abs_diff_eq!(h.means.recall_at_k, 0.5, epsilon = 1e-12);
+        assert_abs_diff_eq!(h.means.mrr_at_k, 1.0 / 6.0, epsilon = 1e-12);
+        assert_abs_diff_eq!(h.means.map_at_k, 1.0 / 6.0, epsilon = 1e-12);
+        let hits: Vec<(u32, usize)> = h.per_user.iter().map(|(u, r)| (*u, r.hits)).collect();
+        assert_eq!(hits, vec![(1, 0), (2, 1)]);
     }
 
     /// Interleaved users, two clicks, k = 2: user 7 rows (score, label) in input order
@@ -167,20 +151,20 @@ mod tests {
         let h = impression_ranking(&users, &labels, &scores, 2).unwrap();
         let l3 = 1.0 / 3f64.log2();
         assert_eq!(
-            (
-                h.users_with_click,
-                h.test_users,
-                h.users_with_at_most_k_rows
-            ),
+            (h.means.users, h.test_users, h.users_with_at_most_k_rows),
             (1, 2, 0)
         );
-        assert_eq!(h.hr_at_k, 1.0);
-        assert_abs_diff_eq!(h.ndcg_at_k, l3 / (1.0 + l3), epsilon = 1e-12);
-        assert_abs_diff_eq!(h.precision_at_k, 0.5, epsilon = 1e-15);
+        assert_eq!(h.means.hr_at_k, 1.0);
+        assert_abs_diff_eq!(h.means.ndcg_at_k, l3 / (1.0 + l3), epsilon = 1e-12);
+        assert_abs_diff_eq!(h.means.precision_at_k, 0.5, epsilon = 1e-15);
         assert_abs_diff_eq!(h.hr_random, 5.0 / 6.0, epsilon = 1e-15);
+        // Clicks at positions 2 and 3 of 4: Recall@2 1/2, RR 1/2, AP (1/2)/min(2, 2).
+        assert_abs_diff_eq!(h.means.recall_at_k, 0.5, epsilon = 1e-15);
+        assert_abs_diff_eq!(h.means.mrr_at_k, 0.5, epsilon = 1e-15);
+        assert_abs_diff_eq!(h.means.map_at_k, 0.25, epsilon = 1e-15);
         // k = 1: the first row (0.8) is not clicked -> miss; ties: row 0 (click) before row 3.
         let h1 = impression_ranking(&users, &labels, &scores, 1).unwrap();
-        assert_eq!(h1.hr_at_k, 0.0);
+        assert_eq!(h1.means.hr_at_k, 0.0);
     }
 
     /// n = 10^6 rows, 1 click, k = 10: 1 - (n - 10)/n = 1e-5, no overflow.
@@ -196,7 +180,7 @@ mod tests {
     fn no_clicks_gives_zero_means() {
         let h = impression_ranking(&[1, 2], &[false, false], &[0.1, 0.2], 3).unwrap();
         assert_eq!(
-            (h.hr_at_k, h.hr_random, h.users_with_click, h.test_users),
+            (h.means.hr_at_k, h.hr_random, h.means.users, h.test_users),
             (0.0, 0.0, 0, 2)
         );
     }

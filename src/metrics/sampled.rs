@@ -3,7 +3,8 @@
 //! Each test pair's positive is scored against m sampled negatives; its 0-based rank is the
 //! number of negatives scoring >= the positive (ties count AGAINST the positive, so a
 //! constant model does not look perfect). HR@k = rank < k; NDCG@k = 1/log2(rank + 2) when
-//! rank < k, else 0. Means over pairs.
+//! rank < k, else 0; MRR@k = 1/(rank + 1) when rank < k, else 0 (with one relevant item per
+//! pair, Recall@k equals HR@k and MAP@k equals MRR@k). Means over pairs.
 
 use serde::Serialize;
 
@@ -19,6 +20,8 @@ pub struct SampledMetrics {
     pub hr: f64,
     /// Mean NDCG@k over pairs.
     pub ndcg: f64,
+    /// Mean reciprocal rank within k over pairs.
+    pub mrr: f64,
     /// Number of (user, positive item) pairs.
     pub pairs: usize,
     /// Negatives scored per pair (m).
@@ -53,20 +56,41 @@ pub fn sampled_metrics(pos_scores: &[f64], neg_scores: &[f64], k: usize) -> Resu
     check_finite("positive scores", pos_scores)?;
     check_finite("negative scores", neg_scores)?;
     let m = neg_scores.len() / n;
-    let (mut hits, mut ndcg_sum) = (0usize, 0.0);
-    for (&pos, negs) in pos_scores.iter().zip(neg_scores.chunks_exact(m)) {
-        let rank = sampled_rank(pos, negs);
+    let ranks: Vec<usize> = pos_scores
+        .iter()
+        .zip(neg_scores.chunks_exact(m))
+        .map(|(&pos, negs)| sampled_rank(pos, negs))
+        .collect();
+    rank_metrics(&ranks, m, k)
+}
+
+/// HR@k / NDCG@k / MRR@k from the 0-based ranks of the positives (one per pair), e.g. when the
+/// pairs have candidate lists of different lengths; `negatives_per_pair` is reported as given.
+///
+/// Errors: [`MetricError::InvalidK`], [`MetricError::Empty`] (no pairs).
+pub fn rank_metrics(
+    ranks: &[usize],
+    negatives_per_pair: usize,
+    k: usize,
+) -> Result<SampledMetrics> {
+    check_k("rank_metrics", k)?;
+    check_non_empty("ranks", ranks.len())?;
+    let n = ranks.len();
+    let (mut hits, mut ndcg_sum, mut rr_sum) = (0usize, 0.0, 0.0);
+    for &rank in ranks {
         if rank < k {
             hits += 1;
             ndcg_sum += 1.0 / (rank as f64 + 2.0).log2();
+            rr_sum += 1.0 / (rank as f64 + 1.0);
         }
     }
     Ok(SampledMetrics {
         k,
         hr: hits as f64 / n as f64,
         ndcg: ndcg_sum / n as f64,
+        mrr: rr_sum / n as f64,
         pairs: n,
-        negatives_per_pair: m,
+        negatives_per_pair,
     })
 }
 
@@ -83,6 +107,7 @@ mod tests {
         let m = sampled_metrics(&[0.5], &[0.6, 0.5, 0.4], 3).unwrap();
         assert_eq!(m.hr, 1.0);
         assert_abs_diff_eq!(m.ndcg, 0.5, epsilon = 1e-12);
+        assert_abs_diff_eq!(m.mrr, 1.0 / 3.0, epsilon = 1e-15);
         assert_eq!((m.pairs, m.negatives_per_pair), (1, 3));
         let m = sampled_metrics(&[0.5], &[0.6, 0.5, 0.4], 2).unwrap();
         assert_eq!(m.hr, 0.0);
@@ -102,6 +127,27 @@ mod tests {
         let m = sampled_metrics(&[0.9, 0.3], &[0.1, 0.2, 0.3, 0.3], 3).unwrap();
         assert_eq!(m.hr, 1.0);
         assert_abs_diff_eq!(m.ndcg, 0.75, epsilon = 1e-15);
+        // MRR: pair 0 rank 0 -> 1, pair 1 rank 2 -> 1/3; mean 2/3.
+        assert_abs_diff_eq!(m.mrr, 2.0 / 3.0, epsilon = 1e-15);
+    }
+
+    /// Ranks [0, 3, 1] at k = 2: hits for ranks 0 and 1 -> HR 2/3, NDCG (1 + 1/log2 3) / 3,
+    /// MRR (1 + 1/2) / 3.
+    #[test]
+    fn rank_metrics_table() {
+        let m = rank_metrics(&[0, 3, 1], 7, 2).unwrap();
+        assert_abs_diff_eq!(m.hr, 2.0 / 3.0, epsilon = 1e-15);
+        assert_abs_diff_eq!(m.ndcg, (1.0 + 1.0 / 3f64.log2()) / 3.0, epsilon = 1e-15);
+        assert_abs_diff_eq!(m.mrr, 0.5, epsilon = 1e-15);
+        assert_eq!((m.pairs, m.negatives_per_pair), (3, 7));
+        assert!(matches!(
+            rank_metrics(&[], 1, 1).unwrap_err(),
+            MetricError::Empty { .. }
+        ));
+        assert!(matches!(
+            rank_metrics(&[0], 1, 0).unwrap_err(),
+            MetricError::InvalidK { .. }
+        ));
     }
 
     #[test]

@@ -229,9 +229,16 @@ pub fn fit(
     Ok((AlsRecommender { model, params: p }, timing, curve))
 }
 
-/// `als/model.json`: settings and everything needed to query without the training data.
+/// Format tag of `als/model.json`. Format 1 (no tag) held the id maps and seen lists in the
+/// JSON; format 2 keeps them in `als/ids.safetensors`.
+pub const FORMAT: &str = "clickrec-als-2";
+
+/// `als/model.json`: the settings; with `factors.safetensors` and `ids.safetensors` everything
+/// needed to query without the training data.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AlsModelJson {
+    #[serde(default)]
+    pub format: String,
     pub kind: String,
     pub clickrec_version: String,
     pub factors: usize,
@@ -241,16 +248,13 @@ pub struct AlsModelJson {
     pub confidence: String,
     pub solver: String,
     pub seed: u64,
-    pub users: crate::data::IdMap,
-    pub items: crate::data::IdMap,
-    pub item_titles: Option<Vec<String>>,
-    /// Each user's train items (CSR), excluded by `recommend`.
-    pub seen_ptr: Vec<usize>,
-    pub seen_items: Vec<u32>,
+    /// The training config's input columns (for `recommend --history`).
+    pub columns: crate::export::InputColumns,
 }
 
-/// Write `als/factors.safetensors` and `als/model.json`.
-pub fn export(dir: &Path, r: &AlsRecommender, ds: &Dataset) -> Result<()> {
+/// Write `als/factors.safetensors`, `als/ids.safetensors` and `als/model.json`.
+pub fn export(dir: &Path, r: &AlsRecommender, ctx: &crate::export::ExportContext) -> Result<()> {
+    let ds = ctx.ds;
     let d = dir.join("als");
     std::fs::create_dir_all(&d).map_err(|e| Error::Export(format!("{}: {e}", d.display())))?;
     let m = &r.model;
@@ -260,7 +264,9 @@ pub fn export(dir: &Path, r: &AlsRecommender, ds: &Dataset) -> Result<()> {
         HashMap::from([("format".into(), "clickrec-als-1".into())]),
     )?;
     let p = &r.params;
+    crate::export::ids::write_ids(&d, ds)?;
     let json = AlsModelJson {
+        format: FORMAT.into(),
         kind: "als".into(),
         clickrec_version: env!("CARGO_PKG_VERSION").into(),
         factors: p.factors,
@@ -270,11 +276,7 @@ pub fn export(dir: &Path, r: &AlsRecommender, ds: &Dataset) -> Result<()> {
         confidence: format!("{:?}", p.confidence).to_lowercase(),
         solver: format!("{:?}", p.solver),
         seed: p.seed,
-        users: ds.users.clone(),
-        items: ds.items.clone(),
-        item_titles: ds.item_titles.clone(),
-        seen_ptr: ds.seen_ptr.clone(),
-        seen_items: ds.seen_items.clone(),
+        columns: crate::export::InputColumns::of(ctx.cfg),
     };
     write_json(&d.join("model.json"), &json)
 }

@@ -2,6 +2,7 @@
 
 pub mod als;
 pub mod ncf;
+pub mod oracle;
 pub mod popularity;
 
 use crate::dataset::Part;

@@ -313,30 +313,27 @@ pub fn fit(
 }
 
 /// Write `ncf/` (weights and architecture from the trainer, plus `scorer.json`).
-pub fn export(dir: &Path, r: &NcfRecommender, ctx: &crate::pipeline::ExportContext) -> Result<()> {
+pub fn export(dir: &Path, r: &NcfRecommender, ctx: &crate::export::ExportContext) -> Result<()> {
     let d = dir.join("ncf");
     r.trained
         .export(&d)
         .map_err(|e| Error::Export(format!("ncf export: {e}")))?;
     let ds = ctx.ds;
-    let json = crate::scorer::ScorerJson {
-        format: crate::scorer::FORMAT.into(),
+    let json = crate::export::scorer::ScorerJson {
+        format: crate::export::scorer::FORMAT.into(),
         clickrec_version: env!("CARGO_PKG_VERSION").into(),
         mode: if ds.ctr { "ctr" } else { "implicit" }.into(),
         user_column: ctx.cfg.raw.data.user.clone(),
         item_column: ctx.cfg.raw.data.item.clone(),
+        columns: crate::export::InputColumns::of(ctx.cfg),
         row_features: ds.row_spec.clone(),
         user_features: ds.user_side.spec.clone(),
         item_features: item_side(ds, ctx.cfg.raw.ncf.as_ref().is_some_and(|n| n.item_popularity)).0,
-        users: ds.users.clone(),
-        items: ds.items.clone(),
-        threshold: ctx.metrics.threshold.filter(|t| t.is_finite()),
+        threshold: ctx.threshold.filter(|t| t.is_finite()),
         cutoff_weight: ctx.cfg.raw.eval.cutoff_weight,
         row_feature_means: r.row_feature_means.clone(),
-        item_titles: ds.item_titles.clone(),
-        seen_ptr: ds.seen_ptr.clone(),
-        seen_items: ds.seen_items.clone(),
         cold_start: "ids not seen in training get the mean trained embedding and mean side features; flagged cold_user / cold_item".into(),
     };
+    crate::export::ids::write_ids(&d, ds)?;
     crate::export::write_json(&d.join("scorer.json"), &json)
 }

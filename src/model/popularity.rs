@@ -5,8 +5,15 @@
 //! (clicks + m·p) / (impressions + m) with p the global click rate and m = 10 pseudo-impressions,
 //! a probability, so log loss and the ROC threshold mean something.
 
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
 use super::{ModelError, Recommender};
 use crate::dataset::{Dataset, Part};
+use crate::error::{Error, Result};
+use crate::export::{ExportContext, Tensor, write_json, write_safetensors};
 
 /// Prior strength (pseudo-impressions) of the CTR smoothing.
 const PRIOR_IMPRESSIONS: f64 = 10.0;
@@ -18,7 +25,32 @@ pub struct Popularity {
     probabilistic: bool,
 }
 
+/// Format tag of `popularity/model.json`.
+pub const FORMAT: &str = "clickrec-popularity-1";
+
+/// `popularity/model.json`; the scores are in `scores.safetensors` (`scores`, F32
+/// `[n_items]`), the ids in `ids.safetensors`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PopularityJson {
+    pub format: String,
+    pub kind: String,
+    pub clickrec_version: String,
+    /// Whether the scores are click probabilities (CTR logs).
+    pub probabilistic: bool,
+    pub rule: String,
+    /// The training config's input columns (for `recommend --history`).
+    pub columns: crate::export::InputColumns,
+}
+
 impl Popularity {
+    /// A model from exported scores.
+    pub fn from_scores(scores: Vec<f32>, probabilistic: bool) -> Popularity {
+        Popularity {
+            scores,
+            probabilistic,
+        }
+    }
+
     /// Fit on the train part.
     pub fn fit(ds: &Dataset) -> Popularity {
         let n = ds.n_items();
@@ -81,4 +113,36 @@ impl Recommender for Popularity {
         }
         Ok(())
     }
+}
+
+/// Write `popularity/model.json`, `popularity/scores.safetensors`, `popularity/ids.safetensors`.
+pub fn export(dir: &Path, m: &Popularity, ctx: &ExportContext) -> Result<()> {
+    let d = dir.join("popularity");
+    std::fs::create_dir_all(&d).map_err(|e| Error::Export(format!("{}: {e}", d.display())))?;
+    write_safetensors(
+        &d.join("scores.safetensors"),
+        &[Tensor {
+            name: "scores",
+            shape: vec![m.scores.len()],
+            data: &m.scores,
+        }],
+        HashMap::from([("format".into(), FORMAT.into())]),
+    )?;
+    crate::export::ids::write_ids(&d, ctx.ds)?;
+    let rule = if m.probabilistic {
+        "smoothed train click rate (clicks + 10 p) / (impressions + 10)"
+    } else {
+        "number of train rows of the item"
+    };
+    write_json(
+        &d.join("model.json"),
+        &PopularityJson {
+            format: FORMAT.into(),
+            kind: "popularity".into(),
+            clickrec_version: env!("CARGO_PKG_VERSION").into(),
+            probabilistic: m.probabilistic,
+            rule: rule.into(),
+            columns: crate::export::InputColumns::of(ctx.cfg),
+        },
+    )
 }

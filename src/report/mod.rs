@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::data::LoadReport;
 use crate::dataset::Dataset;
-use crate::eval::ModelMetrics;
+use crate::eval::{ModelMetrics, PerUser};
 use crate::rundir::{RunDirError, write_atomic};
 use crate::split::SplitStats;
 
@@ -59,12 +59,18 @@ pub struct RunMetrics {
     pub clickrec_version: &'static str,
     pub seed: u64,
     pub mode: &'static str,
+    /// The primary cutoff (the flat `*_at_k` keys of each model).
     pub k: usize,
+    /// Every cutoff of `[eval] k`, primary first (each model's `at_k` keys).
+    pub ks: Vec<usize>,
     pub ranking: String,
     pub cutoff_weight: f64,
     pub data: DataSummary,
     pub split: SplitStats,
     pub models: BTreeMap<String, ModelMetrics>,
+    /// `[data.synthetic]`: the generator's own truth scored like a model (the ceiling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oracle: Option<ModelMetrics>,
     pub training: BTreeMap<String, Curve>,
     pub timings: Timings,
 }
@@ -75,7 +81,6 @@ fn fmt_opt(v: Option<f64>) -> String {
 
 /// The human-readable report: comparison table, then each model's classification report.
 pub fn markdown(m: &RunMetrics) -> String {
-    let k = m.k;
     let mut s = String::new();
     let _ = writeln!(s, "# clickrec run `{}`\n", m.name);
     let _ = writeln!(
@@ -84,6 +89,9 @@ pub fn markdown(m: &RunMetrics) -> String {
         m.mode, m.split.split, m.split.train_rows, m.split.test_rows, m.split.eval_users, m.seed
     );
     s.push_str(&table(m));
+    if let Some(l) = lift_captured(m) {
+        s.push_str(&l);
+    }
     for (name, mm) in &m.models {
         if let (Some(c), Some(conf), Some(t)) = (&mm.classification, &mm.confusion, mm.threshold) {
             let _ = writeln!(
@@ -119,19 +127,67 @@ pub fn markdown(m: &RunMetrics) -> String {
             sm.negatives_per_pair
         );
     }
-    let _ = writeln!(s, "\nHR@{k}/NDCG@{k}/P@{k} ranking mode: `{}`.", m.ranking);
+    let _ = writeln!(
+        s,
+        "\nTop-K ranking mode: `{}`; Recall@K = hits / the user's test items, MAP@K normalised by min(test items, K), coverage = share of train items in some user's top K.",
+        m.ranking
+    );
     s
 }
 
-/// The comparison table (also printed by `clickrec train`).
+/// The table rows: every model, then the generator's truth when known.
+fn rows(m: &RunMetrics) -> impl Iterator<Item = (&str, &ModelMetrics)> {
+    m.models
+        .iter()
+        .map(|(n, mm)| (n.as_str(), mm))
+        .chain(m.oracle.iter().map(|o| ("oracle (generator truth)", o)))
+}
+
+/// Share of the achievable lift over popularity each model captures at the primary K:
+/// (model − popularity) / (oracle − popularity), for AUC and HR@K.
+fn lift_captured(m: &RunMetrics) -> Option<String> {
+    let o = m.oracle.as_ref()?;
+    let base = m.models.get("popularity")?;
+    let share = |v: f64, b: f64, top: f64| {
+        if (top - b).abs() > 1e-12 {
+            format!("{:.2}", (v - b) / (top - b))
+        } else {
+            "–".into()
+        }
+    };
+    let k = m.k;
+    let mut s = format!(
+        "\nShare of the achievable lift over popularity, (model − popularity) / (oracle − popularity): oracle HR@{k} {:.4}",
+        o.hr_at_k
+    );
+    if let Some(a) = o.auc {
+        let _ = write!(s, ", AUC {a:.4}");
+    }
+    s.push('.');
+    for (name, mm) in m.models.iter().filter(|(n, _)| n.as_str() != "popularity") {
+        let _ = write!(
+            s,
+            "\n- {name}: HR@{k} {}",
+            share(mm.hr_at_k, base.hr_at_k, o.hr_at_k)
+        );
+        if let (Some(a), Some(b), Some(t)) = (mm.auc, base.auc, o.auc) {
+            let _ = write!(s, ", AUC {}", share(a, b, t));
+        }
+    }
+    s.push('\n');
+    Some(s)
+}
+
+/// The comparison tables (also printed by `clickrec train`): one row per model at the primary
+/// cutoff, then one row per model and cutoff with every top-K metric.
 pub fn table(m: &RunMetrics) -> String {
     let k = m.k;
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "| model | AUC | logloss | threshold | HR@{k} | NDCG@{k} | P@{k} | base rate | sampled HR@{k} | fit s |\n|---|---|---|---|---|---|---|---|---|---|"
+        "| model | AUC | GAUC | logloss | threshold | HR@{k} | NDCG@{k} | P@{k} | base rate | sampled HR@{k} | fit s |\n|---|---|---|---|---|---|---|---|---|---|---|"
     );
-    for (name, mm) in &m.models {
+    for (name, mm) in rows(m) {
         let fit = m
             .timings
             .models
@@ -140,8 +196,9 @@ pub fn table(m: &RunMetrics) -> String {
             .unwrap_or_else(|| "–".into());
         let _ = writeln!(
             s,
-            "| {name} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {} | {} | {fit} |",
+            "| {name} | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {} | {} | {fit} |",
             fmt_opt(mm.auc),
+            fmt_opt(mm.gauc),
             fmt_opt(mm.logloss),
             fmt_opt(mm.threshold),
             mm.hr_at_k,
@@ -150,6 +207,25 @@ pub fn table(m: &RunMetrics) -> String {
             fmt_opt(mm.base_rate),
             fmt_opt(mm.sampled.as_ref().map(|x| x.hr)),
         );
+    }
+    let _ = writeln!(
+        s,
+        "\n| model | K | HR | NDCG | precision | recall | MRR | MAP | coverage |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for (name, mm) in rows(m) {
+        for (k, a) in &mm.at_k {
+            let _ = writeln!(
+                s,
+                "| {name} | {k} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {} |",
+                a.hr,
+                a.ndcg,
+                a.precision,
+                a.recall,
+                a.mrr,
+                a.map,
+                fmt_opt(a.coverage),
+            );
+        }
     }
     s
 }
@@ -171,6 +247,31 @@ pub fn write_predictions(
             csv_field(&ds.users.label(ds.test.user[r] as usize)),
             csv_field(&ds.items.label(ds.test.item[r] as usize))
         );
+    }
+    write_atomic(&dir.join(format!("{model}.csv")), out.as_bytes())
+}
+
+/// Write `per_user/<model>.csv`: one row per ranked user and cutoff (`user,k,hits,recall,ndcg`,
+/// raw user ids, users ascending by train index), for paired significance tests between models.
+pub fn write_per_user(
+    dir: &Path,
+    model: &str,
+    ds: &Dataset,
+    rows: &PerUser,
+) -> Result<(), RunDirError> {
+    let nk = rows.ks.len();
+    let mut out = String::with_capacity(rows.hits.len() * 40 + 32);
+    out.push_str("user,k,hits,recall,ndcg\n");
+    for (u_pos, &u) in rows.users.iter().enumerate() {
+        let user = csv_field(&ds.users.label(u as usize));
+        for (j, k) in rows.ks.iter().enumerate() {
+            let r = u_pos * nk + j;
+            let _ = writeln!(
+                out,
+                "{user},{k},{},{},{}",
+                rows.hits[r], rows.recall[r], rows.ndcg[r]
+            );
+        }
     }
     write_atomic(&dir.join(format!("{model}.csv")), out.as_bytes())
 }

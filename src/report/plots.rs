@@ -142,29 +142,19 @@ pub fn loss(path: &Path, curves: &BTreeMap<String, Curve>) -> PlotResult {
     root.present().map_err(err)
 }
 
-/// Distribution of hits in the top K per ranked user, one bar group per model.
+/// Distribution of hits in the top K per ranked user (0..=K, the share of users with each
+/// count), one bar group per model. Under the impressions protocol a hit is a clicked row.
 pub fn hit_rate(path: &Path, models: &BTreeMap<String, ModelMetrics>, k: usize) -> PlotResult {
-    let max_hits = models
-        .values()
-        .flat_map(|m| m.hits_per_user.iter().copied())
-        .max()
-        .unwrap_or(1)
-        .min(k);
     let series: Vec<(&str, Vec<f64>)> = models
         .iter()
         .map(|(name, m)| {
-            let mut counts = vec![0usize; max_hits + 1];
-            for &h in &m.hits_per_user {
-                counts[h.min(max_hits)] += 1;
-            }
-            let total = m.hits_per_user.len().max(1) as f64;
             (
                 name.as_str(),
-                counts.iter().map(|&c| c as f64 / total).collect(),
+                hit_distribution(m.per_user.hits_at_first_k(), k),
             )
         })
         .collect();
-    let labels: Vec<String> = (0..=max_hits).map(|h| h.to_string()).collect();
+    let labels: Vec<String> = (0..=k).map(|h| h.to_string()).collect();
     let caption = format!("hits in the top {k} per user");
     grouped_bars(
         path,
@@ -174,6 +164,20 @@ pub fn hit_rate(path: &Path, models: &BTreeMap<String, ModelMetrics>, k: usize) 
         "share of users",
         &series,
     )
+}
+
+/// Share of users with 0, 1, ..., k hits (counts above k, impossible, land in k).
+pub fn hit_distribution(hits: impl Iterator<Item = usize>, k: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; k + 1];
+    let mut total = 0usize;
+    for h in hits {
+        counts[h.min(k)] += 1;
+        total += 1;
+    }
+    counts
+        .iter()
+        .map(|&c| c as f64 / total.max(1) as f64)
+        .collect()
 }
 
 /// Per-group hit rate (share of each group's test items reaching the top K), per model.
@@ -260,4 +264,17 @@ fn grouped_bars(
         .draw()
         .map_err(err)?;
     root.present().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hit_distribution;
+
+    /// Hits [0, 2, 2, 1, 0] at k = 3 -> shares of 0, 1, 2, 3 hits: 2/5, 1/5, 2/5, 0.
+    #[test]
+    fn hit_distribution_spans_zero_to_k() {
+        let d = hit_distribution([0, 2, 2, 1, 0].into_iter(), 3);
+        assert_eq!(d, vec![0.4, 0.2, 0.4, 0.0]);
+        assert_eq!(hit_distribution(std::iter::empty(), 2), vec![0.0; 3]);
+    }
 }

@@ -230,6 +230,43 @@ pub fn ctr_oracle_affinity(
         .collect()
 }
 
+/// The generator's expected click probability of an impression of item `i` to user `u` (0-based
+/// generator indices): the planted logit with the noise integrated out (probit approximation
+/// `E[sigmoid(x + N(0, s^2))] ~ sigmoid(x / sqrt(1 + pi s^2 / 8))`) and averaged over the user's
+/// device mix. The best any model can do without seeing the per-impression noise.
+pub(super) struct CtrTruth {
+    world: CtrWorld,
+}
+
+impl CtrTruth {
+    pub(super) fn new(spec: &SynthSpec) -> Result<Self, SynthError> {
+        Ok(CtrTruth {
+            world: CtrWorld::new(spec)?,
+        })
+    }
+
+    pub(super) fn users(&self) -> usize {
+        self.world.users.n
+    }
+
+    pub(super) fn items(&self) -> usize {
+        self.world.items.n
+    }
+
+    pub(super) fn prob(&self, u: usize, i: usize) -> f64 {
+        let w = &self.world;
+        let kappa = (1.0 + std::f64::consts::PI * NOISE_SD * NOISE_SD / 8.0).sqrt();
+        let other = (1.0 - PRIMARY_DEVICE_SHARE) / DEVICES.len() as f64;
+        (0..DEVICES.len() as u8)
+            .map(|d| {
+                let share =
+                    other + PRIMARY_DEVICE_SHARE * f64::from(u8::from(d == w.primary_device[u]));
+                share * sigmoid((w.bias + w.static_logit(u, i, d)) / kappa)
+            })
+            .sum()
+    }
+}
+
 /// Number of `Int64` output columns: user, item, timestamp, is_click and the 11 features.
 const INT_COLUMNS: usize = 4 + CTR_FEATURES.len();
 

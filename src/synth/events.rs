@@ -166,6 +166,41 @@ impl EventsWorld {
     }
 }
 
+/// The generator's view propensity of item `i` for user `u` (0-based generator indices): item
+/// exposure times the taste acceptance of [`EventsWorld::pick_item`], so ranking a user's items
+/// by it is the order the generator prefers. Also maps the scrambled raw ids back to indices.
+pub(super) struct EventsTruth {
+    world: EventsWorld,
+}
+
+impl EventsTruth {
+    pub(super) fn new(spec: &SynthSpec) -> Result<Self, SynthError> {
+        Ok(EventsTruth {
+            world: EventsWorld::new(spec)?,
+        })
+    }
+
+    /// Raw `personId` of every user index, in index order.
+    pub(super) fn person_ids(&self) -> Vec<i64> {
+        (0..self.world.users.n)
+            .map(|u| mix64(u as u64 ^ self.world.person_salt) as i64)
+            .collect()
+    }
+
+    /// Raw `contentId` of every item index, in index order.
+    pub(super) fn content_ids(&self) -> Vec<i64> {
+        (0..self.world.items.n)
+            .map(|i| mix64(i as u64 ^ self.world.content_salt) as i64)
+            .collect()
+    }
+
+    pub(super) fn propensity(&self, u: usize, i: usize) -> f64 {
+        let w = &self.world;
+        let a = affinity(w.users.latent_of(u), w.items.latent_of(i));
+        w.items.share[i] * (TASTE_SHARPNESS * (a.min(AFFINITY_CAP) - AFFINITY_CAP)).exp()
+    }
+}
+
 pub(super) fn generate_events(spec: &SynthSpec) -> Result<DataFrame, SynthError> {
     let rows = spec.rows;
     let mut world = EventsWorld::new(spec)?;

@@ -26,12 +26,15 @@
 mod ctr;
 mod events;
 mod io;
+mod oracle;
 mod world;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_events;
+#[cfg(test)]
+mod tests_oracle;
 
 use polars::prelude::PolarsError;
 use serde::Deserialize;
@@ -40,6 +43,7 @@ use std::path::PathBuf;
 pub use ctr::{CTR_FEATURES, DEVICES, TARGET_CLICK_RATE, ctr_oracle_affinity};
 pub use events::EVENT_TYPES;
 pub use io::{WRITABLE_EXTENSIONS, write_frame};
+pub use oracle::SynthOracle;
 
 /// Unix seconds of 2023-11-14 00:00:00 UTC: 1_700_000_000 rounded down to a UTC midnight.
 pub const DEFAULT_START: i64 = 1_699_920_000;

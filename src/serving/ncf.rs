@@ -1,63 +1,16 @@
 //! Scoring from an exported NCF folder alone (`ncf/model.safetensors`, `ncf/ncf.json`,
 //! `ncf/scorer.json`), in plain Rust loops — the same formula a service or numpy uses, so the
-//! export is proven self-contained. `clickrec score`, `recommend` and `eval` use it.
+//! export is proven self-contained. `score`, `recommend`, `similar` and `eval` use it.
 //!
 //! Cold start: a user or item id not seen in training gets the mean of the trained embeddings
 //! (and the mean side features) and is flagged `cold_user` / `cold_item` in the output.
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-use crate::data::IdMap;
 use crate::error::{Error, Result};
+use crate::export::ids::{ModelIds, read_ids};
+use crate::export::scorer::{FORMAT, NcfArch as Arch, ScorerJson, mean_row};
 use crate::export::{read_json, read_safetensors};
-use crate::features::FeatureSpec;
-
-/// Format tag of `scorer.json`; a folder with another tag is refused.
-pub const FORMAT: &str = "clickrec-ncf-1";
-
-/// `ncf/scorer.json`: everything besides the weights a service needs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ScorerJson {
-    pub format: String,
-    pub clickrec_version: String,
-    /// `ctr` or `implicit`.
-    pub mode: String,
-    /// Id columns of an input file (the training config's names).
-    pub user_column: String,
-    pub item_column: String,
-    /// Row features: input columns in order, min/max per numeric column, categorical levels.
-    pub row_features: FeatureSpec,
-    pub user_features: FeatureSpec,
-    pub item_features: FeatureSpec,
-    /// Raw id → row: the position of the id in the sorted list.
-    pub users: IdMap,
-    pub items: IdMap,
-    /// Predicted click when score >= threshold (from the held-out ROC); absent if undefined.
-    pub threshold: Option<f64>,
-    pub cutoff_weight: f64,
-    /// Mean scaled row features of train, used by `recommend` (which has no impression row).
-    pub row_feature_means: Vec<f32>,
-    pub item_titles: Option<Vec<String>>,
-    /// Each user's train items (CSR), excluded by `recommend`.
-    pub seen_ptr: Vec<usize>,
-    pub seen_items: Vec<u32>,
-    pub cold_start: String,
-}
-
-/// `ncf/ncf.json`.
-#[derive(Debug, Clone, Deserialize)]
-struct Arch {
-    variant: String,
-    embedding_dim: usize,
-    hidden: Vec<usize>,
-    n_users: usize,
-    n_items: usize,
-    fu: usize,
-    fi: usize,
-    fr: usize,
-}
 
 /// A dense layer, PyTorch layout `[out, in]`.
 struct Dense {
@@ -76,14 +29,7 @@ struct Table {
 
 impl Table {
     fn new(data: Vec<f32>, rows: usize, dim: usize) -> Table {
-        let mut mean = vec![0f32; dim];
-        if dim > 0 && rows > 0 {
-            for r in data.chunks_exact(dim) {
-                for (m, v) in mean.iter_mut().zip(r) {
-                    *m += v / rows as f32;
-                }
-            }
-        }
+        let mean = mean_row(&data, rows, dim);
         Table { data, mean, dim }
     }
     fn row(&self, i: Option<u32>) -> &[f32] {
@@ -99,6 +45,7 @@ impl Table {
 /// A loaded NCF export.
 pub struct Scorer {
     pub json: ScorerJson,
+    pub ids: ModelIds,
     arch: Arch,
     user_emb: Table,
     item_emb: Table,
@@ -121,11 +68,12 @@ impl Scorer {
             return Err(bad(
                 dir,
                 format!(
-                    "scorer.json has format {:?}; this clickrec reads {FORMAT:?} (re-export with this version)",
+                    "scorer.json has format {:?}; this clickrec reads {FORMAT:?} (format 1 kept the id maps inside scorer.json; re-export with this version)",
                     json.format
                 ),
             ));
         }
+        let ids = read_ids(dir)?;
         let arch: Arch = read_json(&dir.join("ncf.json"))?;
         let path = dir.join("model.safetensors");
         let l = read_safetensors(&path)?;
@@ -140,13 +88,13 @@ impl Scorer {
             Ok(v.clone())
         };
         let d = arch.embedding_dim;
-        if arch.n_users != json.users.len()
-            || arch.n_items != json.items.len()
+        if arch.n_users != ids.users.len()
+            || arch.n_items != ids.items.len()
             || arch.fr != json.row_features.width()
         {
             return Err(bad(
                 dir,
-                "ncf.json and scorer.json disagree (users, items or feature count): files from different runs?",
+                "ncf.json disagrees with scorer.json or ids.safetensors (users, items or feature count): files from different runs?",
             ));
         }
         let user_emb = Table::new(take("user_embedding", &[arch.n_users, d])?, arch.n_users, d);
@@ -197,6 +145,7 @@ impl Scorer {
         };
         Ok(Scorer {
             json,
+            ids,
             arch,
             user_emb,
             item_emb,
@@ -239,25 +188,9 @@ impl Scorer {
         1.0 / (1.0 + (-logit).exp())
     }
 
-    /// Cosine-similar items by item embedding.
-    pub fn similar_items(&self, item: u32, k: usize) -> Vec<(u32, f32)> {
-        let d = self.arch.embedding_dim;
-        let e = &self.item_emb.data;
-        let q = &e[item as usize * d..(item as usize + 1) * d];
-        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        let qn = norm(q);
-        let mut sims: Vec<(u32, f32)> = (0..self.arch.n_items as u32)
-            .filter(|&j| j != item)
-            .map(|j| {
-                let v = &e[j as usize * d..(j as usize + 1) * d];
-                let dot: f32 = q.iter().zip(v).map(|(a, b)| a * b).sum();
-                let den = qn * norm(v);
-                (j, if den > 0.0 { dot / den } else { 0.0 })
-            })
-            .collect();
-        sims.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        sims.truncate(k);
-        sims
+    /// The item embeddings (`[n_items × D]`, row-major) and D.
+    pub fn item_embeddings(&self) -> (&[f32], usize) {
+        (&self.item_emb.data, self.arch.embedding_dim)
     }
 }
 

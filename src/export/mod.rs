@@ -1,13 +1,58 @@
 //! Files a service can load without the training data: f32 tensors as safetensors and JSON
 //! sidecars. Every write is atomic (temp file + rename).
 
-use std::collections::HashMap;
+pub mod ids;
+pub mod onnx;
+pub mod scorer;
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
+use crate::config::RunConfig;
+use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::rundir::write_atomic;
+
+/// What a model's exporter needs besides the model.
+pub struct ExportContext<'a> {
+    pub cfg: &'a RunConfig,
+    pub ds: &'a Dataset,
+    /// The decision threshold picked on the held-out ROC (absent when undefined).
+    pub threshold: Option<f64>,
+}
+
+/// The training config's input columns and event rules, exported so that a history file
+/// (`recommend --history`) is read the way training read the log.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InputColumns {
+    pub user: String,
+    pub item: String,
+    /// CTR logs: only rows with a click (1) are interactions.
+    pub label: Option<String>,
+    pub event: Option<String>,
+    pub weight: Option<String>,
+    pub event_weights: BTreeMap<String, f64>,
+    /// Exact duplicate (user, item, event) rows count once.
+    pub dedupe: bool,
+}
+
+impl InputColumns {
+    /// The columns of a run config.
+    pub fn of(cfg: &RunConfig) -> InputColumns {
+        let d = &cfg.raw.data;
+        InputColumns {
+            user: d.user.clone(),
+            item: d.item.clone(),
+            label: d.label.clone(),
+            event: d.event.clone(),
+            weight: d.weight.clone(),
+            event_weights: d.event_weights.clone().unwrap_or_default(),
+            dedupe: d.dedupe,
+        }
+    }
+}
 
 /// A named f32 tensor, row-major.
 pub struct Tensor<'a> {

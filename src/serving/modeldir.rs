@@ -1,0 +1,96 @@
+//! Finding a model in an exported model directory.
+//!
+//! MODEL_DIR may be a run directory (`artifacts/<name>`, holding `ncf/`, `als/`,
+//! `popularity/`) or one model's folder.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Which exported model a command uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Als,
+    Ncf,
+    Popularity,
+}
+
+/// Each kind: its folder in a run directory, the file that marks it, and what it needs.
+const KINDS: [(Kind, &str, &str, &str); 3] = [
+    (
+        Kind::Ncf,
+        "ncf",
+        "scorer.json",
+        "ncf/scorer.json + ncf/model.safetensors",
+    ),
+    (
+        Kind::Als,
+        "als",
+        "factors.safetensors",
+        "als/model.json + als/factors.safetensors",
+    ),
+    (
+        Kind::Popularity,
+        "popularity",
+        "scores.safetensors",
+        "popularity/model.json + popularity/scores.safetensors",
+    ),
+];
+
+impl Kind {
+    /// `--model als|ncf|popularity` (absent: whichever the directory holds).
+    pub fn from_arg(model: Option<&str>) -> Result<Option<Kind>> {
+        match model {
+            None => Ok(None),
+            Some("als") => Ok(Some(Kind::Als)),
+            Some("ncf") => Ok(Some(Kind::Ncf)),
+            Some("popularity") => Ok(Some(Kind::Popularity)),
+            Some(other) => Err(Error::Usage(format!(
+                "--model {other:?}: expected als, ncf or popularity"
+            ))),
+        }
+    }
+
+    /// The name used in reports and `--model`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Als => "als",
+            Kind::Ncf => "ncf",
+            Kind::Popularity => "popularity",
+        }
+    }
+}
+
+/// Find the folder of an exported model of `kind` (or the first present: NCF, ALS, popularity).
+/// `dir` is a run directory or one model's folder.
+pub fn locate(dir: &Path, kind: Option<Kind>) -> Result<(Kind, PathBuf)> {
+    if !dir.is_dir() {
+        return Err(Error::Export(format!(
+            "{}: no such model directory",
+            dir.display()
+        )));
+    }
+    for (k, sub, marker, _) in KINDS {
+        if kind.is_some_and(|want| want != k) {
+            continue;
+        }
+        if dir.join(marker).is_file() || (dir.ends_with(sub) && dir.join("model.json").is_file()) {
+            return Ok((k, dir.to_path_buf()));
+        }
+        let inner = dir.join(sub);
+        if inner.join(marker).is_file() || inner.join("model.json").is_file() {
+            return Ok((k, inner));
+        }
+    }
+    let (what, expected) = match kind {
+        Some(k) => {
+            let (_, _, _, expected) = KINDS.iter().find(|e| e.0 == k).copied().unwrap_or(KINDS[0]);
+            (k.name(), expected)
+        }
+        None => ("als, ncf or popularity", "als/, ncf/ or popularity/"),
+    };
+    Err(Error::Export(format!(
+        "{}: no exported {what} model here (expected {expected}); train with that model enabled first",
+        dir.display()
+    )))
+}

@@ -1,0 +1,288 @@
+//! `ncf/model.onnx` decoded and evaluated by a small interpreter of the ops it uses, against the
+//! plain-Rust scorer, on a tiny hand-made NeuMF export with side and row features.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::ncf::Scorer;
+use crate::data::IdMap;
+use crate::export::ids::{ModelIds, write_ids};
+use crate::export::onnx::{ONNX_FILE, OPSET, write_ncf};
+use crate::export::scorer::{FORMAT, ScorerJson, mean_row};
+use crate::export::{InputColumns, Tensor, write_json, write_safetensors};
+use crate::features::{FeatureSpec, Range};
+
+const D: usize = 3;
+const HIDDEN: [usize; 2] = [5, 4];
+const NU: usize = 3;
+const NI: usize = 4;
+const FU: usize = 2;
+const FI: usize = 1;
+const FR: usize = 2;
+
+fn spec(names: &[&str]) -> FeatureSpec {
+    FeatureSpec {
+        numeric: names.iter().map(|s| s.to_string()).collect(),
+        ranges: names.iter().map(|_| Range { min: 0.0, max: 1.0 }).collect(),
+        categorical: Vec::new(),
+        levels: Vec::new(),
+    }
+}
+
+/// A NeuMF export folder with random weights; returns the side tables.
+fn tiny_export(dir: &Path) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut rand = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
+    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = vec![
+        ("user_embedding".into(), vec![NU, D], rand(NU * D)),
+        ("item_embedding".into(), vec![NI, D], rand(NI * D)),
+        ("gmf_user_embedding".into(), vec![NU, D], rand(NU * D)),
+        ("gmf_item_embedding".into(), vec![NI, D], rand(NI * D)),
+        ("user_side".into(), vec![NU, FU], rand(NU * FU)),
+        ("item_side".into(), vec![NI, FI], rand(NI * FI)),
+    ];
+    let mut n_in = 2 * D + FU + FI + FR;
+    for (k, &h) in HIDDEN.iter().enumerate() {
+        tensors.push((format!("mlp.{k}.weight"), vec![h, n_in], rand(h * n_in)));
+        tensors.push((format!("mlp.{k}.bias"), vec![h], rand(h)));
+        n_in = h;
+    }
+    tensors.push(("output.weight".into(), vec![1, n_in + D], rand(n_in + D)));
+    tensors.push(("output.bias".into(), vec![1], rand(1)));
+    let views: Vec<Tensor> = tensors
+        .iter()
+        .map(|(n, s, v)| Tensor {
+            name: n,
+            shape: s.clone(),
+            data: v,
+        })
+        .collect();
+    write_safetensors(&dir.join("model.safetensors"), &views, HashMap::new()).unwrap();
+    std::fs::write(
+        dir.join("ncf.json"),
+        format!(
+            r#"{{"variant":"neumf","embedding_dim":{D},"hidden":[5,4],"n_users":{NU},"n_items":{NI},"fu":{FU},"fi":{FI},"fr":{FR}}}"#
+        ),
+    )
+    .unwrap();
+    write_ids(
+        dir,
+        &ModelIds {
+            users: IdMap::Int(vec![10, 20, 30]),
+            items: IdMap::Str(vec!["a".into(), "b".into(), "c".into(), "d".into()]),
+            seen_ptr: vec![0, 1, 1, 2],
+            seen_items: vec![0, 3],
+            item_titles: None,
+        },
+    )
+    .unwrap();
+    let columns = InputColumns {
+        user: "user".into(),
+        item: "item".into(),
+        label: Some("click".into()),
+        event: None,
+        weight: None,
+        event_weights: Default::default(),
+        dedupe: false,
+    };
+    write_json(
+        &dir.join("scorer.json"),
+        &ScorerJson {
+            format: FORMAT.into(),
+            clickrec_version: "test".into(),
+            mode: "ctr".into(),
+            user_column: "user".into(),
+            item_column: "item".into(),
+            columns,
+            row_features: spec(&["r1", "r2"]),
+            user_features: spec(&["age", "level"]),
+            item_features: spec(&["pop"]),
+            threshold: Some(0.5),
+            cutoff_weight: 0.75,
+            row_feature_means: vec![0.5, 0.5],
+            cold_start: "mean".into(),
+        },
+    )
+    .unwrap();
+    (tensors[4].2.clone(), tensors[5].2.clone())
+}
+
+/// A value of the interpreter: f32 or i64 data with its shape.
+#[derive(Debug, Clone)]
+enum V {
+    F(Vec<f32>, Vec<usize>),
+    I(Vec<i64>),
+}
+
+fn f(v: &V) -> (&[f32], &[usize]) {
+    match v {
+        V::F(d, s) => (d, s),
+        V::I(_) => panic!("expected a float tensor"),
+    }
+}
+
+/// Evaluate the decoded graph on the given inputs (only the ops the exporter emits).
+fn run(model: &onnx_rs::Model, inputs: HashMap<String, V>) -> V {
+    use onnx_rs::ast::{DataType, OpType};
+    let g = model.graph.as_ref().expect("graph");
+    let mut env = inputs;
+    for t in &g.initializer {
+        let dims: Vec<usize> = t.dims().iter().map(|&d| d as usize).collect();
+        let v = match t.data_type() {
+            DataType::Float => V::F(t.as_f32().expect("f32").into_owned(), dims),
+            DataType::Int64 => V::I(t.as_i64().expect("i64").into_owned()),
+            other => panic!("initializer type {other:?}"),
+        };
+        env.insert(t.name().to_string(), v);
+    }
+    let attr = |n: &onnx_rs::ast::Node, name: &str| {
+        n.attribute.iter().find(|a| a.name == name).map(|a| a.i)
+    };
+    for n in &g.node {
+        let arg = |k: usize| env[n.input[k]].clone();
+        let out = match &n.op_type {
+            OpType::Gather => {
+                let (data, s) = match arg(0) {
+                    V::F(d, s) => (d, s),
+                    V::I(_) => panic!("gather of ints"),
+                };
+                let V::I(idx) = arg(1) else {
+                    panic!("gather index")
+                };
+                let w = s[1];
+                let mut o = Vec::new();
+                for &i in &idx {
+                    assert!((i as usize) < s[0], "index {i} out of {}", s[0]);
+                    o.extend_from_slice(&data[i as usize * w..(i as usize + 1) * w]);
+                }
+                V::F(o, vec![idx.len(), w])
+            }
+            OpType::Concat => {
+                assert_eq!(attr(n, "axis"), Some(1));
+                let parts: Vec<V> = (0..n.input.len()).map(arg).collect();
+                let rows = f(&parts[0]).1[0];
+                let width: usize = parts.iter().map(|p| f(p).1[1]).sum();
+                let mut o = Vec::with_capacity(rows * width);
+                for r in 0..rows {
+                    for p in &parts {
+                        let (d, s) = f(p);
+                        o.extend_from_slice(&d[r * s[1]..(r + 1) * s[1]]);
+                    }
+                }
+                V::F(o, vec![rows, width])
+            }
+            OpType::Gemm => {
+                assert_eq!(attr(n, "transB"), Some(1));
+                let (a, b, c) = (arg(0), arg(1), arg(2));
+                let ((a, sa), (b, sb), (c, _)) = (f(&a), f(&b), f(&c));
+                let (rows, k, m) = (sa[0], sa[1], sb[0]);
+                assert_eq!(sb[1], k);
+                let mut o = vec![0f32; rows * m];
+                for r in 0..rows {
+                    for j in 0..m {
+                        let dot: f32 = (0..k).map(|t| a[r * k + t] * b[j * k + t]).sum();
+                        o[r * m + j] = dot + c[j];
+                    }
+                }
+                V::F(o, vec![rows, m])
+            }
+            OpType::Relu | OpType::Sigmoid => {
+                let x = arg(0);
+                let (d, s) = f(&x);
+                let g: fn(f32) -> f32 = if n.op_type == OpType::Relu {
+                    |v| v.max(0.0)
+                } else {
+                    |v| 1.0 / (1.0 + (-v).exp())
+                };
+                V::F(d.iter().map(|&v| g(v)).collect(), s.to_vec())
+            }
+            OpType::Mul => {
+                let (x, y) = (arg(0), arg(1));
+                let ((a, s), (b, _)) = (f(&x), f(&y));
+                V::F(a.iter().zip(b).map(|(p, q)| p * q).collect(), s.to_vec())
+            }
+            OpType::Reshape => {
+                let x = arg(0);
+                let V::I(shape) = arg(1) else {
+                    panic!("reshape shape")
+                };
+                assert_eq!(shape, vec![-1]);
+                let (d, _) = f(&x);
+                V::F(d.to_vec(), vec![d.len()])
+            }
+            other => panic!("op {other:?} is not expected in the NCF graph"),
+        };
+        env.insert(n.output[0].to_string(), out);
+    }
+    env.remove(g.output[0].name).expect("output computed")
+}
+
+#[test]
+fn onnx_graph_decoded_and_evaluated_equals_the_rust_scorer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (user_side, item_side) = tiny_export(dir.path());
+    write_ncf(dir.path()).unwrap();
+    let bytes = std::fs::read(dir.path().join(ONNX_FILE)).unwrap();
+    let model = onnx_rs::parse(&bytes).expect("a valid ONNX protobuf");
+    assert!(
+        model
+            .opset_import
+            .iter()
+            .any(|o| o.domain.is_empty() && o.version >= OPSET)
+    );
+    let g = model.graph.as_ref().unwrap();
+    let names: Vec<&str> = g.input.iter().map(|i| i.name).collect();
+    assert_eq!(names, ["user", "item", "features"]);
+    assert_eq!(g.output[0].name, "probability");
+    let batch = g.input[0].tensor_shape().map(|s| s.dim[0].value.clone());
+    assert_eq!(batch, Some(onnx_rs::ast::Dimension::Param("N")));
+
+    // Every (user, item) pair including the cold rows n_users / n_items.
+    let scorer = Scorer::load(dir.path()).unwrap();
+    let (mu, mi) = (mean_row(&user_side, NU, FU), mean_row(&item_side, NI, FI));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let (mut us, mut is, mut feats, mut want) = (vec![], vec![], vec![], vec![]);
+    let mut buf = Vec::new();
+    for u in 0..=NU {
+        for i in 0..=NI {
+            let x: Vec<f32> = (0..FR).map(|_| rng.random_range(0.0..1.0)).collect();
+            let (uo, io) = ((u < NU).then_some(u as u32), (i < NI).then_some(i as u32));
+            want.push(scorer.score(uo, io, &x, &mut buf));
+            us.push(u as i64);
+            is.push(i as i64);
+            feats.extend_from_slice(if u < NU {
+                &user_side[u * FU..(u + 1) * FU]
+            } else {
+                &mu
+            });
+            feats.extend_from_slice(if i < NI {
+                &item_side[i * FI..(i + 1) * FI]
+            } else {
+                &mi
+            });
+            feats.extend_from_slice(&x);
+        }
+    }
+    let n = us.len();
+    let out = run(
+        &model,
+        HashMap::from([
+            ("user".to_string(), V::I(us)),
+            ("item".to_string(), V::I(is)),
+            ("features".to_string(), V::F(feats, vec![n, FU + FI + FR])),
+        ]),
+    );
+    let (got, shape) = f(&out);
+    assert_eq!(shape, &[n]);
+    let max = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(max < 1e-6, "max |onnx - scorer| = {max}");
+    // Not a constant function: the pairs really differ.
+    assert!(want.iter().any(|&p| (p - want[0]).abs() > 1e-3));
+}
