@@ -1,7 +1,7 @@
 //! Unit tests: loss, forward shape, parameter checks, AUC, negative sampling, backends.
 
 use super::super::data::{EpochRows, NegativeSampler, build_epoch, epoch_rng};
-use super::super::model::{Arch, BatchEmbeddings, NcfNet, Weights, bce_with_logits};
+use super::super::model::{Arch, BatchInput, NcfNet, Weights, bce_with_logits};
 use super::super::train::Run;
 use super::*;
 use approx::assert_abs_diff_eq;
@@ -52,14 +52,12 @@ fn forward_maps_a_batch_to_one_logit_per_row() {
     let w = Weights::init(&arch, 0.1, &mut epoch_rng(1, 0)).expect("init");
     let device = Device::flex();
     let net = NcfNet::from_weights(&arch, &w, &device);
-    let rows = || Tensor::<2>::ones([5, 3], &device);
-    let emb = BatchEmbeddings {
-        user: rows(),
-        item: rows(),
-        gmf: Some((rows(), rows())),
+    let gmf = || Tensor::<2>::ones([5, 3], &device);
+    let input = BatchInput {
+        x: Tensor::<2>::ones([5, arch.input_dim()], &device),
+        gmf: Some((gmf(), gmf())),
     };
-    let x = Tensor::<2>::zeros([5, 2], &device);
-    assert_eq!(net.forward(emb, Some(x), &[]).dims(), [5]);
+    assert_eq!(net.forward(input, &[]).dims(), [5]);
 }
 
 #[test]
