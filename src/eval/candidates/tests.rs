@@ -185,3 +185,18 @@ fn sampled_protocol_on_fixed_lists() {
         m.notes
     );
 }
+
+proptest::proptest! {
+    /// Any text is either parsed or rejected with an error naming a line; never a panic.
+    #[test]
+    fn arbitrary_text_never_panics(text in "[()0-9,\t \nxé]{0,80}") {
+        let ds = dataset();
+        match Candidates::from_text(Path::new("f"), &text, &ds) {
+            Ok(c) => proptest::prop_assert!(c.stats.lines <= text.lines().count()),
+            Err(EvalError::Candidates { line, .. }) => {
+                proptest::prop_assert!(line <= text.lines().count().max(1))
+            }
+            Err(e) => proptest::prop_assert!(false, "unexpected error {e}"),
+        }
+    }
+}

@@ -154,3 +154,35 @@ fn errors() {
         }
     ));
 }
+
+proptest::proptest! {
+    /// On any list and test set: every metric in [0, 1], hits <= min(k, |T|), and growing k
+    /// never lowers HR, hits or recall (the list only gets longer).
+    #[test]
+    fn bounds_and_monotone_in_k(
+        list in proptest::sample::subsequence((0u32..40).collect::<Vec<_>>(), 0..20),
+        test in proptest::collection::btree_set(0u32..40, 1..10),
+        order_seed in 0u64..1000,
+    ) {
+        // A shuffled top list of distinct items.
+        let mut top = list;
+        let n = top.len();
+        for i in 0..n {
+            let j = ((order_seed as usize).wrapping_mul(31).wrapping_add(i * 7)) % n;
+            top.swap(i, j);
+        }
+        let test: Vec<u32> = test.into_iter().collect();
+        let mut last: Option<UserRank> = None;
+        for k in 1..=20 {
+            let r = user_topk_metrics(&top[..k.min(top.len())], &test, k).unwrap();
+            for v in [r.ndcg, r.precision, r.recall, r.rr, r.ap] {
+                proptest::prop_assert!((0.0..=1.0 + 1e-12).contains(&v), "{r:?}");
+            }
+            proptest::prop_assert!(r.hits <= k.min(test.len()));
+            if let Some(p) = last {
+                proptest::prop_assert!(r.hits >= p.hits && r.recall >= p.recall && r.rr >= p.rr);
+            }
+            last = Some(r);
+        }
+    }
+}
