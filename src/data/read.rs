@@ -23,6 +23,20 @@ pub struct TableSpec {
     pub encoding: crate::config::Encoding,
 }
 
+impl TableSpec {
+    /// A file with a header row, delimiter from the extension, UTF-8 (files given on the command
+    /// line: predictions, impressions to score, id lists, histories).
+    pub fn with_header(path: &Path) -> TableSpec {
+        TableSpec {
+            path: path.to_path_buf(),
+            delimiter: None,
+            has_header: true,
+            columns: None,
+            encoding: Default::default(),
+        }
+    }
+}
+
 /// The file kind, from its extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -315,13 +329,7 @@ mod tests {
     use super::*;
 
     fn spec(path: &Path) -> TableSpec {
-        TableSpec {
-            path: path.to_path_buf(),
-            delimiter: None,
-            has_header: true,
-            columns: None,
-            encoding: Default::default(),
-        }
+        TableSpec::with_header(path)
     }
 
     #[test]
