@@ -90,6 +90,7 @@ categorical = ["device"]
 [ncf]
 variant = "neumf"
 epochs = 2
+item_popularity = true
 [output]
 dir = "onnx-run"
 TOML

@@ -46,6 +46,8 @@ pub fn run(cli: Cli) -> Result<()> {
                     println!("note ({name}): {n}");
                 }
             }
+            let t = &m.timings;
+            println!("{}", t.stages.line(t.peak_rss_bytes));
             println!("wrote {}", dir.display());
             Ok(())
         }
@@ -362,13 +364,7 @@ fn metrics_cmd(path: &Path, ks: &[usize], w: f64, youden: bool, json: bool) -> R
             "--cutoff-weight {w}: must be in [0, 1]"
         )));
     }
-    let df = read_table(&TableSpec {
-        path: path.to_path_buf(),
-        delimiter: None,
-        has_header: true,
-        columns: None,
-        encoding: Default::default(),
-    })?;
+    let df = read_table(&TableSpec::with_header(path))?;
     let cols = Columns { df: &df, path };
     let users_raw = cols.strings("user", "user")?;
     cols.get("item", "item")?;

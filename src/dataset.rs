@@ -88,7 +88,8 @@ fn train_index(ids: &IdMap, used: impl Iterator<Item = u32>) -> (Vec<u32>, IdMap
     (map, ids.subset(&keep))
 }
 
-fn part(x: &Interactions, rows: &[usize], umap: &[u32], imap: &[u32], spec: &FeatureSpec) -> Part {
+/// The part's columns other than the features (`x` left empty).
+fn part_columns(x: &Interactions, rows: &[usize], umap: &[u32], imap: &[u32]) -> Part {
     Part {
         user: rows.iter().map(|&r| umap[x.user[r] as usize]).collect(),
         item: rows.iter().map(|&r| imap[x.item[r] as usize]).collect(),
@@ -98,7 +99,7 @@ fn part(x: &Interactions, rows: &[usize], umap: &[u32], imap: &[u32], spec: &Fea
             .as_ref()
             .map(|l| rows.iter().map(|&r| l[r]).collect()),
         weight: rows.iter().map(|&r| x.weight[r]).collect(),
-        x: spec.transform(&x.features, &x.categorical, rows),
+        x: Vec::new(),
     }
 }
 
@@ -124,13 +125,18 @@ fn side_matrix(
     Ok(SideMatrix { spec, values })
 }
 
-/// Encode a split into a [`Dataset`].
+/// Encode a split into a [`Dataset`]. The raw feature columns of `x` are consumed (scaled into
+/// the train part's matrix and freed column by column). With `release`, the per-row columns
+/// of `x` (user, item, ts, weight, label, event) are freed too once the parts hold them, before
+/// the features are scaled: at 57 M rows that is 1.2 GB less at the run's peak. `x` keeps its
+/// id maps either way. Also returns the seconds spent fitting scalers and scaling features.
 pub fn build(
-    x: &Interactions,
+    x: &mut Interactions,
     split: &Split,
     user_table: Option<&SideTable>,
     item_table: Option<&SideTable>,
-) -> Result<Dataset, DataError> {
+    release: bool,
+) -> Result<(Dataset, f64), DataError> {
     if split.train.is_empty() {
         return Err(DataError::NothingLeft {
             what: x.source.display().to_string(),
@@ -139,9 +145,27 @@ pub fn build(
     }
     let (umap, users) = train_index(&x.users, split.train.iter().map(|&r| x.user[r]));
     let (imap, items) = train_index(&x.items, split.train.iter().map(|&r| x.item[r]));
+    let mut train = part_columns(x, &split.train, &umap, &imap);
+    let mut test = part_columns(x, &split.test, &umap, &imap);
+    let ctr = x.label.is_some();
+    if release {
+        x.user = Vec::new();
+        x.item = Vec::new();
+        x.ts = Vec::new();
+        x.weight = Vec::new();
+        x.label = None;
+        x.event = None;
+    }
+    let t_features = std::time::Instant::now();
     let row_spec = FeatureSpec::fit(&x.features, &x.categorical, &split.train);
-    let train = part(x, &split.train, &umap, &imap, &row_spec);
-    let test = part(x, &split.test, &umap, &imap, &row_spec);
+    test.x = row_spec.transform(&x.features, &x.categorical, &split.test);
+    train.x = row_spec.transform_consuming(
+        std::mem::take(&mut x.features),
+        std::mem::take(&mut x.categorical),
+        &split.train,
+    );
+    let features_seconds = t_features.elapsed().as_secs_f64();
+    let x: &Interactions = x;
 
     let mut pairs: Vec<u64> = train
         .user
@@ -149,7 +173,10 @@ pub fn build(
         .zip(&train.item)
         .map(|(&u, &i)| (u64::from(u) << 32) | u64::from(i))
         .collect();
-    pairs.sort_unstable();
+    {
+        use rayon::slice::ParallelSliceMut;
+        pairs.par_sort_unstable();
+    }
     pairs.dedup();
     let mut seen_ptr = vec![0usize; users.len() + 1];
     for p in &pairs {
@@ -196,20 +223,23 @@ pub fn build(
     };
     let item_titles = per_item(item_table.and_then(|t| t.title.as_ref()));
     let item_groups = per_item(item_table.and_then(|t| t.group.as_ref()));
-    Ok(Dataset {
-        ctr: x.label.is_some(),
-        users,
-        items,
-        train,
-        test,
-        row_spec,
-        user_side,
-        item_side,
-        seen_ptr,
-        seen_items,
-        eval_users,
-        eval_items,
-        item_titles,
-        item_groups,
-    })
+    Ok((
+        Dataset {
+            ctr,
+            users,
+            items,
+            train,
+            test,
+            row_spec,
+            user_side,
+            item_side,
+            seen_ptr,
+            seen_items,
+            eval_users,
+            eval_items,
+            item_titles,
+            item_groups,
+        },
+        features_seconds,
+    ))
 }

@@ -111,6 +111,68 @@ impl FeatureSpec {
         out
     }
 
+    /// [`Self::transform`] of all of `rows`, consuming the columns. The output is filled in
+    /// blocks of rows (each block in parallel); when `rows` ascend (a split's train rows do), the
+    /// memory of the source rows that every later block is past goes back to the OS after each
+    /// block, so the raw columns shrink while the scaled matrix grows. At 57 M rows × 11 features
+    /// that keeps 2.5 GB of raw columns from sitting beside the 3 GB matrix.
+    pub fn transform_consuming(
+        &self,
+        mut numeric: Vec<Numeric>,
+        mut categorical: Vec<Categorical>,
+        rows: &[usize],
+    ) -> Vec<f32> {
+        use rayon::prelude::*;
+        let w = self.width();
+        let mut out = vec![0.0f32; rows.len() * w];
+        if w == 0 {
+            return out;
+        }
+        let ascending = rows.windows(2).all(|p| p[0] < p[1]);
+        const BLOCK: usize = 1 << 20;
+        const CHUNK: usize = 1 << 14;
+        for (b, block) in out.chunks_mut(BLOCK * w).enumerate() {
+            let rs = &rows[b * BLOCK..(b * BLOCK + BLOCK).min(rows.len())];
+            block
+                .par_chunks_mut(CHUNK * w)
+                .zip(rs.par_chunks(CHUNK))
+                .for_each(|(o, rs)| self.fill(o, rs, &numeric, &categorical));
+            let done = b * BLOCK + rs.len();
+            if ascending && let Some(&next) = rows.get(done) {
+                for c in &mut numeric {
+                    release_prefix(&mut c.values, next);
+                }
+                for c in &mut categorical {
+                    release_prefix(&mut c.codes, next);
+                }
+            }
+        }
+        out
+    }
+
+    /// Scaled rows `rs` into `out` (`rs.len() × width`).
+    fn fill(
+        &self,
+        out: &mut [f32],
+        rs: &[usize],
+        numeric: &[Numeric],
+        categorical: &[Categorical],
+    ) {
+        let w = self.width();
+        for (row, &r) in out.chunks_exact_mut(w).zip(rs) {
+            for (j, (c, range)) in numeric.iter().zip(&self.ranges).enumerate() {
+                row[j] = range.scale(f64::from(c.values[r]));
+            }
+            let mut off = self.numeric.len();
+            for (c, levels) in categorical.iter().zip(&self.levels) {
+                if let Some(slot) = row.get_mut(off + c.codes[r] as usize) {
+                    *slot = 1.0;
+                }
+                off += levels.len();
+            }
+        }
+    }
+
     /// Encode one raw row given as text per column name (for `clickrec score`). Unknown
     /// categorical levels give all-zero one-hot columns.
     pub fn encode_text(&self, get: &dyn Fn(&str) -> Option<String>) -> Result<Vec<f32>, String> {
@@ -138,9 +200,91 @@ impl FeatureSpec {
     }
 }
 
+/// Gives the whole memory pages inside `v[..upto]` back to the OS (`madvise(MADV_DONTNEED)`);
+/// those elements read as 0 afterwards. For columns being consumed front to back, whose front
+/// will not be read again: the pages are freed now instead of when the whole column is dropped.
+fn release_prefix<T: Copy>(v: &mut [T], upto: usize) {
+    let page = 4096usize;
+    let upto = upto.min(v.len());
+    let start = v.as_mut_ptr() as usize;
+    let first = start.div_ceil(page) * page;
+    let last = (start + upto * std::mem::size_of::<T>()) / page * page;
+    if last > first {
+        // SAFETY: [first, last) lies inside `v`'s allocation, which we borrow mutably and do not
+        // read there again; MADV_DONTNEED on private anonymous memory only replaces those pages'
+        // contents by zeros (a valid value of the plain numeric `T`s this is used with).
+        unsafe {
+            libc::madvise(
+                first as *mut libc::c_void,
+                last - first,
+                libc::MADV_DONTNEED,
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consuming_transform_equals_the_borrowing_one() {
+        let numeric: Vec<Numeric> = (0..3)
+            .map(|k| Numeric {
+                name: format!("n{k}"),
+                values: (0..200)
+                    .map(|r| ((r * (k + 3)) % 17) as f32 - 4.0)
+                    .collect(),
+            })
+            .collect();
+        let categorical = vec![Categorical {
+            name: "c".into(),
+            levels: vec!["a".into(), "b".into(), "z".into()],
+            codes: (0..200).map(|r| (r % 3) as _).collect(),
+        }];
+        let fit: Vec<usize> = (0..150).collect();
+        let spec = FeatureSpec::fit(&numeric, &categorical, &fit);
+        for rows in [
+            (0..200).rev().step_by(3).collect::<Vec<usize>>(),
+            (0..200).step_by(2).collect(),
+        ] {
+            let want = spec.transform(&numeric, &categorical, &rows);
+            let got = spec.transform_consuming(numeric.clone(), categorical.clone(), &rows);
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn consuming_transform_over_several_blocks_releases_nothing_it_still_reads() {
+        // 2.5 M ascending rows: three blocks, the source pages freed between them.
+        let n = 2_500_000;
+        let numeric = vec![Numeric {
+            name: "a".into(),
+            values: (0..n).map(|r| (r % 1000) as f32).collect(),
+        }];
+        let rows: Vec<usize> = (0..n).filter(|r| r % 5 != 0).collect();
+        let spec = FeatureSpec::fit(&numeric, &[], &rows);
+        let want = spec.transform(&numeric, &[], &rows);
+        assert_eq!(spec.transform_consuming(numeric, Vec::new(), &rows), want);
+    }
+
+    #[test]
+    fn releasing_a_prefix_zeroes_whole_pages_only() {
+        let mut v: Vec<u32> = (1..=10_000).collect();
+        release_prefix(&mut v, 5_000);
+        // Everything from element 5 000 on is intact; released elements read 0.
+        assert!(
+            v[5_000..]
+                .iter()
+                .enumerate()
+                .all(|(k, &x)| x == 5_001 + k as u32)
+        );
+        assert!(v[..5_000].iter().all(|&x| x == 0 || x <= 5_000));
+        assert!(
+            v[..5_000].iter().any(|&x| x == 0),
+            "at least one whole page was released"
+        );
+    }
 
     #[test]
     fn constant_column_maps_to_zero_and_test_values_are_not_clipped() {

@@ -27,6 +27,8 @@ pub struct Fitted {
     pub model: Arc<dyn Recommender>,
     pub timing: Timing,
     pub curve: Option<Curve>,
+    /// Wall seconds of the whole fit, data preparation and checkpoints included.
+    pub wall_seconds: f64,
     pub export: Option<Exporter>,
 }
 

@@ -26,6 +26,7 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             model,
             timing,
             curve: None,
+            wall_seconds: t.elapsed().as_secs_f64(),
             export: Some(Box::new(move |dir, ctx| {
                 popularity::export(dir, &for_export, ctx)
             })),
@@ -33,6 +34,7 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
     }
     let ck = checkpoint_dir(cfg);
     if let Some(raw) = cfg.raw.ncf.as_ref().filter(|n| n.enabled) {
+        let t = Instant::now();
         let (model, timing, curve) = ncf::fit(raw, cfg.raw.seed, ds, &ck, opts.resume, opts.quiet)?;
         let model = Arc::new(model);
         let for_export = model.clone();
@@ -40,6 +42,7 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             model,
             timing,
             curve: Some(curve),
+            wall_seconds: t.elapsed().as_secs_f64(),
             export: Some(Box::new(move |dir, ctx| {
                 ncf::export(dir, &for_export, ctx)?;
                 crate::export::onnx::write_ncf(&dir.join("ncf"))
@@ -47,6 +50,7 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
         });
     }
     if let Some(raw) = cfg.raw.als.as_ref().filter(|a| a.enabled) {
+        let t = Instant::now();
         let params = als::params(raw, cfg.raw.seed);
         let (model, timing, curve) = als::fit(
             ds,
@@ -62,6 +66,7 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             model,
             timing,
             curve: (!curve.loss.is_empty()).then_some(curve),
+            wall_seconds: t.elapsed().as_secs_f64(),
             export: Some(Box::new(move |dir, ctx| als::export(dir, &for_export, ctx))),
         });
     }

@@ -12,7 +12,8 @@ use crate::eval::{self, EvalSettings, ModelMetrics};
 use crate::export::ExportContext;
 use crate::fitted::{TrainOptions, checkpoint_dir};
 use crate::metrics::ThresholdRule;
-use crate::report::{self, DataSummary, RunMetrics};
+use crate::report::timings::{Lap, peak_rss_bytes};
+use crate::report::{self, DataSummary, RunMetrics, Stages, Timings};
 use crate::rundir::{RunDir, write_atomic};
 use crate::split::{self, Split, SplitRule};
 
@@ -24,6 +25,8 @@ pub struct Prepared {
     pub summary: DataSummary,
     pub user_table: Option<SideTable>,
     pub item_table: Option<SideTable>,
+    /// Seconds of the stages so far (load, filter, split, encode, features).
+    pub stages: Stages,
 }
 
 /// The split rule of a config.
@@ -52,7 +55,10 @@ pub fn summarize(x: &Interactions, load: LoadReport) -> DataSummary {
         .zip(&x.item)
         .map(|(&u, &i)| (u64::from(u) << 32) | u64::from(i))
         .collect();
-    pairs.sort_unstable();
+    {
+        use rayon::slice::ParallelSliceMut;
+        pairs.par_sort_unstable();
+    }
     pairs.dedup();
     let pairs = pairs.len();
     let cells = users as f64 * items as f64;
@@ -73,19 +79,44 @@ pub fn summarize(x: &Interactions, load: LoadReport) -> DataSummary {
     }
 }
 
-/// Load, filter, split and encode the configured data.
+/// Load, filter, split and encode the configured data; `x` and `split` keep every row.
 pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
-    let (x, load) = data::load(cfg)?;
+    prepare_with(cfg, true)
+}
+
+/// [`prepare`] for training: the log's per-row columns and the split's row lists are freed once
+/// the dataset holds them (`x` keeps its id maps and source, `split` its counts).
+pub fn prepare_lean(cfg: &RunConfig) -> Result<Prepared> {
+    prepare_with(cfg, false)
+}
+
+fn prepare_with(cfg: &RunConfig, keep_log: bool) -> Result<Prepared> {
+    let mut lap = Lap::start();
+    let mut stages = Stages::default();
+    let (mut x, load) = data::load(cfg)?;
     let (user_table, item_table) = data::side::load_all(cfg, &x)?;
+    stages.filter = load.filter_seconds;
     let summary = summarize(&x, load);
+    stages.load = lap.lap() - stages.filter;
     let rows: Vec<usize> = (0..x.len()).collect();
     let split = split::split(&x, &rows, &split_rule(cfg));
     drop(rows);
-    let ds = dataset::build(&x, &split, user_table.as_ref(), item_table.as_ref())?;
-    // The raw feature columns are encoded into the dataset now; free them.
-    let mut x = x;
-    x.features = Vec::new();
-    x.categorical = Vec::new();
+    stages.split = lap.lap();
+    // Consumes the raw feature columns of `x` (scaled into the dataset).
+    let (ds, features) = dataset::build(
+        &mut x,
+        &split,
+        user_table.as_ref(),
+        item_table.as_ref(),
+        !keep_log,
+    )?;
+    let mut split = split;
+    if !keep_log {
+        split.train = Vec::new();
+        split.test = Vec::new();
+    }
+    stages.features = features;
+    stages.encode = lap.lap() - features;
     Ok(Prepared {
         x,
         split,
@@ -93,6 +124,7 @@ pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
         summary,
         user_table,
         item_table,
+        stages,
     })
 }
 
@@ -126,7 +158,7 @@ pub fn eval_settings_for(cfg: &RunConfig, ds: &Dataset) -> Result<EvalSettings> 
 /// The whole `clickrec train` job. Returns the run directory and its metrics.
 pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetrics)> {
     let run = RunDir::create(&cfg.output_dir, opts.force)?;
-    let mut p = prepare(cfg)?;
+    let mut p = prepare_lean(cfg)?;
     if p.ds.test.is_empty() {
         return Err(eval::EvalError::EmptyTest {
             hint: "with last_day every user was active on a single day; try split.method = \"global_days\" or \"random\"",
@@ -135,7 +167,9 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
     }
     // Before fitting, so a bad candidate file fails fast.
     let settings = eval_settings_for(cfg, &p.ds)?;
+    let mut lap = Lap::start();
     let fitted = crate::models::fit_models(cfg, &mut p.ds, opts)?;
+    lap.lap(); // fit stages are timed per model in `Fitted::wall_seconds`
     let dir = run.path().to_path_buf();
     std::fs::create_dir_all(dir.join("predictions"))
         .map_err(|e| Error::Export(format!("{}: {e}", dir.display())))?;
@@ -147,11 +181,15 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
     let mut models = BTreeMap::new();
     let mut training = BTreeMap::new();
     let mut timings = BTreeMap::new();
+    let mut stages = std::mem::take(&mut p.stages);
     for f in &fitted {
         let name = f.model.name().to_string();
+        stages.fit.insert(name.clone(), f.wall_seconds);
         let (m, preds) = eval::evaluate(f.model.as_ref(), &p.ds, &settings)?;
+        stages.evaluate += lap.lap();
         report::write_predictions(&dir.join("predictions"), &name, &p.ds, &preds.scores)?;
         report::write_per_user(&dir.join("per_user"), &name, &p.ds, &m.per_user)?;
+        stages.write += lap.lap();
         if let Some(export) = &f.export {
             export(
                 &dir,
@@ -161,6 +199,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
                     threshold: m.threshold,
                 },
             )?;
+            stages.export += lap.lap();
         }
         models.insert(name.clone(), m);
         timings.insert(name.clone(), f.timing.clone());
@@ -169,6 +208,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
         }
     }
     let oracle = oracle_metrics(cfg, &p.ds, &settings)?;
+    stages.evaluate += lap.lap();
     let metrics = RunMetrics {
         name: cfg.raw.name.clone(),
         clickrec_version: env!("CARGO_PKG_VERSION"),
@@ -183,11 +223,20 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
         models,
         oracle,
         training,
-        timings,
+        timings: Timings {
+            models: timings,
+            stages,
+            peak_rss_bytes: 0,
+        },
     };
+    let mut metrics = metrics;
+    // The write stage ends with metrics.json itself, so it is timed up to that file.
+    metrics.timings.stages.write += lap.lap();
+    metrics.timings.peak_rss_bytes = peak_rss_bytes();
     write_run_files(&dir, cfg, &metrics)?;
     let published = run.commit()?;
     let _ = std::fs::remove_dir_all(checkpoint_dir(cfg));
+    metrics.timings.stages.write += lap.lap();
     Ok((published, metrics))
 }
 

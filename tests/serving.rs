@@ -411,6 +411,26 @@ fn exports_keep_large_arrays_in_binary_files_and_refuse_old_formats() {
     let sim = std::fs::read_to_string(s.path("sim.csv")).unwrap();
     assert!(sim.starts_with("item,rank,similar,score\n"), "{sim}");
 
+    // The saved popularity model evaluates to the run's figures.
+    let ev = s.run(&[
+        "eval",
+        "artifacts/t",
+        "c.toml",
+        "--model",
+        "popularity",
+        "--json",
+    ]);
+    ev.ok();
+    let e: serde_json::Value = serde_json::from_str(ev.stdout.trim()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/t/metrics.json")).unwrap())
+            .unwrap();
+    let run = m["models"]["popularity"]["hr_at_k"].as_f64().unwrap();
+    assert!(
+        (e["hr_at_k"].as_f64().unwrap() - run).abs() < 1e-12,
+        "{e} vs {run}"
+    );
+
     // Old formats: a clear message, exit code 2.
     s.write(
         "artifacts/t/ncf/scorer.json",

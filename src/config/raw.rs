@@ -408,6 +408,12 @@ pub struct RawNcf {
     /// Standard deviation of the normal embedding initialisation (1.0 = PyTorch/Burn default).
     #[serde(default = "default_init_std")]
     pub init_std: f64,
+    /// Update rule of the embedding tables: `lazy_adam` (rows in the batch only) or `adam`.
+    #[serde(default)]
+    pub embedding_optimizer: NcfEmbeddingOptimizer,
+    /// Keep the epoch with the best validation AUC. Default: on whenever a validation part
+    /// exists (with `early_stopping`); `true` alone also carves the validation part.
+    pub keep_best: Option<bool>,
 }
 fn default_init_std() -> f64 {
     0.01
@@ -441,6 +447,15 @@ pub enum NcfVariant {
     #[default]
     Mlp,
     Neumf,
+}
+
+/// Update rule of the NCF embedding tables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NcfEmbeddingOptimizer {
+    #[default]
+    LazyAdam,
+    Adam,
 }
 
 /// Burn backend of the NCF trainer.

@@ -140,6 +140,9 @@ pub struct LoadReport {
     pub unknown_events_skipped: usize,
     pub filters: Vec<filter::FilterStep>,
     pub event_counts: BTreeMap<String, usize>,
+    /// Seconds spent in de-duplication and filters (a timing: not in metrics.json's `data`).
+    #[serde(skip)]
+    pub filter_seconds: f64,
 }
 
 /// The generator spec of a `[data.synthetic]` config.
@@ -184,10 +187,13 @@ pub fn source_frame(cfg: &RunConfig) -> Result<(DataFrame, PathBuf), DataError> 
 
 /// The source frame; each column is dropped once its last configured use has been read, so
 /// the frame shrinks while the typed columns grow (this halves peak memory at 10 M rows).
+/// A Parquet log is not read whole: `lazy` reads each column when it is first used, so only
+/// one raw column is held at a time.
 struct Frame {
     df: DataFrame,
     path: PathBuf,
     uses: HashMap<String, usize>,
+    lazy: Option<read::ParquetColumns>,
 }
 
 impl Frame {
@@ -196,6 +202,22 @@ impl Frame {
             df: &self.df,
             path: &self.path,
         }
+    }
+
+    /// Makes `name` available in `df` (reads it from a lazy Parquet source).
+    fn load(&mut self, name: &str) -> Result<(), DataError> {
+        if let Some(src) = &self.lazy
+            && self.df.column(name).is_err()
+        {
+            self.df = src.read(name)?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::load`], then the columns view.
+    fn col(&mut self, name: &str) -> Result<Columns<'_>, DataError> {
+        self.load(name)?;
+        Ok(self.cols())
     }
 
     /// One use of `name` is read; drop the column after its last.
@@ -214,13 +236,22 @@ impl Frame {
 pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
     if let Some((train, test)) = given::paths(cfg) {
         let (df, n_train) = given::read_both(cfg, &train, &test)?;
-        let (mut x, report) = load_frame(cfg, df, train.clone(), Some(n_train))
+        let (mut x, report) = load_frame(cfg, df, train.clone(), Some(n_train), None)
             .map_err(|e| given::relocate(e, n_train, &train, &test))?;
         x.source = PathBuf::from(format!("{} + {}", train.display(), test.display()));
         return Ok((x, report));
     }
-    let (df, path) = source_frame(cfg)?;
-    load_frame(cfg, df, path, None)
+    // A Parquet log is read column by column (see `Frame::lazy`).
+    let d = &cfg.raw.data;
+    let lazy = match (&d.synthetic, &d.path) {
+        (None, Some(p)) => read::ParquetColumns::open(&cfg.resolve(p))?,
+        _ => None,
+    };
+    let (df, path) = match (&lazy, &d.path) {
+        (Some(src), Some(p)) => (src.schema.clone(), cfg.resolve(p)),
+        _ => source_frame(cfg)?,
+    };
+    load_frame(cfg, df, path, None, lazy)
 }
 
 /// [`load`] of one frame; rows from `given_train_rows` on are the given test rows.
@@ -229,6 +260,7 @@ fn load_frame(
     df: DataFrame,
     path: PathBuf,
     given_train_rows: Option<usize>,
+    lazy: Option<read::ParquetColumns>,
 ) -> Result<(Interactions, LoadReport), DataError> {
     let d = &cfg.raw.data;
     let roles: Vec<(&String, &str)> = [
@@ -247,6 +279,7 @@ fn load_frame(
         df,
         path: path.clone(),
         uses: HashMap::new(),
+        lazy: None,
     };
     for (name, key) in &roles {
         f.cols().get(name, key)?; // a missing column errors here, listing every column
@@ -261,31 +294,34 @@ fn load_frame(
     for c in unused {
         let _ = f.df.drop_in_place(&c);
     }
-    let height = f.df.height();
+    let height = lazy.as_ref().map_or(f.df.height(), |l| l.height);
+    if lazy.is_some() {
+        f.df = DataFrame::empty(); // the zero-row schema frame only served the column checks
+    }
+    f.lazy = lazy;
     let mut report = LoadReport {
         rows_read: height,
         ..Default::default()
     };
 
-    let (users, user) = IdMap::encode(&f.cols().ids(&d.user, "data.user")?);
+    let (users, user) = IdMap::encode(&f.col(&d.user)?.ids(&d.user, "data.user")?);
     f.done(&d.user);
-    let (items, item) = IdMap::encode(&f.cols().ids(&d.item, "data.item")?);
+    let (items, item) = IdMap::encode(&f.col(&d.item)?.ids(&d.item, "data.item")?);
     f.done(&d.item);
     let ts = f
-        .cols()
+        .col(&d.timestamp)?
         .timestamps(&d.timestamp, "data.timestamp", d.timestamp_unit)?;
     f.done(&d.timestamp);
-    let label = d
-        .label
-        .as_ref()
-        .map(|l| f.cols().labels(l, "data.label"))
-        .transpose()?;
+    let label = match &d.label {
+        Some(l) => Some(f.col(l)?.labels(l, "data.label")?),
+        None => None,
+    };
     if let Some(l) = &d.label {
         f.done(l);
     }
     let mut weight = vec![1.0f32; height];
     if let Some(w) = &d.weight {
-        let v = f.cols().f64s(w, "data.weight")?;
+        let v = f.col(w)?.f64s(w, "data.weight")?;
         f.cols()
             .reject(w, &v, |x: f64| x < 0.0, |x| format!("negative weight {x}"))?;
         weight = v.iter().map(|&x| x as f32).collect();
@@ -296,9 +332,9 @@ fn load_frame(
     let (event, event_names) = match &d.event {
         None => (None, Vec::new()),
         Some(col) => {
-            let (names, codes) = f
-                .cols()
-                .categorical(col, "data.event", usize::from(u16::MAX))?;
+            let (names, codes) =
+                f.col(col)?
+                    .categorical(col, "data.event", usize::from(u16::MAX))?;
             f.done(col);
             let level_weight: Vec<Option<f64>> = names
                 .iter()
@@ -338,13 +374,13 @@ fn load_frame(
     for name in &d.features {
         features.push(Numeric {
             name: name.clone(),
-            values: f.cols().f32s(name, "data.features")?,
+            values: f.col(name)?.f32s(name, "data.features")?,
         });
         f.done(name);
     }
     let mut categorical = Vec::with_capacity(d.categorical.len());
     for c in &d.categorical {
-        let (levels, codes) = f.cols().categorical(c, "data.categorical", MAX_LEVELS)?;
+        let (levels, codes) = f.col(c)?.categorical(c, "data.categorical", MAX_LEVELS)?;
         f.done(c);
         categorical.push(Categorical {
             name: c.clone(),
@@ -370,6 +406,7 @@ fn load_frame(
         categorical,
         given_test: given_train_rows.map(|n| (0..height).map(|r| r >= n).collect()),
     };
+    let t_filter = std::time::Instant::now();
     let mut rows: Vec<usize> = (0..all.len()).filter(|&r| keep[r]).collect();
     if d.dedupe {
         let before = rows.len();
@@ -397,6 +434,7 @@ fn load_frame(
                 .or_default() += 1;
         }
     }
+    report.filter_seconds = t_filter.elapsed().as_secs_f64();
     Ok((out, report))
 }
 
@@ -432,6 +470,49 @@ mod tests {
             &[],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn parquet_read_column_by_column_equals_the_csv_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = crate::synth::SynthSpec {
+            kind: crate::synth::SynthKind::Ctr,
+            users: 40,
+            items: 25,
+            rows: 2000,
+            days: 5,
+            seed: 3,
+            start: crate::synth::DEFAULT_START,
+        };
+        let mut df = crate::synth::generate(&spec).unwrap();
+        crate::synth::write_frame(&mut df, &dir.path().join("g.parquet")).unwrap();
+        crate::synth::write_frame(&mut df, &dir.path().join("g.csv")).unwrap();
+        let load_from = |file: &str| {
+            let c = cfg(
+                dir.path(),
+                &format!(
+                    "path = \"{file}\"\nlabel = \"is_click\"\nfeatures = [\"user_level\", \"item_clicks\"]\ncategorical = [\"device\"]"
+                ),
+            );
+            load(&c).unwrap().0
+        };
+        let (p, c) = (load_from("g.parquet"), load_from("g.csv"));
+        assert_eq!(p.len(), 2000);
+        assert_eq!(
+            (&p.users, &p.items, &p.user, &p.item),
+            (&c.users, &c.items, &c.user, &c.item)
+        );
+        assert_eq!((&p.ts, &p.label, &p.weight), (&c.ts, &c.label, &c.weight));
+        assert_eq!(p.features.len(), 2);
+        for (a, b) in p.features.iter().zip(&c.features) {
+            assert_eq!((&a.name, &a.values), (&b.name, &b.values));
+        }
+        assert_eq!(p.categorical[0].codes, c.categorical[0].codes);
+        assert_eq!(p.categorical[0].levels, c.categorical[0].levels);
+        // A missing column still lists the file's columns.
+        let bad = cfg(dir.path(), "path = \"g.parquet\"\nlabel = \"clicked\"");
+        let e = load(&bad).unwrap_err().to_string();
+        assert!(e.contains("clicked") && e.contains("is_click"), "{e}");
     }
 
     #[test]

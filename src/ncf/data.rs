@@ -204,30 +204,63 @@ impl NegativeSampler {
     }
 }
 
-/// The rows of one epoch, shuffled, as flat arrays ready for upload.
+/// The rows of one epoch, shuffled. Implicit mode materialises them (`users`, `items`,
+/// `labels`: positives and sampled negatives). CTR mode keeps only `source`, the shuffled train
+/// rows, and [`Self::batch`] reads users, items and labels through it: at 57 M rows that is
+/// 0.7 GB less than three shuffled copies.
 #[derive(Debug, Clone, Default)]
 pub struct EpochRows {
     pub users: Vec<i32>,
     pub items: Vec<i32>,
-    /// Train row of each epoch row, to gather its row features on the device
-    /// (filled only when the train set has row features).
-    pub source: Vec<i32>,
     pub labels: Vec<f32>,
+    /// CTR mode: the train row of each epoch row (empty in implicit mode).
+    pub source: Vec<i32>,
+}
+
+/// One batch of an epoch, in small reused buffers.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub users: Vec<i32>,
+    pub items: Vec<i32>,
+    pub labels: Vec<f32>,
+    /// Train row of each batch row (CTR mode; empty in implicit mode).
+    pub source: Vec<i32>,
 }
 
 impl EpochRows {
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.labels.len().max(self.source.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.len() == 0
+    }
+
+    /// Epoch rows `range` into `out`.
+    pub fn batch(&self, train: &TrainSet, range: std::ops::Range<usize>, out: &mut Batch) {
+        out.users.clear();
+        out.items.clear();
+        out.labels.clear();
+        out.source.clear();
+        if self.source.is_empty() {
+            out.users.extend_from_slice(&self.users[range.clone()]);
+            out.items.extend_from_slice(&self.items[range.clone()]);
+            out.labels.extend_from_slice(&self.labels[range]);
+            return;
+        }
+        out.source.extend_from_slice(&self.source[range]);
+        for &r in &out.source {
+            let r = r as usize;
+            out.users.push(train.users[r] as i32);
+            out.items.push(train.items[r] as i32);
+            out.labels.push(train.labels[r]);
+        }
     }
 }
 
-/// Assembles the epoch's rows into `out` (buffers reused across epochs): CTR mode the train rows,
-/// implicit mode the positives followed by `negatives` sampled items per positive (label 0);
-/// then a seeded shuffle.
+/// Assembles the epoch's rows into `out` (buffers reused across epochs): CTR mode the train rows
+/// (as `source` only), implicit mode the positives followed by `negatives` sampled items per
+/// positive (label 0); then a seeded shuffle.
 pub fn build_epoch(
     train: &TrainSet,
     sampler: Option<&NegativeSampler>,
@@ -239,7 +272,6 @@ pub fn build_epoch(
     let n_pos = train.labels.len();
     let neg = if sampler.is_some() { negatives } else { 0 };
     let n = n_pos * (1 + neg);
-    let with_source = train.fr > 0;
     // Candidate rows: index < n_pos is a train row; the rest are negatives in `neg_items`.
     let mut neg_items = Vec::new();
     if let Some(s) = sampler {
@@ -257,15 +289,16 @@ pub fn build_epoch(
     out.items.clear();
     out.labels.clear();
     out.source.clear();
+    if sampler.is_none() {
+        out.source.extend(order.iter().map(|&r| r as i32));
+        return;
+    }
     for &r in order.iter() {
         let r = r as usize;
         if r < n_pos {
             out.users.push(train.users[r] as i32);
             out.items.push(train.items[r] as i32);
             out.labels.push(train.labels[r]);
-            if with_source {
-                out.source.push(r as i32);
-            }
         } else {
             let k = r - n_pos;
             out.users.push(train.users[k / neg] as i32);

@@ -12,20 +12,23 @@
 //!
 //! Loss: numerically stable binary cross-entropy on the logit, mean over the batch, with an
 //! optional weight for positives ([`model::bce_with_logits`]). Optimiser: Adam (burn-optim)
-//! with PyTorch's epsilon 1e-8 and optional L2 weight decay.
+//! with PyTorch's epsilon 1e-8 and optional L2 weight decay; the embedding tables are kept on the
+//! host and updated row-sparsely by lazy Adam ([`embeddings`]), so a step costs O(batch).
 //!
 //! Two modes: CTR mode trains on labelled rows (with per-row features); implicit mode
 //! (`TrainSet::implicit`) trains on positives only and draws [`NcfParams::negatives`] negatives
 //! per positive anew every epoch ([`data::NegativeSampler`]).
 //!
 //! Submodules: [`backend`] (device choice), [`model`] (the Burn module and the loss),
-//! [`data`] (epoch assembly, negative sampling, AUC), [`train`] (the epoch loop),
+//! [`data`] (epoch assembly, negative sampling, AUC), [`embeddings`] (host tables and their
+//! row-sparse Adam), [`train`] (the epoch loop),
 //! [`trained`] (the trained model: predict, full ranking), [`checkpoint`] (resumable
 //! checkpoints), [`export`] (safetensors export/load and the plain-loop forward formula).
 
 pub mod backend;
 pub mod checkpoint;
 pub mod data;
+pub mod embeddings;
 pub mod export;
 pub mod model;
 mod params;
@@ -37,6 +40,7 @@ mod tests;
 
 pub use backend::Backend;
 pub use data::rank_auc;
+pub use embeddings::EmbeddingOptimizer;
 pub use params::{NcfParams, Variant};
 pub use train::{Validation, train, train_owned};
 pub use trained::NcfTrained;

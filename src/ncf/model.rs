@@ -126,16 +126,25 @@ impl Weights {
     }
 }
 
-/// The NCF network as a Burn module. Parameters carry fixed [`ParamId`]s (1, 2, ... in
+/// The dense part of the NCF network as a Burn module: the MLP and the output layer. The
+/// embedding tables are not parameters of this module: training keeps them on the host and
+/// feeds the batch's rows as leaf tensors ([`super::embeddings`]), inference gathers them from
+/// [`super::trained::NcfTrained`]'s tensors. Parameters carry fixed [`ParamId`]s (1, 2, ... in
 /// declaration order) so that a saved optimizer state finds its parameters again on resume.
 #[derive(Module, Debug)]
 pub struct NcfNet {
-    pub user_embedding: Param<Tensor<2>>,
-    pub item_embedding: Param<Tensor<2>>,
-    pub gmf_user: Option<Param<Tensor<2>>>,
-    pub gmf_item: Option<Param<Tensor<2>>>,
     pub mlp: Vec<Linear>,
     pub output: Linear,
+}
+
+/// What a batch feeds the network: the first layer's input and, for `neumf`, the GMF rows.
+#[derive(Debug, Clone)]
+pub struct BatchInput {
+    /// `[batch, 2D + fu + fi + fr]` =
+    /// `[user_embedding[u], item_embedding[i], user_side[u], item_side[i], row_features]`.
+    pub x: Tensor<2>,
+    /// `(gmf_user[u], gmf_item[i])`, each `[batch, D]` (`neumf` only).
+    pub gmf: Option<(Tensor<2>, Tensor<2>)>,
 }
 
 fn param<const D: usize>(
@@ -162,20 +171,10 @@ fn read_param<const D: usize>(p: &Param<Tensor<D>>) -> Result<Vec<f32>, NcfError
 }
 
 impl NcfNet {
-    /// Builds the module on `device` (trainable when the device has autodiff).
-    /// `weights` must fit `arch` (checked by [`Weights`]' producers: init, load, checkpoint).
+    /// Builds the MLP and output layer of `w` on `device` (trainable when the device has
+    /// autodiff). `weights` must fit `arch` (checked by [`Weights`]' producers).
     pub fn from_weights(arch: &Arch, w: &Weights, device: &Device) -> Self {
-        let d = arch.embedding_dim;
         let mut id = 0u64;
-        let user_embedding = param(&mut id, &w.user_embedding, [arch.n_users, d], device);
-        let item_embedding = param(&mut id, &w.item_embedding, [arch.n_items, d], device);
-        let (gmf_user, gmf_item) = match arch.variant {
-            Variant::Mlp => (None, None),
-            Variant::Neumf => (
-                Some(param(&mut id, &w.gmf_user, [arch.n_users, d], device)),
-                Some(param(&mut id, &w.gmf_item, [arch.n_items, d], device)),
-            ),
-        };
         let mlp = arch
             .layer_dims()
             .into_iter()
@@ -190,72 +189,42 @@ impl NcfNet {
             weight: param(&mut id, &w.output_weight, [k, 1], device),
             bias: Some(param(&mut id, &w.output_bias, [1], device)),
         };
-        Self {
-            user_embedding,
-            item_embedding,
-            gmf_user,
-            gmf_item,
-            mlp,
-            output,
-        }
+        Self { mlp, output }
     }
 
-    /// Copies the parameters back to plain vectors.
-    pub fn weights(&self) -> Result<Weights, NcfError> {
-        let opt = |p: &Option<Param<Tensor<2>>>| match p {
-            Some(p) => read_param(p),
-            None => Ok(Vec::new()),
-        };
+    /// Copies the MLP and output parameters into `w` (the embeddings are left as they are).
+    pub fn read_into(&self, w: &mut Weights) -> Result<(), NcfError> {
         let bias = |l: &Linear| match &l.bias {
             Some(b) => read_param(b),
             None => Ok(Vec::new()),
         };
-        Ok(Weights {
-            user_embedding: read_param(&self.user_embedding)?,
-            item_embedding: read_param(&self.item_embedding)?,
-            gmf_user: opt(&self.gmf_user)?,
-            gmf_item: opt(&self.gmf_item)?,
-            mlp: self
-                .mlp
-                .iter()
-                .map(|l| Ok((read_param(&l.weight)?, bias(l)?)))
-                .collect::<Result<_, NcfError>>()?,
-            output_weight: read_param(&self.output.weight)?,
-            output_bias: bias(&self.output)?,
-        })
+        w.mlp = self
+            .mlp
+            .iter()
+            .map(|l| Ok((read_param(&l.weight)?, bias(l)?)))
+            .collect::<Result<_, NcfError>>()?;
+        w.output_weight = read_param(&self.output.weight)?;
+        w.output_bias = bias(&self.output)?;
+        Ok(())
     }
 
     /// Logits of a batch.
     ///
     /// # Shapes
-    /// - `users`, `items`: `[batch]` indices
-    /// - `dense`: `[batch, fu + fi + fr]` (`[user_side[u], item_side[i], row_features]`),
-    ///   None when that width is 0
+    /// - `input.x`: `[batch, 2D + fu + fi + fr]`; `input.gmf`: two `[batch, D]` (`neumf` only)
     /// - `dropout`: one `[batch, hidden[k]]` mask per hidden layer (entries 0 or 1/(1-p)),
     ///   or empty for no dropout
     /// - output: `[batch]` logits
-    pub fn forward(
-        &self,
-        users: Tensor<1, Int>,
-        items: Tensor<1, Int>,
-        dense: Option<Tensor<2>>,
-        dropout: &[Tensor<2>],
-    ) -> Tensor<1> {
-        let mut parts = vec![
-            self.user_embedding.val().select(0, users.clone()),
-            self.item_embedding.val().select(0, items.clone()),
-        ];
-        parts.extend(dense);
-        let mut h = Tensor::cat(parts, 1);
+    pub fn forward(&self, input: BatchInput, dropout: &[Tensor<2>]) -> Tensor<1> {
+        let mut h = input.x;
         for (k, layer) in self.mlp.iter().enumerate() {
             h = relu(layer.forward(h));
             if let Some(mask) = dropout.get(k) {
                 h = h * mask.clone();
             }
         }
-        if let (Some(gu), Some(gi)) = (&self.gmf_user, &self.gmf_item) {
-            let gmf = gu.val().select(0, users) * gi.val().select(0, items);
-            h = Tensor::cat(vec![h, gmf], 1);
+        if let Some((gu, gi)) = input.gmf {
+            h = Tensor::cat(vec![h, gu * gi], 1);
         }
         let [batch, _] = h.dims();
         self.output.forward(h).reshape([batch])

@@ -1,6 +1,6 @@
 //! Hyper-parameters of the NCF model and trainer, with their checks.
 
-use super::{Backend, NcfError};
+use super::{Backend, EmbeddingOptimizer, NcfError};
 use serde::{Deserialize, Serialize};
 
 /// Architecture variant.
@@ -63,6 +63,12 @@ pub struct NcfParams {
     /// peer. On the ml-100k CTR log (5 epochs, seeds 1-3, 42) 0.01 gives test AUC 0.759-0.761,
     /// 1.0 gives 0.662-0.699 (the peer: 0.683).
     pub init_std: f64,
+    /// Update rule of the embedding tables: lazy Adam (rows in the batch only, the default) or
+    /// dense Adam (every row every step). See [`super::embeddings`].
+    pub embedding_optimizer: EmbeddingOptimizer,
+    /// With a validation set, return the weights of the epoch with the best validation AUC
+    /// rather than the last epoch's.
+    pub keep_best: bool,
 }
 
 impl Default for NcfParams {
@@ -82,6 +88,8 @@ impl Default for NcfParams {
             backend: Backend::Flex,
             seed: 42,
             init_std: 0.01,
+            embedding_optimizer: EmbeddingOptimizer::LazyAdam,
+            keep_best: true,
         }
     }
 }

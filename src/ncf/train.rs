@@ -1,14 +1,20 @@
 //! The epoch loop: Adam on mini-batches, per-epoch validation AUC, early stopping,
 //! checkpoints.
 //!
-//! Per-batch overhead is kept out of our code: each epoch's rows are assembled once into
-//! reused buffers, uploaded once, and batches are `slice`s of those tensors; the loss is
+//! Each step costs O(batch), not O(table): the embedding tables live on the host
+//! ([`super::embeddings`]), and each batch's first-layer input `[batch, 2D + fu + fi + fr]` is
+//! assembled on the host (embedding rows, side rows, row features), uploaded as one leaf tensor,
+//! and its gradient read back after `backward()`; the embedding columns of that gradient update
+//! the tables' rows. Labels are uploaded once per epoch and sliced per batch; the loss is
 //! accumulated on the device and read back once per epoch.
 
 use super::checkpoint::{self, Checkpoint, RunState};
-use super::data::{EpochRows, NegativeSampler, build_epoch, check_rows, check_side, epoch_rng};
-use super::model::{Arch, NcfNet, Weights, bce_with_logits};
-use super::trained::{dense_input, side_tensor};
+use super::data::{
+    Batch, EpochRows, NegativeSampler, build_epoch, check_rows, check_side, epoch_rng,
+};
+use super::embeddings::GradRows;
+use super::embeddings::{self, AdamSettings, Coalescer, HostTable};
+use super::model::{Arch, BatchInput, NcfNet, Weights, bce_with_logits};
 use super::{EpochReport, NcfError, NcfParams, NcfTrained, SideTables, TrainSet, ValidSet};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -155,12 +161,19 @@ pub fn train_owned(
         _ => None,
     };
     let mut optim = optimizer(params);
-    let (mut net, mut run) = match saved {
+    let settings = AdamSettings::new(
+        params.learning_rate,
+        params.weight_decay,
+        params.embedding_optimizer,
+    );
+    let (mut net, mut tables, mut run) = match saved {
         Some(Checkpoint {
             weights,
             optimizer,
             state,
             best_weights,
+            table_moments,
+            table_step,
         }) => {
             optim = optim
                 .from_bytes(optimizer)
@@ -170,6 +183,7 @@ pub fn train_owned(
                 })?;
             (
                 NcfNet::from_weights(&arch, &weights, &device),
+                TableState::new(&weights, &arch, settings, Some(table_moments), table_step),
                 Run {
                     state,
                     best_weights,
@@ -180,22 +194,18 @@ pub fn train_owned(
             let weights = Weights::init(&arch, params.init_std, &mut epoch_rng(params.seed, 0))?;
             (
                 NcfNet::from_weights(&arch, &weights, &device),
+                TableState::new(&weights, &arch, settings, None, 0),
                 Run::default(),
             )
         }
     };
     let inputs = Inputs {
-        user_side: side_tensor(&side.user_side, side.n_users, side.fu, &device),
-        item_side: side_tensor(&side.item_side, side.n_items, side.fi, &device),
-        row_features: (train.fr > 0).then(|| {
-            let rows = std::mem::take(&mut train.row_features);
-            Tensor::<2>::from_data(
-                TensorData::new(rows, [train.labels.len(), train.fr]),
-                &device,
-            )
-        }),
+        side,
+        row_features: std::mem::take(&mut train.row_features),
+        fr: train.fr,
     };
     let train: &TrainSet = train;
+    let keep_best = params.keep_best && valid.is_some();
     let mut rows = EpochRows::default();
     let mut order = Vec::new();
     while run.state.epochs_done < params.epochs && !run.state.stopped {
@@ -214,8 +224,10 @@ pub fn train_owned(
         let (next, loss) = run_epoch(
             net,
             &mut optim,
+            &mut tables,
             params,
             &arch,
+            train,
             &rows,
             &inputs,
             &mut rng,
@@ -224,7 +236,7 @@ pub fn train_owned(
         )?;
         net = next;
         let seconds = t0.elapsed().as_secs_f64();
-        let weights = net.weights()?;
+        let weights = tables.weights(&net)?;
         let valid_auc = match &valid {
             Some(v) => validation_auc(&arch, &weights, side, v)?,
             None => None,
@@ -243,7 +255,7 @@ pub fn train_owned(
                 report.samples_per_second()
             ));
         }
-        run.record(&report, &weights, params.early_stopping);
+        run.record(&report, &weights, params.early_stopping, keep_best);
         on_epoch(&report);
         if let Some(dir) = checkpoint {
             let bytes = optim
@@ -255,16 +267,107 @@ pub fn train_owned(
                 &arch,
                 &weights,
                 &bytes,
+                &tables,
                 &run.state,
                 run.best_weights.as_ref(),
             )?;
         }
     }
-    let weights = match (params.early_stopping, run.best_weights) {
-        (Some(_), Some(best)) => best,
-        _ => net.weights()?,
+    let keep = params.early_stopping.is_some() || keep_best;
+    let weights = match (keep, run.best_weights) {
+        (true, Some(best)) => best,
+        _ => tables.weights(&net)?,
     };
+    drop(tables);
     NcfTrained::new(arch, weights, side.clone(), run.state.reports)
+}
+
+/// The embedding tables being trained (user, item, then the GMF pair for `neumf`), their
+/// coalescers and the global step count of their optimizer.
+pub(crate) struct TableState {
+    pub(crate) tables: Vec<HostTable>,
+    coalescers: Vec<Coalescer>,
+    pub(crate) step: u64,
+    settings: AdamSettings,
+}
+
+impl TableState {
+    /// Tables of `w` with the given moments (zero when `moments` is None) and step count.
+    pub(crate) fn new(
+        w: &Weights,
+        arch: &Arch,
+        settings: AdamSettings,
+        moments: Option<(Vec<Vec<f32>>, Vec<Vec<f32>>)>,
+        step: u64,
+    ) -> Self {
+        let d = arch.embedding_dim;
+        let mut values = vec![&w.user_embedding, &w.item_embedding];
+        if !w.gmf_user.is_empty() {
+            values.push(&w.gmf_user);
+            values.push(&w.gmf_item);
+        }
+        let tables: Vec<HostTable> = match moments {
+            Some((m, v)) => values
+                .iter()
+                .zip(m.iter().zip(&v))
+                .map(|(w, (m, v))| HostTable::with_moments(w, m, v, d))
+                .collect(),
+            None => values.iter().map(|w| HostTable::new(w, d)).collect(),
+        };
+        let coalescers = tables.iter().map(|t| Coalescer::new(t.rows())).collect();
+        Self {
+            tables,
+            coalescers,
+            step,
+            settings,
+        }
+    }
+
+    /// Applies the current step to table `j` for the batch's `ids` and their gradient rows.
+    fn step_table(&mut self, j: usize, ids: &[i32], grad: GradRows<'_>) {
+        embeddings::step(
+            &self.settings,
+            self.step,
+            &mut self.tables[j],
+            &mut self.coalescers[j],
+            ids,
+            grad,
+        );
+    }
+
+    /// Prefetches what the batch of `users`/`items` will read (see [`HostTable::prefetch`]).
+    fn prefetch(&self, users: &[i32], items: &[i32]) {
+        for (j, (t, c)) in self.tables.iter().zip(&self.coalescers).enumerate() {
+            let ids = if j % 2 == 0 { users } else { items };
+            t.prefetch(ids);
+            c.prefetch(ids);
+        }
+    }
+
+    /// Copies the table values into `w`.
+    pub(crate) fn write_into(&self, w: &mut Weights) {
+        let mut it = self.tables.iter().map(HostTable::values);
+        w.user_embedding = it.next().unwrap_or_default();
+        w.item_embedding = it.next().unwrap_or_default();
+        w.gmf_user = it.next().unwrap_or_default();
+        w.gmf_item = it.next().unwrap_or_default();
+    }
+
+    /// The current weights: these tables plus the network's dense layers.
+    fn weights(&self, net: &NcfNet) -> Result<Weights, NcfError> {
+        let mut w = Weights {
+            user_embedding: Vec::new(),
+            item_embedding: Vec::new(),
+            gmf_user: Vec::new(),
+            gmf_item: Vec::new(),
+            mlp: Vec::new(),
+            output_weight: Vec::new(),
+            output_bias: Vec::new(),
+        };
+        self.write_into(&mut w);
+        net.read_into(&mut w)?;
+        Ok(w)
+    }
 }
 
 /// Mutable run bookkeeping (what a checkpoint restores).
@@ -275,16 +378,22 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// Books an epoch. With `keep_best` (or a patience) the weights of the epoch with the best
+    /// validation AUC are kept; with a patience, training stops after that many epochs without
+    /// a better one.
     pub(crate) fn record(
         &mut self,
         report: &EpochReport,
         weights: &Weights,
         patience: Option<usize>,
+        keep_best: bool,
     ) {
         let s = &mut self.state;
         s.epochs_done = report.epoch;
         s.reports.push(report.clone());
-        let Some(patience) = patience else { return };
+        if patience.is_none() && !keep_best {
+            return;
+        }
         match (report.valid_auc, s.best_auc) {
             (Some(auc), best) if best.is_none_or(|b| auc > b) => {
                 s.best_auc = Some(auc);
@@ -293,7 +402,9 @@ impl Run {
             }
             _ => {}
         }
-        if report.epoch - s.best_epoch >= patience {
+        if let Some(patience) = patience
+            && report.epoch - s.best_epoch >= patience
+        {
             s.stopped = true;
         }
     }
@@ -309,55 +420,123 @@ fn epoch_bar(epoch: usize, epochs: usize, rows: usize) -> ProgressBar {
     bar
 }
 
-fn upload_i32(v: &[i32], device: &Device) -> Tensor<1, Int> {
-    Tensor::<1, Int>::from_data(TensorData::new(v.to_vec(), [v.len()]), device)
+/// Constant inputs of the batches, on the host: the side tables and the train rows' features.
+struct Inputs<'a> {
+    side: &'a SideTables,
+    /// `[train rows, fr]`; a batch row takes its features via `Batch::source`.
+    row_features: Vec<f32>,
+    fr: usize,
 }
 
-/// Constant inputs, uploaded once: the side tables and the train rows' features.
-struct Inputs {
-    user_side: Option<Tensor<2>>,
-    item_side: Option<Tensor<2>>,
-    /// `[train rows, fr]`; an epoch row gathers its features via `EpochRows::source`.
-    row_features: Option<Tensor<2>>,
+impl Inputs<'_> {
+    /// The first-layer input of a batch, row-major `[len, 2D + fu + fi + fr]`.
+    fn assemble(&self, tables: &TableState, batch: &Batch) -> Vec<f32> {
+        let s = self.side;
+        let (d, fu, fi, fr) = (tables.tables[0].dim, s.fu, s.fi, self.fr);
+        let mut out = Vec::with_capacity(batch.users.len() * (2 * d + fu + fi + fr));
+        for p in 0..batch.users.len() {
+            let (u, i) = (batch.users[p] as usize, batch.items[p] as usize);
+            out.extend_from_slice(tables.tables[0].row(u));
+            out.extend_from_slice(tables.tables[1].row(i));
+            out.extend_from_slice(&s.user_side[u * fu..(u + 1) * fu]);
+            out.extend_from_slice(&s.item_side[i * fi..(i + 1) * fi]);
+            if fr > 0 {
+                let r = batch.source[p] as usize;
+                out.extend_from_slice(&self.row_features[r * fr..(r + 1) * fr]);
+            }
+        }
+        out
+    }
+
+    /// Prefetches the row-feature rows of a batch.
+    fn prefetch(&self, batch: &Batch) {
+        let fr = self.fr;
+        if fr > 0 {
+            for &r in &batch.source {
+                let r = r as usize;
+                embeddings::prefetch_slice(&self.row_features[r * fr..(r + 1) * fr]);
+            }
+        }
+    }
 }
 
-/// One pass over `rows` in batches; returns the updated network and the mean loss.
+/// One pass over `rows` in batches; returns the updated network and the mean loss. The
+/// network's dense layers step with Burn's Adam; each batch's input is a leaf tensor assembled
+/// from `tables` on the host, and its embedding columns' gradient updates the tables
+/// ([`embeddings::step`]).
 #[allow(clippy::too_many_arguments)]
 fn run_epoch(
     mut net: NcfNet,
     optim: &mut ModuleOptimizer,
+    tables: &mut TableState,
     params: &NcfParams,
     arch: &Arch,
+    train: &TrainSet,
     rows: &EpochRows,
-    inputs: &Inputs,
+    inputs: &Inputs<'_>,
     rng: &mut ChaCha8Rng,
     device: &Device,
     bar: Option<&ProgressBar>,
 ) -> Result<(NcfNet, f64), NcfError> {
     let n = rows.len();
-    let users = upload_i32(&rows.users, device);
-    let items = upload_i32(&rows.items, device);
-    let labels = Tensor::<1>::from_data(TensorData::new(rows.labels.clone(), [n]), device);
-    let source = (inputs.row_features.is_some()).then(|| upload_i32(&rows.source, device));
+    let d = arch.embedding_dim;
+    let width = arch.input_dim();
     let mut loss_sum = Tensor::<1>::zeros([1], device);
     let b = params.batch_size;
+    let mut gmf_rows = Vec::new();
+    let (mut cur, mut next) = (Batch::default(), Batch::default());
+    rows.batch(train, 0..b.min(n), &mut cur);
     for (k, start) in (0..n).step_by(b).enumerate() {
         let end = (start + b).min(n);
-        let u = users.clone().narrow(0, start, end - start);
-        let i = items.clone().narrow(0, start, end - start);
-        let y = labels.clone().narrow(0, start, end - start);
-        let x = match (&inputs.row_features, &source) {
-            (Some(f), Some(s)) => {
-                Some(f.clone().select(0, s.clone().narrow(0, start, end - start)))
-            }
-            _ => None,
+        let len = end - start;
+        let x = inputs.assemble(tables, &cur);
+        // The next batch's random reads are issued now and land while this batch computes.
+        rows.batch(train, end..(end + b).min(n), &mut next);
+        tables.prefetch(&next.users, &next.items);
+        inputs.prefetch(&next);
+        let ids = [&cur.users[..], &cur.items[..]];
+        let x = Tensor::<2>::from_data(TensorData::new(x, [len, width]), device).require_grad();
+        let gmf: Vec<Tensor<2>> = tables.tables[2..]
+            .iter()
+            .enumerate()
+            .map(|(j, t)| {
+                t.gather(ids[j % 2], &mut gmf_rows);
+                Tensor::<2>::from_data(TensorData::new(gmf_rows.clone(), [len, d]), device)
+                    .require_grad()
+            })
+            .collect();
+        let input = BatchInput {
+            x: x.clone(),
+            gmf: (gmf.len() == 2).then(|| (gmf[0].clone(), gmf[1].clone())),
         };
-        let dense = dense_input(&inputs.user_side, &inputs.item_side, &u, &i, x);
-        let masks = dropout_masks(params.dropout, &arch.hidden, end - start, rng, device);
-        let logits = net.forward(u, i, dense, &masks);
+        let y = Tensor::<1>::from_data(TensorData::new(cur.labels.clone(), [len]), device);
+        let masks = dropout_masks(params.dropout, &arch.hidden, len, rng, device);
+        let logits = net.forward(input, &masks);
         let loss = bce_with_logits(logits, y, params.pos_weight);
-        loss_sum = loss_sum + loss.clone().detach().mul_scalar((end - start) as f64);
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        loss_sum = loss_sum + loss.clone().detach().mul_scalar(len as f64);
+        let mut grads = loss.backward();
+        tables.step += 1;
+        let read = |leaf: &Tensor<2>, grads: &mut burn::tensor::Gradients| {
+            leaf.grad_remove(grads)
+                .ok_or_else(|| NcfError::Tensor("an embedding batch got no gradient".into()))?
+                .into_data()
+                .try_into_vec::<f32>()
+                .map_err(|e| NcfError::Tensor(format!("reading an embedding gradient: {e:?}")))
+        };
+        let gx = read(&x, &mut grads)?;
+        for j in 0..2 {
+            let g = GradRows {
+                values: &gx,
+                stride: width,
+                offset: j * d,
+            };
+            tables.step_table(j, ids[j], g);
+        }
+        for (j, leaf) in gmf.iter().enumerate() {
+            let g = read(leaf, &mut grads)?;
+            tables.step_table(2 + j, ids[j % 2], GradRows::dense(&g, d));
+        }
+        let grads = GradientsParams::from_grads(grads, &net);
         net = optim.step(params.learning_rate, net, grads);
         if let Some(bar) = bar
             && k % 16 == 15
@@ -366,6 +545,7 @@ fn run_epoch(
             let rate = end as f64 / bar.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!("{rate:.0} samples/s"));
         }
+        std::mem::swap(&mut cur, &mut next);
     }
     let total = loss_sum
         .into_data()

@@ -2,7 +2,7 @@
 
 use super::backend::inference_device;
 use super::data::{check_indices, check_side};
-use super::model::{Arch, NcfNet, Weights};
+use super::model::{Arch, BatchInput, NcfNet, Weights};
 use super::{EpochReport, NcfError, SideTables};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
@@ -19,8 +19,56 @@ pub struct NcfTrained {
     reports: Vec<EpochReport>,
     device: Device,
     net: NcfNet,
+    tables: Tables,
     user_side: Option<Tensor<2>>,
     item_side: Option<Tensor<2>>,
+}
+
+/// The embedding tables as (non-trainable) tensors, `[n_users, D]` / `[n_items, D]`.
+#[derive(Debug, Clone)]
+struct Tables {
+    user: Tensor<2>,
+    item: Tensor<2>,
+    gmf: Option<(Tensor<2>, Tensor<2>)>,
+}
+
+impl Tables {
+    fn new(arch: &Arch, w: &Weights, device: &Device) -> Self {
+        let d = arch.embedding_dim;
+        let up = |v: &[f32], n: usize| {
+            Tensor::<2>::from_data(TensorData::new(v.to_vec(), [n, d]), device)
+        };
+        let gmf = (!w.gmf_user.is_empty())
+            .then(|| (up(&w.gmf_user, arch.n_users), up(&w.gmf_item, arch.n_items)));
+        Self {
+            user: up(&w.user_embedding, arch.n_users),
+            item: up(&w.item_embedding, arch.n_items),
+            gmf,
+        }
+    }
+
+    /// The network input of a batch: embedding rows, then `dense` (side and row features).
+    fn input(
+        &self,
+        users: &Tensor<1, Int>,
+        items: &Tensor<1, Int>,
+        dense: Option<Tensor<2>>,
+    ) -> BatchInput {
+        let mut parts = vec![
+            self.user.clone().select(0, users.clone()),
+            self.item.clone().select(0, items.clone()),
+        ];
+        parts.extend(dense);
+        BatchInput {
+            x: Tensor::cat(parts, 1),
+            gmf: self.gmf.as_ref().map(|(gu, gi)| {
+                (
+                    gu.clone().select(0, users.clone()),
+                    gi.clone().select(0, items.clone()),
+                )
+            }),
+        }
+    }
 }
 
 /// Uploads a `[rows, cols]` table, or None when it has no columns.
@@ -92,6 +140,7 @@ impl NcfTrained {
         }
         let device = inference_device();
         let net = NcfNet::from_weights(&arch, &weights, &device);
+        let tables = Tables::new(&arch, &weights, &device);
         let user_side = side_tensor(&side.user_side, side.n_users, side.fu, &device);
         let item_side = side_tensor(&side.item_side, side.n_items, side.fi, &device);
         Ok(Self {
@@ -101,6 +150,7 @@ impl NcfTrained {
             reports,
             device,
             net,
+            tables,
             user_side,
             item_side,
         })
@@ -200,7 +250,8 @@ impl NcfTrained {
         let u = index_tensor(users, &self.device);
         let i = index_tensor(items, &self.device);
         let dense = dense_input(&self.user_side, &self.item_side, &u, &i, rows);
-        let p = sigmoid(self.net.forward(u, i, dense, &[]));
+        let input = self.tables.input(&u, &i, dense);
+        let p = sigmoid(self.net.forward(input, &[]));
         p.into_data()
             .try_into_vec::<f32>()
             .map_err(|e| NcfError::Tensor(format!("reading predictions: {e:?}")))

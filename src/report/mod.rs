@@ -4,6 +4,9 @@
 //! give byte-identical files once `timings` is removed.
 
 pub mod plots;
+pub mod timings;
+
+pub use timings::{Stages, Timings};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -69,7 +72,7 @@ pub struct RunMetrics {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oracle: Option<ModelMetrics>,
     pub training: BTreeMap<String, Curve>,
-    pub timings: BTreeMap<String, Timing>,
+    pub timings: Timings,
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -187,6 +190,7 @@ pub fn table(m: &RunMetrics) -> String {
     for (name, mm) in rows(m) {
         let fit = m
             .timings
+            .models
             .get(name)
             .map(|t| format!("{:.2}", t.fit_seconds))
             .unwrap_or_else(|| "–".into());

@@ -57,13 +57,7 @@ impl Catalog {
 
 /// The raw ids of an id file: the column `preferred`, else `fallback`, else the only column.
 pub fn read_id_file(path: &Path, preferred: &str, fallback: &str) -> Result<Vec<String>> {
-    let df = read_table(&TableSpec {
-        path: path.to_path_buf(),
-        delimiter: None,
-        has_header: true,
-        columns: None,
-        encoding: Default::default(),
-    })?;
+    let df = read_table(&TableSpec::with_header(path))?;
     let names: Vec<String> = df
         .get_column_names()
         .iter()

@@ -47,13 +47,7 @@ fn pick(names: &[String], preferred: &str, fallback: &str) -> Option<String> {
 
 /// Read a history file the way training read the log (see the module doc).
 pub fn read_histories(path: &Path, cols: &InputColumns, model: &Served) -> Result<Histories> {
-    let df = read_table(&TableSpec {
-        path: path.to_path_buf(),
-        delimiter: None,
-        has_header: true,
-        columns: None,
-        encoding: Default::default(),
-    })?;
+    let df = read_table(&TableSpec::with_header(path))?;
     let c = Columns { df: &df, path };
     let names: Vec<String> = df
         .get_column_names()

@@ -16,13 +16,7 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
     let (_, dir) = modeldir::locate(dir, Some(Kind::Ncf))?;
     let s = Scorer::load(&dir)?;
     let j = &s.json;
-    let df = read_table(&TableSpec {
-        path: input.to_path_buf(),
-        delimiter: None,
-        has_header: true,
-        columns: None,
-        encoding: Default::default(),
-    })?;
+    let df = read_table(&TableSpec::with_header(input))?;
     let cols = Columns {
         df: &df,
         path: input,

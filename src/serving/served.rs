@@ -7,7 +7,7 @@ use indicatif::ProgressBar;
 
 use super::als::{AlsExport, load_als};
 use super::modeldir::{self, Kind};
-use super::ncf::Scorer;
+use super::ncf::{BatchScratch, Scorer};
 use super::queries::Queries;
 use super::rank::{ConstantIndex, DotIndex, Ranked, top_k_scored};
 use crate::error::{Error, Result};
@@ -118,11 +118,8 @@ impl Served {
             }
             Served::Ncf(s) => {
                 let means = &s.json.row_feature_means;
-                let score = |i: usize, cat: &[u32], out: &mut [f32]| {
-                    let mut buf = Vec::new();
-                    for (o, &item) in out.iter_mut().zip(cat) {
-                        *o = s.score(q.rows[i], Some(item), means, &mut buf);
-                    }
+                let score = |i: usize, cat: &[u32], out: &mut [f32], b: &mut BatchScratch| {
+                    s.score_items(q.rows[i], cat, means, out, b)
                 };
                 top_k_scored(q.len(), catalog, k, score, exclude, bar)
             }

@@ -33,7 +33,7 @@ fn spec(names: &[&str]) -> FeatureSpec {
 }
 
 /// A NeuMF export folder with random weights; returns the side tables.
-fn tiny_export(dir: &Path) -> (Vec<f32>, Vec<f32>) {
+pub(super) fn tiny_export(dir: &Path) -> (Vec<f32>, Vec<f32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut rand = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
     let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = vec![

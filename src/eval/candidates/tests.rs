@@ -13,7 +13,7 @@ use crate::split::{SplitRule, split, tests::frame};
 /// Leave-last-out over 3 users. Train: u1 {16, 10, 11}, u2 {12, 11, 13}, u3 {14, 15};
 /// test: u1 {12}, u2 {14}, u3 {16}. Train counts: item 11 twice, every other item once.
 fn dataset() -> Dataset {
-    let x = frame(&[
+    let mut x = frame(&[
         (1, 16, 0),
         (1, 10, 1),
         (1, 11, 2),
@@ -35,7 +35,9 @@ fn dataset() -> Dataset {
         drop_seen: true,
     };
     let s = split(&x, &rows, &rule);
-    crate::dataset::build(&x, &s, None, None).unwrap()
+    crate::dataset::build(&mut x, &s, None, None, false)
+        .unwrap()
+        .0
 }
 
 /// Raw ids of the negatives of the pair (user, item) given as raw ids.

@@ -241,3 +241,118 @@ fn resume_with_early_stopping_equals_an_uninterrupted_run() {
     let y: Vec<bool> = valid_set.labels.iter().map(|&y| y == 1.0).collect();
     assert_eq!(rank_auc(&y, &p_valid), Some(best));
 }
+
+#[test]
+fn dense_and_lazy_adam_train_identically_when_every_row_is_in_every_batch() {
+    // One batch per epoch holding all 300 rows: every user and item occurs in every batch.
+    let (side, set) = toy_ctr(300, 1, 0, 0, 4);
+    for u in 0..side.n_users as u32 {
+        assert!(set.users.contains(&u), "user {u} missing from the toy set");
+    }
+    for i in 0..side.n_items as u32 {
+        assert!(set.items.contains(&i), "item {i} missing from the toy set");
+    }
+    let p = |rule| NcfParams {
+        batch_size: 300,
+        weight_decay: 1e-3,
+        variant: Variant::Neumf,
+        embedding_optimizer: rule,
+        ..toy_params(6)
+    };
+    let lazy = fit(&p(EmbeddingOptimizer::LazyAdam), &side, &set, None, false);
+    let dense = fit(&p(EmbeddingOptimizer::Adam), &side, &set, None, false);
+    assert_eq!(lazy.weights(), dense.weights());
+    // With small batches they differ (rows absent from a batch keep moving under dense Adam).
+    let small = |rule| NcfParams {
+        batch_size: 8,
+        ..p(rule)
+    };
+    let lazy = fit(
+        &small(EmbeddingOptimizer::LazyAdam),
+        &side,
+        &set,
+        None,
+        false,
+    );
+    let dense = fit(&small(EmbeddingOptimizer::Adam), &side, &set, None, false);
+    assert_ne!(lazy.weights(), dense.weights());
+}
+
+#[test]
+fn resume_restores_the_embedding_rows_optimizer_state() {
+    // NeuMF (four tables), both update rules: an interrupted and resumed run equals an
+    // uninterrupted one only if every table's moments and the step count are restored.
+    let (side, set) = toy_ctr(200, 1, 1, 0, 21);
+    for rule in [EmbeddingOptimizer::LazyAdam, EmbeddingOptimizer::Adam] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ck = dir.path().join("ck");
+        let p = NcfParams {
+            variant: Variant::Neumf,
+            embedding_optimizer: rule,
+            ..toy_params(4)
+        };
+        let full = fit(&p, &side, &set, None, false);
+        fit(
+            &NcfParams {
+                epochs: 1,
+                ..p.clone()
+            },
+            &side,
+            &set,
+            Some(&ck),
+            false,
+        );
+        let resumed = fit(&p, &side, &set, Some(&ck), true);
+        assert_eq!(resumed.weights(), full.weights(), "{rule:?}");
+    }
+}
+
+#[test]
+fn keep_best_returns_the_best_validation_epoch_without_early_stopping() {
+    let (side, set) = toy_ctr(400, 0, 0, 0, 5);
+    // Validation labels are the opposite of the train rule: the more the model learns, the
+    // worse its validation AUC, so the best epoch is an early one, not the last.
+    let (_, mut valid) = toy_ctr(200, 0, 0, 0, 6);
+    valid.labels.iter_mut().for_each(|y| *y = 1.0 - *y);
+    let auc = |l: &[bool], s: &[f64]| rank_auc(l, s);
+    let run = |keep_best: bool| {
+        let p = NcfParams {
+            keep_best,
+            learning_rate: 0.05,
+            ..toy_params(8)
+        };
+        let v = Validation {
+            set: &valid,
+            auc: &auc,
+        };
+        train(&p, &side, &set, Some(v), None, false, &mut |_| {}, false).expect("train")
+    };
+    let best = run(true);
+    let last = run(false);
+    assert_eq!(
+        best.reports().len(),
+        8,
+        "keep_best alone does not stop early"
+    );
+    let aucs: Vec<f64> = best
+        .reports()
+        .iter()
+        .map(|r| r.valid_auc.expect("auc"))
+        .collect();
+    let best_auc = aucs.iter().copied().fold(f64::MIN, f64::max);
+    let scored = |m: &NcfTrained| {
+        let s: Vec<f64> = predict_all(m, &valid).into_iter().map(f64::from).collect();
+        let l: Vec<bool> = valid.labels.iter().map(|&y| y == 1.0).collect();
+        rank_auc(&l, &s).expect("auc")
+    };
+    assert!(
+        (scored(&best) - best_auc).abs() < 1e-9,
+        "{} vs {best_auc}",
+        scored(&best)
+    );
+    assert!((scored(&last) - aucs[7]).abs() < 1e-9);
+    assert!(
+        best_auc > aucs[7],
+        "the best epoch should not be the last: {aucs:?}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Unit tests: loss, forward shape, parameter checks, AUC, negative sampling, backends.
 
 use super::super::data::{EpochRows, NegativeSampler, build_epoch, epoch_rng};
-use super::super::model::{Arch, NcfNet, Weights, bce_with_logits};
+use super::super::model::{Arch, BatchInput, NcfNet, Weights, bce_with_logits};
 use super::super::train::Run;
 use super::*;
 use approx::assert_abs_diff_eq;
@@ -52,10 +52,12 @@ fn forward_maps_a_batch_to_one_logit_per_row() {
     let w = Weights::init(&arch, 0.1, &mut epoch_rng(1, 0)).expect("init");
     let device = Device::flex();
     let net = NcfNet::from_weights(&arch, &w, &device);
-    let u = Tensor::<1, Int>::from_data(TensorData::new(vec![0i32, 1, 3, 2, 0], [5]), &device);
-    let i = Tensor::<1, Int>::from_data(TensorData::new(vec![5i32, 0, 1, 2, 3], [5]), &device);
-    let x = Tensor::<2>::zeros([5, 2], &device);
-    assert_eq!(net.forward(u, i, Some(x), &[]).dims(), [5]);
+    let gmf = || Tensor::<2>::ones([5, 3], &device);
+    let input = BatchInput {
+        x: Tensor::<2>::ones([5, arch.input_dim()], &device),
+        gmf: Some((gmf(), gmf())),
+    };
+    assert_eq!(net.forward(input, &[]).dims(), [5]);
 }
 
 #[test]
@@ -322,7 +324,7 @@ fn early_stopping_keeps_the_best_epoch() {
             seconds: 1.0,
             samples: 1,
         };
-        run.record(&report, &w, Some(2));
+        run.record(&report, &w, Some(2), false);
     }
     assert!(run.state.stopped);
     assert_eq!(run.state.best_epoch, 2);
