@@ -51,7 +51,7 @@ pub fn prepare(
     v: TuneValidation,
     fraction: f64,
 ) -> Result<(Dataset, ValidationInfo)> {
-    let (x, _) = data::load(cfg)?;
+    let (mut x, _) = data::load(cfg)?;
     let (user_table, item_table) = data::side::load_all(cfg, &x)?;
     let rows: Vec<usize> = (0..x.len()).collect();
     let outer = split::split(&x, &rows, &pipeline::split_rule(cfg));
@@ -67,7 +67,13 @@ pub fn prepare(
         }
         .into());
     }
-    let ds = dataset::build(&x, &inner, user_table.as_ref(), item_table.as_ref())?;
+    let (ds, _) = dataset::build(
+        &mut x,
+        &inner,
+        user_table.as_ref(),
+        item_table.as_ref(),
+        true,
+    )?;
     drop(x);
     let info = ValidationInfo {
         validation: match v {
