@@ -49,7 +49,7 @@ timed() { # out-file, command...
   "$PY" - "$out.time" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
-rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1e6
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) * 1024 / 1e9
 w = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", t).group(1).split(":")
 wall = sum(float(x) * 60 ** i for i, x in enumerate(reversed(w)))
 print(f"{wall:.1f} {rss:.2f}")
@@ -63,7 +63,7 @@ config ten "$WORK/ten.parquet" "$WORK/ten-run"
 read -r wall rss < <(timed "$WORK/ten" "$BIN" train "$WORK/ten.toml" -q --force)
 m="$WORK/ten-run/metrics.json"
 ours_sps=$(json "$m" 'm["timings"]["ncf"]["samples_per_sec"]')
-ours_auc=$(json "$m" 'm["models"]["ncf"]["auc"]')
+ours_auc=$(json "$m" 'round(m["models"]["ncf"]["auc"], 4)')
 echo "10M clickrec: $(printf '%.0f' "$ours_sps") samples/s, test AUC $ours_auc, whole train ${wall} s, peak RSS ${rss} GB"
 echo "10M stages: $(json "$m" '" ".join(f"{k} {v:.1f}" if not isinstance(v, dict) else " ".join(f"{k}.{a} {b:.1f}" for a, b in v.items()) for k, v in m["timings"]["stages"].items())')"
 if [ -z "${SKIP_PEERS:-}" ]; then
@@ -113,7 +113,7 @@ if [ -z "${SKIP_BIG:-}" ]; then
   config big "$WORK/big.parquet" "$WORK/big-run"
   read -r wall rss < <(timed "$WORK/big" "$BIN" train "$WORK/big.toml" -q --force)
   m="$WORK/big-run/metrics.json"
-  echo "57M clickrec train: ${wall} s wall (target <= 240), peak RSS ${rss} GB (target <= 8), $(printf '%.0f' "$(json "$m" 'm["timings"]["ncf"]["samples_per_sec"]')") samples/s, test AUC $(json "$m" 'm["models"]["ncf"]["auc"]')"
+  echo "57M clickrec train: ${wall} s wall (target <= 240), peak RSS ${rss} GB (target <= 8), $(printf '%.0f' "$(json "$m" 'm["timings"]["ncf"]["samples_per_sec"]')") samples/s, test AUC $(json "$m" 'round(m["models"]["ncf"]["auc"], 4)')"
   echo "57M $(grep '^stages:' "$WORK/big.stdout")"
   echo "57M export: $(du -sh "$WORK/big-run/ncf" | cut -f1) in ncf/"
   rm -f "$WORK/big.parquet"
