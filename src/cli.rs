@@ -33,6 +33,25 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Choose model settings on a validation part carved from the train part ([tune] table),
+    /// retrain the best on the whole train part and evaluate it on test once. Writes the run
+    /// directory plus tuning.csv and best.toml.
+    Tune {
+        /// The run config (TOML) with a [tune] table.
+        config: PathBuf,
+        /// Override a config key, e.g. --set tune.trials=10 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Replace an existing output directory.
+        #[arg(long)]
+        force: bool,
+        /// Continue a killed run without redoing its finished trials.
+        #[arg(long)]
+        resume: bool,
+        /// No progress bars.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Dataset and split statistics without training.
     Data {
         config: PathBuf,

@@ -51,6 +51,21 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("wrote {}", dir.display());
             Ok(())
         }
+        Command::Tune {
+            config,
+            set,
+            force,
+            resume,
+            quiet,
+        } => tune(
+            &config,
+            &set,
+            &crate::tune::TuneOptions {
+                force,
+                resume,
+                quiet,
+            },
+        ),
         Command::Data {
             config,
             set,
@@ -196,6 +211,35 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `clickrec tune`: the comparison table of the retrained winner and the chosen setting.
+fn tune(config: &Path, set: &[String], opts: &crate::tune::TuneOptions) -> Result<()> {
+    let out = crate::tune::run(config, set, opts)?;
+    println!("{}", crate::report::table(&out.metrics));
+    let t = &out.tuning;
+    for b in t.per_model.values() {
+        let setting: Vec<String> = b.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "tuned {}: validation {} {:.4} (trial {}){}: {}",
+            b.model,
+            t.metric,
+            b.value,
+            b.trial,
+            if b.trial == t.best.trial {
+                ", best"
+            } else {
+                ""
+            },
+            if setting.is_empty() {
+                "defaults".to_string()
+            } else {
+                setting.join(" ")
+            }
+        );
+    }
+    println!("{} trials; wrote {}", t.trials, out.dir.display());
+    Ok(())
 }
 
 /// `clickrec data --json`: the data summary and the split counts in one flat object (every key

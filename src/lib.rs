@@ -4,7 +4,8 @@
 //! [`split`] → [`dataset`] (encode, [`features`]) → models ([`model`], [`ncf`], [`als`]) →
 //! [`eval`] with [`metrics`] → [`report`] and [`export`], written through [`rundir`].
 //! [`models`] wires the models into the `train` job ([`pipeline`]); [`serving`] holds the
-//! commands that use an exported model.
+//! commands that use an exported model; [`tune`] searches model settings on a validation part
+//! carved from the train part.
 
 pub mod als;
 pub mod cli;
@@ -28,5 +29,6 @@ pub mod rundir;
 pub mod serving;
 pub mod split;
 pub mod synth;
+pub mod tune;
 
 pub use error::{Error, Result};

@@ -9,3 +9,4 @@ mod fuzz;
 mod models;
 mod protocols;
 mod serving;
+mod tune;

@@ -4,22 +4,26 @@
 //! `X` (n_users × f) and item factors `Y` (n_items × f) by minimising
 //!
 //! ```text
-//!   Σ_u Σ_i c_ui (p_ui − x_uᵀ y_i)²  +  λ (Σ_u |x_u|² + Σ_i |y_i|²)
+//!   Σ_(u,i) observed c_ui (1 − x_uᵀ y_i)²  +  α0 Σ_(u,i) unobserved (x_uᵀ y_i)²
+//!     +  Σ_u λ_u |x_u|²  +  Σ_i λ_i |y_i|²
 //! ```
 //!
-//! over **all** pairs, where `p_ui = 1` for observed pairs and 0 otherwise, and `c_ui = 1` for
-//! unobserved pairs. For observed pairs the confidence is [`Confidence::Linear`] `alpha·r` (what
-//! the `implicit` library does) or [`Confidence::Hu`] `1 + alpha·r` (the paper). λ is added as
-//! `λI`, not scaled by counts, as in `implicit`.
+//! For observed pairs the confidence is [`Confidence::Linear`] `alpha·r` (what the `implicit`
+//! library does) or [`Confidence::Hu`] `1 + alpha·r` (the paper). α0 is
+//! [`AlsParams::unobserved_weight`] (1 = Hu et al.'s model, where every unobserved pair has
+//! confidence 1). λ_u = λ by default ([`RegScaling::None`], as `implicit`), or
+//! λ·(|I_u| + α0·|I|) with [`RegScaling::Frequency`] (Rendle et al. 2022, "Revisiting the
+//! performance of iALS"; likewise λ_i = λ·(|U_i| + α0·|U|)).
 //!
 //! Each iteration solves every user given the items, then every item given the users. A row's
-//! system is `(YᵀY + λI + Σ_i (c_i − 1) y_i y_iᵀ) x = Σ_i c_i y_i`; `YᵀY` is computed once per
-//! half-iteration, so a row costs O(nnz·f) with the conjugate-gradient solver
-//! ([`Solver::Cg`], `implicit`'s default: a few steps warm-started from the previous factors) or
-//! O(nnz·f² + f³) with the exact [`Solver::Cholesky`].
+//! system is `(α0·YᵀY + λ_u I + Σ_i (c_i − α0) y_i y_iᵀ) x = Σ_i c_i y_i`; `α0·YᵀY` is computed
+//! once per half-iteration, so a row costs O(nnz·f + f²) per step with the conjugate-gradient
+//! solver ([`Solver::Cg`], `implicit`'s default: a few steps warm-started from the previous
+//! factors) or O(nnz·f² + f³) with the exact [`Solver::Cholesky`].
 //!
-//! Entries with `c = 1` (e.g. strength 1 under `Linear` with alpha 1) add nothing to
-//! `Σ (c − 1) y yᵀ`, so the solvers skip them in the matrix products (exactly the same result).
+//! Entries with `c = α0` (e.g. strength 1 under `Linear` with alpha 1 and α0 = 1) add nothing
+//! to `Σ (c − α0) y yᵀ`, so the solvers skip them in the matrix products (exactly the same
+//! result).
 //!
 //! Layout: [`csr`] holds the sparse input, [`params`] the settings, `kernels` the dense f32
 //! kernels (runtime AVX2/FMA dispatch), `side` a side's entries arranged for the solves,
@@ -39,11 +43,13 @@ mod solver;
 mod tests;
 #[cfg(test)]
 mod tests_fit;
+#[cfg(test)]
+mod tests_ials;
 mod topk;
 
 pub use csr::Csr;
 pub use model::{AlsModel, AlsState, IterReport, fit, init};
-pub use params::{AlsParams, Confidence, Solver};
+pub use params::{AlsParams, Confidence, RegScaling, Solver};
 pub use topk::top_k;
 
 /// Everything that can go wrong in this module: bad input, bad settings, or a numerical failure.
@@ -61,6 +67,14 @@ pub enum AlsError {
     /// `iterations` was 0.
     #[error("iterations must be > 0 (got {iterations}); e.g. 15")]
     ZeroIterations { iterations: usize },
+    /// `unobserved_weight` was zero, negative or not finite.
+    #[error("unobserved weight must be a finite number > 0 (got {weight}); 1 is Hu et al.'s model")]
+    InvalidUnobservedWeight { weight: f32 },
+    /// `init_std` was zero, negative or not finite.
+    #[error(
+        "init std must be a finite number > 0 (got {std}); Rendle et al. use 0.1/sqrt(factors)"
+    )]
+    InvalidInitStd { std: f32 },
     /// The conjugate-gradient solver was given 0 steps.
     #[error("conjugate-gradient steps must be > 0 (got {steps}); implicit uses 3")]
     ZeroCgSteps { steps: usize },

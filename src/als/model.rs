@@ -1,10 +1,11 @@
 //! The factor model, its checkpointable training state, and the fit loop.
 
 use super::side::Side;
-use super::solver::{loss, solve_side};
+use super::solver::{Weights, loss, solve_side};
 use super::{AlsError, AlsParams, Csr};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -41,14 +42,20 @@ pub struct IterReport {
     pub loss: Option<f64>,
 }
 
-/// Starting state: user then item factors drawn from uniform[0, 0.01) (as `implicit` does)
-/// with `ChaCha8Rng::seed_from_u64(params.seed)`.
+/// Starting state: user then item factors drawn from uniform[0, 0.01) (as `implicit` does),
+/// or from N(0, init_std²) when `params.init_std` is set, with
+/// `ChaCha8Rng::seed_from_u64(params.seed)`.
 pub fn init(n_users: usize, n_items: usize, params: &AlsParams) -> AlsState {
     let f = params.factors;
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    // An invalid std (rejected by `validate`) falls back to the uniform draw.
+    let normal = params.init_std.and_then(|s| Normal::new(0.0f32, s).ok());
     let mut draw = |n: usize| -> Vec<f32> {
         (0..n.saturating_mul(f))
-            .map(|_| rng.random::<f32>() * 0.01)
+            .map(|_| match &normal {
+                Some(d) => d.sample(&mut rng),
+                None => rng.random::<f32>() * 0.01,
+            })
             .collect()
     };
     let user_factors = draw(n_users);
@@ -89,8 +96,10 @@ pub fn fit(
             max,
         });
     }
-    let users = Side::new(user_items, params.confidence, params.alpha)?;
-    let items = Side::new(&user_items.transpose(), params.confidence, params.alpha)?;
+    let w0 = params.unobserved_weight;
+    let users = Side::new(user_items, params.confidence, params.alpha, w0)?;
+    let items = Side::new(&user_items.transpose(), params.confidence, params.alpha, w0)?;
+    let w = Weights::of(params);
     let f = params.factors;
     let mut state = state;
     while state.iterations_done < params.iterations {
@@ -101,7 +110,7 @@ pub fn fit(
             &m.item_factors,
             f,
             &users,
-            params.regularization,
+            w,
             params.solver,
             "user",
         )?;
@@ -110,19 +119,13 @@ pub fn fit(
             &m.user_factors,
             f,
             &items,
-            params.regularization,
+            w,
             params.solver,
             "item",
         )?;
-        let loss = params.compute_loss.then(|| {
-            loss(
-                &m.user_factors,
-                &m.item_factors,
-                f,
-                &users,
-                params.regularization,
-            )
-        });
+        let loss = params
+            .compute_loss
+            .then(|| loss(&m.user_factors, &m.item_factors, f, &users, &items, w));
         state.iterations_done += 1;
         let report = IterReport {
             iteration: state.iterations_done,

@@ -36,6 +36,18 @@ pub enum Solver {
     Cholesky,
 }
 
+/// How λ is applied to a row's normal equations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegScaling {
+    /// `λI` for every row (as `implicit`).
+    None,
+    /// `λ·(n_row + α0·n_other)·I`, with `n_row` the row's stored entries and `n_other` the
+    /// number of columns (users: `|I_u| + α0·|I|`; items: `|U_i| + α0·|U|`): the frequency
+    /// scaling of Rendle et al. (2022) with exponent ν = 1.
+    Frequency,
+}
+
 /// Settings of one ALS fit. Call [`AlsParams::validate`] (the fit does) before use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlsParams {
@@ -49,7 +61,14 @@ pub struct AlsParams {
     pub iterations: usize,
     pub confidence: Confidence,
     pub solver: Solver,
-    /// Seed of the uniform[0, 0.01) initialisation.
+    /// Weight α0 of the unobserved pairs (the Gramian term); 1 is Hu et al.'s model.
+    pub unobserved_weight: f32,
+    /// How λ scales with the row's count, see [`RegScaling`].
+    pub reg_scaling: RegScaling,
+    /// Standard deviation of a normal N(0, σ²) initialisation; `None` draws uniform[0, 0.01)
+    /// as `implicit` does. Rendle et al. use 0.1/√factors.
+    pub init_std: Option<f32>,
+    /// Seed of the initialisation.
     pub seed: u64,
     /// Compute the training loss after every iteration (one extra pass over the data).
     pub compute_loss: bool,
@@ -65,6 +84,9 @@ impl Default for AlsParams {
             iterations: 15,
             confidence: Confidence::Linear,
             solver: Solver::Cg { steps: 3 },
+            unobserved_weight: 1.0,
+            reg_scaling: RegScaling::None,
+            init_std: None,
             seed: 42,
             compute_loss: false,
         }
@@ -73,7 +95,8 @@ impl Default for AlsParams {
 
 impl AlsParams {
     /// Checks every rule, returning the first broken one: factors > 0, regularization finite
-    /// and >= 0, alpha finite and > 0, iterations > 0, conjugate-gradient steps > 0.
+    /// and >= 0, alpha finite and > 0, iterations > 0, conjugate-gradient steps > 0, the
+    /// unobserved weight finite and > 0, the init std finite and > 0.
     pub fn validate(&self) -> Result<(), AlsError> {
         if self.factors == 0 {
             return Err(AlsError::ZeroFactors {
@@ -95,6 +118,13 @@ impl AlsParams {
         }
         if let Solver::Cg { steps: 0 } = self.solver {
             return Err(AlsError::ZeroCgSteps { steps: 0 });
+        }
+        let w0 = self.unobserved_weight;
+        if !(w0.is_finite() && w0 > 0.0) {
+            return Err(AlsError::InvalidUnobservedWeight { weight: w0 });
+        }
+        if let Some(std) = self.init_std.filter(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(AlsError::InvalidInitStd { std });
         }
         Ok(())
     }
@@ -178,6 +208,25 @@ mod tests {
             ..AlsParams::default()
         };
         assert_eq!(p.validate(), Err(AlsError::ZeroCgSteps { steps: 0 }));
+    }
+
+    #[test]
+    fn unobserved_weight_and_init_std_must_be_positive() {
+        for w in [0.0, -1.0, f32::NAN] {
+            let p = AlsParams {
+                unobserved_weight: w,
+                ..AlsParams::default()
+            };
+            assert!(matches!(
+                p.validate(),
+                Err(AlsError::InvalidUnobservedWeight { .. })
+            ));
+        }
+        let p = AlsParams {
+            init_std: Some(0.0),
+            ..AlsParams::default()
+        };
+        assert_eq!(p.validate(), Err(AlsError::InvalidInitStd { std: 0.0 }));
     }
 
     #[test]

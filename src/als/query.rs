@@ -1,7 +1,7 @@
 //! Scoring, top-k recommendation, item similarity and fold-in of new users.
 
 use super::kernels::{Arith, Simd, dot};
-use super::solver::{CholScratch, cholesky_row, regularized_gram};
+use super::solver::{CholScratch, RowSystem, Weights, cholesky_row, regularized_gram};
 use super::topk::top_k;
 use super::{AlsError, AlsModel, AlsParams, Csr};
 use rayon::prelude::*;
@@ -168,7 +168,8 @@ impl AlsModel {
                 got: params.factors,
             });
         }
-        let a = regularized_gram(&self.item_factors, self.n_items, f, params.regularization);
+        let w = Weights::of(params);
+        let a = regularized_gram(&self.item_factors, self.n_items, f, w.shared_reg(), w.w0);
         let mut x = vec![0.0f32; histories.n_rows * f];
         x.par_chunks_mut(f.max(1)).enumerate().try_for_each_init(
             || (CholScratch::new(f), Vec::new()),
@@ -180,7 +181,12 @@ impl AlsModel {
                         .iter()
                         .map(|&v| params.confidence.of(params.alpha, v)),
                 );
-                cholesky_row(xr, &self.item_factors, items, conf, &a, scratch).map_err(|_| {
+                let sys = RowSystem {
+                    a: &a,
+                    w0: w.w0,
+                    reg: w.row_reg(items.len(), self.n_items),
+                };
+                cholesky_row(xr, &self.item_factors, items, conf, sys, scratch).map_err(|_| {
                     AlsError::NotPositiveDefinite {
                         side: "new user",
                         row: r,

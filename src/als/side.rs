@@ -3,14 +3,15 @@
 use super::{AlsError, Confidence, Csr};
 
 /// The confidences of one side's rows with, in every row, the entries whose confidence is not
-/// 1 first (column order kept within each group). An entry with `c = 1` adds nothing to the
-/// row's matrix `Σ (c − 1) y yᵀ`, so the conjugate-gradient products skip those entries
-/// entirely; the result is the same as visiting them, since their term is exactly zero.
+/// the unobserved weight α0 first (column order kept within each group). An entry with
+/// `c = α0` adds nothing to the row's matrix `Σ (c − α0) y yᵀ`, so the conjugate-gradient
+/// products skip those entries entirely; the result is the same as visiting them, since their
+/// term is exactly zero.
 pub(crate) struct Side {
     pub(crate) n_rows: usize,
     pub(crate) n_cols: usize,
     indptr: Vec<usize>,
-    /// Per row: how many leading entries have `c ≠ 1`.
+    /// Per row: how many leading entries have `c ≠ α0`.
     weighted: Vec<usize>,
     indices: Vec<u32>,
     conf: Vec<f32>,
@@ -18,9 +19,14 @@ pub(crate) struct Side {
 
 impl Side {
     /// Turns the strengths of a checked `Csr` into confidences `confidence.of(alpha, r)` and
-    /// rearranges them. Errors on a stored strength that is not > 0 (reported at its row and
-    /// column in `m`).
-    pub(crate) fn new(m: &Csr, confidence: Confidence, alpha: f32) -> Result<Side, AlsError> {
+    /// rearranges them (entries with `c = w0`, the unobserved weight, last). Errors on a stored
+    /// strength that is not > 0 (reported at its row and column in `m`).
+    pub(crate) fn new(
+        m: &Csr,
+        confidence: Confidence,
+        alpha: f32,
+        w0: f32,
+    ) -> Result<Side, AlsError> {
         let mut indices = Vec::with_capacity(m.nnz());
         let mut conf = Vec::with_capacity(m.nnz());
         let mut weighted = Vec::with_capacity(m.n_rows);
@@ -36,7 +42,7 @@ impl Side {
                     });
                 }
                 let c = confidence.of(alpha, r);
-                if c != 1.0 {
+                if c != w0 {
                     indices.push(col);
                     conf.push(c);
                 }
@@ -45,10 +51,10 @@ impl Side {
             for &col in cols
                 .iter()
                 .zip(rs)
-                .filter_map(|(col, &r)| (confidence.of(alpha, r) == 1.0).then_some(col))
+                .filter_map(|(col, &r)| (confidence.of(alpha, r) == w0).then_some(col))
             {
                 indices.push(col);
-                conf.push(1.0);
+                conf.push(w0);
             }
         }
         Ok(Side {
@@ -66,7 +72,15 @@ impl Side {
         self.indices.len()
     }
 
-    /// Row `r`: its columns, confidences, and how many leading entries have `c ≠ 1`.
+    /// Stored entries of row `r` (0 out of range).
+    pub(crate) fn row_len(&self, r: usize) -> usize {
+        match (self.indptr.get(r), self.indptr.get(r + 1)) {
+            (Some(&a), Some(&b)) => b - a,
+            _ => 0,
+        }
+    }
+
+    /// Row `r`: its columns, confidences, and how many leading entries have `c ≠ α0`.
     /// Empty for a row out of range.
     pub(crate) fn row(&self, r: usize) -> (&[u32], &[f32], usize) {
         let (Some(&start), Some(&end)) = (self.indptr.get(r), self.indptr.get(r + 1)) else {
@@ -93,15 +107,22 @@ mod tests {
             &[1.0, 3.0, 1.0, 2.0, 1.0],
         )
         .expect("valid");
-        let s = Side::new(&m, Confidence::Linear, 1.0).expect("positive values");
+        let s = Side::new(&m, Confidence::Linear, 1.0, 1.0).expect("positive values");
         assert_eq!(
             s.row(0),
             (&[1u32, 4, 0, 2][..], &[3.0f32, 2.0, 1.0, 1.0][..], 2)
         );
         assert_eq!(s.row(1), (&[3u32][..], &[1.0f32][..], 0));
         assert_eq!(s.row(2), (&[][..], &[][..], 0));
+        assert_eq!((s.row_len(0), s.row_len(1), s.row_len(2)), (4, 1, 0));
+        // With α0 = 2 the entries of confidence 2 are the skipped ones.
+        let w = Side::new(&m, Confidence::Linear, 1.0, 2.0).expect("positive values");
+        assert_eq!(
+            w.row(0),
+            (&[0u32, 1, 2, 4][..], &[1.0f32, 3.0, 1.0, 2.0][..], 3)
+        );
         // Hu with alpha 0.5: c = 1 + 0.5·r, so no entry has c = 1.
-        let hu = Side::new(&m, Confidence::Hu, 0.5).expect("positive values");
+        let hu = Side::new(&m, Confidence::Hu, 0.5, 1.0).expect("positive values");
         assert_eq!(
             hu.row(0),
             (&[0u32, 1, 2, 4][..], &[1.5f32, 2.5, 1.5, 2.0][..], 4)
@@ -112,7 +133,7 @@ mod tests {
     fn non_positive_strengths_are_rejected_with_their_position() {
         let m = Csr::from_triplets(2, 3, &[0, 1], &[2, 1], &[1.0, 0.0]).expect("finite");
         assert_eq!(
-            Side::new(&m, Confidence::Hu, 1.0).err(),
+            Side::new(&m, Confidence::Hu, 1.0, 1.0).err(),
             Some(AlsError::NonPositiveValue {
                 row: 1,
                 col: 1,

@@ -1,13 +1,57 @@
 //! Per-row least-squares solves (conjugate gradient and Cholesky) and the training loss.
 //!
 //! Row u of one half-iteration solves `A x = b` with
-//! `A = YᵀY + λI + Σ_i (c_i − 1) y_i y_iᵀ` and `b = Σ_i c_i y_i`, the sums over the row's
-//! stored entries i with confidences c_i. `YᵀY + λI` is shared by all rows.
+//! `A = α0·YᵀY + λ_u I + Σ_i (c_i − α0) y_i y_iᵀ` and `b = Σ_i c_i y_i`, the sums over the
+//! row's stored entries i with confidences c_i. `α0·YᵀY` (plus `λI` when λ is not scaled) is
+//! shared by all rows; a frequency-scaled λ_u is added per row.
 
 use super::kernels::{Arith, Plain, Simd, axpy, dot, gram, symv};
 use super::side::Side;
-use super::{AlsError, Solver};
+use super::{AlsError, AlsParams, RegScaling, Solver};
 use rayon::prelude::*;
+
+/// The unobserved weight and regularisation of one fit: what turns `YᵀY` into each row's
+/// matrix besides the row's own entries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Weights {
+    /// α0, the weight of the unobserved pairs (the Gramian term).
+    pub(crate) w0: f32,
+    /// λ.
+    pub(crate) lambda: f32,
+    pub(crate) scaling: RegScaling,
+}
+
+impl Weights {
+    pub(crate) fn of(p: &AlsParams) -> Weights {
+        Weights {
+            w0: p.unobserved_weight,
+            lambda: p.regularization,
+            scaling: p.reg_scaling,
+        }
+    }
+
+    /// The λ in the shared matrix `α0·YᵀY + λI` (0 when λ is scaled per row).
+    pub(crate) fn shared_reg(&self) -> f32 {
+        match self.scaling {
+            RegScaling::None => self.lambda,
+            RegScaling::Frequency => 0.0,
+        }
+    }
+
+    /// The λ added to one row's diagonal on top of the shared matrix: `λ·(n + α0·n_other)`
+    /// for a row with `n` entries under frequency scaling, else 0.
+    pub(crate) fn row_reg(&self, n: usize, n_other: usize) -> f32 {
+        match self.scaling {
+            RegScaling::None => 0.0,
+            RegScaling::Frequency => self.lambda * (n as f32 + self.w0 * n_other as f32),
+        }
+    }
+
+    /// The whole λ of a row (for the loss).
+    fn total_reg(&self, n: usize, n_other: usize) -> f32 {
+        self.shared_reg() + self.row_reg(n, n_other)
+    }
+}
 
 /// CG stops early once the squared residual norm falls below this (as `implicit` does).
 const CG_EPS: f32 = 1e-20;
@@ -46,7 +90,7 @@ pub(crate) fn solve_side(
     y: &[f32],
     f: usize,
     conf: &Side,
-    regularization: f32,
+    w: Weights,
     solver: Solver,
     side: &'static str,
 ) -> Result<(), AlsError> {
@@ -54,7 +98,8 @@ pub(crate) fn solve_side(
         x.len() == conf.n_rows * f && y.len() == conf.n_cols * f,
         "solve_side shapes"
     );
-    let a = regularized_gram(y, conf.n_cols, f, regularization);
+    let a = regularized_gram(y, conf.n_cols, f, w.shared_reg(), w.w0);
+    let row_reg = |row: usize| w.row_reg(conf.row_len(row), conf.n_cols);
     match solver {
         Solver::Cg { steps } => {
             let simd = Simd::detect();
@@ -67,7 +112,12 @@ pub(crate) fn solve_side(
                     for &i in next.iter().take(PREFETCH_AHEAD) {
                         prefetch_row(y, i, f);
                     }
-                    cg_row_dispatch(simd, xu, y, cols, c, weighted, &a, steps, scratch);
+                    let sys = RowSystem {
+                        a: &a,
+                        w0: w.w0,
+                        reg: row_reg(row),
+                    };
+                    cg_row_dispatch(simd, xu, y, cols, c, weighted, sys, steps, scratch);
                 },
             );
             Ok(())
@@ -76,20 +126,43 @@ pub(crate) fn solve_side(
             || CholScratch::new(f),
             |scratch, (row, xu)| {
                 let (cols, c, _) = conf.row(row);
-                cholesky_row(xu, y, cols, c, &a, scratch)
+                let sys = RowSystem {
+                    a: &a,
+                    w0: w.w0,
+                    reg: row_reg(row),
+                };
+                cholesky_row(xu, y, cols, c, sys, scratch)
                     .map_err(|NotPd| AlsError::NotPositiveDefinite { side, row })
             },
         ),
     }
 }
 
-/// `YᵀY + λI`.
-pub(crate) fn regularized_gram(y: &[f32], n: usize, f: usize, regularization: f32) -> Vec<f32> {
+/// `w0·YᵀY + λI` (`YᵀY + λI` bit for bit when `w0 = 1`).
+pub(crate) fn regularized_gram(
+    y: &[f32],
+    n: usize,
+    f: usize,
+    regularization: f32,
+    w0: f32,
+) -> Vec<f32> {
     let mut a = gram(y, n, f);
+    if w0 != 1.0 {
+        a.iter_mut().for_each(|v| *v *= w0);
+    }
     for d in 0..f {
         a[d * f + d] += regularization;
     }
     a
+}
+
+/// What one row's system shares with the others and what is its own: the matrix
+/// `a = α0·YᵀY (+ λI)`, α0, and the row's extra diagonal `reg` (0 unless λ is scaled).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowSystem<'a> {
+    pub(crate) a: &'a [f32],
+    pub(crate) w0: f32,
+    pub(crate) reg: f32,
 }
 
 /// Per-thread buffers of the conjugate-gradient solve (allocated once per rayon job).
@@ -118,15 +191,15 @@ fn cg_row_dispatch(
     cols: &[u32],
     conf: &[f32],
     weighted: usize,
-    a: &[f32],
+    sys: RowSystem,
     steps: usize,
     s: &mut CgScratch,
 ) {
     match simd {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Simd::Avx2Fma` is only returned by `Simd::detect` when the CPU has both.
-        Simd::Avx2Fma => unsafe { cg_row_avx2(x, y, cols, conf, weighted, a, steps, s) },
-        _ => cg_row::<Plain>(x, y, cols, conf, weighted, a, steps, s),
+        Simd::Avx2Fma => unsafe { cg_row_avx2(x, y, cols, conf, weighted, sys, steps, s) },
+        _ => cg_row::<Plain>(x, y, cols, conf, weighted, sys, steps, s),
     }
 }
 
@@ -139,17 +212,17 @@ fn cg_row_avx2(
     cols: &[u32],
     conf: &[f32],
     weighted: usize,
-    a: &[f32],
+    sys: RowSystem,
     steps: usize,
     s: &mut CgScratch,
 ) {
-    cg_row::<super::kernels::Fused>(x, y, cols, conf, weighted, a, steps, s)
+    cg_row::<super::kernels::Fused>(x, y, cols, conf, weighted, sys, steps, s)
 }
 
 /// `steps` conjugate-gradient steps on one row, warm-started from `x` (its previous factors),
 /// as `implicit`'s `_least_squares_cg`: the residual `r = b − A x` is formed without building
 /// `A`, and the loop stops early when `|r|² < 1e-20`. The first `weighted` entries may have any
-/// confidence; the rest must have `c = 1` (their `(c − 1)` terms are zero and are skipped).
+/// confidence; the rest must have `c = α0` (their `(c − α0)` terms are zero and are skipped).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn cg_row<A: Arith>(
@@ -158,10 +231,11 @@ pub(crate) fn cg_row<A: Arith>(
     cols: &[u32],
     conf: &[f32],
     weighted: usize,
-    a: &[f32],
+    sys: RowSystem,
     steps: usize,
     s: &mut CgScratch,
 ) {
+    let RowSystem { a, w0, reg } = sys;
     let f = x.len();
     if cols.is_empty() {
         x.fill(0.0);
@@ -174,26 +248,29 @@ pub(crate) fn cg_row<A: Arith>(
     let (w_cols, plain_cols) = cols.split_at(weighted);
     let w_conf = &conf[..weighted.min(conf.len())];
     let CgScratch { r, p, ap } = s;
-    // r = b − A x = Σ_i (c_i − (c_i − 1) y_iᵀx) y_i − (YᵀY + λI) x
+    // r = b − A x = Σ_i (c_i − (c_i − α0) y_iᵀx) y_i − (α0·YᵀY + λ_u I) x
     symv::<A>(a, x, r);
     for v in r.iter_mut() {
         *v = -*v;
+    }
+    if reg != 0.0 {
+        axpy::<A>(-reg, x, r);
     }
     for (k, (&i, &c)) in w_cols.iter().zip(w_conf).enumerate() {
         if let Some(&ahead) = cols.get(k + PREFETCH_AHEAD) {
             prefetch_row(y, ahead, f);
         }
         let yi = &y[i as usize * f..][..f];
-        let t = c - (c - 1.0) * dot::<A>(yi, x);
+        let t = c - (c - w0) * dot::<A>(yi, x);
         axpy::<A>(t, yi, r);
     }
     for (k, &i) in plain_cols.iter().enumerate() {
         if let Some(&ahead) = cols.get(weighted + k + PREFETCH_AHEAD) {
             prefetch_row(y, ahead, f);
         }
-        // c = 1: the term is exactly 1·y_i.
+        // c = α0: the term is exactly α0·y_i (exactly y_i + r when α0 = 1).
         for (rv, &yv) in r.iter_mut().zip(&y[i as usize * f..][..f]) {
-            *rv += yv;
+            *rv = A::madd(w0, yv, *rv);
         }
     }
     p.copy_from_slice(r);
@@ -202,11 +279,14 @@ pub(crate) fn cg_row<A: Arith>(
         return;
     }
     for _ in 0..steps {
-        // ap = A p = (YᵀY + λI) p + Σ_i (c_i − 1)(y_iᵀp) y_i
+        // ap = A p = (α0·YᵀY + λ_u I) p + Σ_i (c_i − α0)(y_iᵀp) y_i
         symv::<A>(a, p, ap);
+        if reg != 0.0 {
+            axpy::<A>(reg, p, ap);
+        }
         for (&i, &c) in w_cols.iter().zip(w_conf) {
             let yi = &y[i as usize * f..][..f];
-            let t = (c - 1.0) * dot::<A>(yi, p);
+            let t = (c - w0) * dot::<A>(yi, p);
             axpy::<A>(t, yi, ap);
         }
         let alpha = rs_old / dot::<A>(p, ap);
@@ -246,15 +326,20 @@ impl CholScratch {
 }
 
 /// Exact solve of one row: builds the lower triangle of `A` and `b` in f64 and solves by
-/// Cholesky. `a_shared` is `YᵀY + λI`. Rows without entries become 0.
+/// Cholesky. Rows without entries become 0.
 pub(crate) fn cholesky_row(
     x: &mut [f32],
     y: &[f32],
     cols: &[u32],
     conf: &[f32],
-    a_shared: &[f32],
+    sys: RowSystem,
     s: &mut CholScratch,
 ) -> Result<(), NotPd> {
+    let RowSystem {
+        a: a_shared,
+        w0,
+        reg,
+    } = sys;
     let f = x.len();
     if cols.is_empty() {
         x.fill(0.0);
@@ -264,6 +349,12 @@ pub(crate) fn cholesky_row(
     for (dst, &src) in a.iter_mut().zip(a_shared) {
         *dst = src as f64;
     }
+    if reg != 0.0 {
+        for d in 0..f {
+            a[d * f + d] += reg as f64;
+        }
+    }
+    let w0 = w0 as f64;
     b.fill(0.0);
     for (&i, &c) in cols.iter().zip(conf) {
         for (d, &v) in yd.iter_mut().zip(&y[i as usize * f..][..f]) {
@@ -273,11 +364,11 @@ pub(crate) fn cholesky_row(
         for (bv, &v) in b.iter_mut().zip(yd.iter()) {
             *bv += c * v;
         }
-        if c == 1.0 {
-            continue; // (c − 1) y yᵀ is zero
+        if c == w0 {
+            continue; // (c − α0) y yᵀ is zero
         }
         for j in 0..f {
-            let w = (c - 1.0) * yd[j];
+            let w = (c - w0) * yd[j];
             for (av, &v) in a[j * f..j * f + j + 1].iter_mut().zip(yd.iter()) {
                 *av += w * v;
             }
@@ -328,11 +419,16 @@ pub(crate) fn cholesky_solve_lower(a: &mut [f64], b: &mut [f64], f: usize) -> Re
     Ok(())
 }
 
-/// `implicit`'s training loss: `[Σ_ui c_ui (p_ui − x_uᵀy_i)² + λ(|X|² + |Y|²)] / Σ_ui c_ui`,
-/// over all pairs (unobserved c = 1, p = 0), computed in O(nnz·f + (n_users + n_items)·f²).
-/// Per-row terms are summed in row order, so the value does not depend on the thread count.
-pub(crate) fn loss(x: &[f32], y: &[f32], f: usize, conf: &Side, regularization: f32) -> f64 {
-    let yty = gram(y, conf.n_cols, f);
+/// `implicit`'s training loss, `[Σ_ui c_ui (p_ui − x_uᵀy_i)² + Σ_u λ_u|x_u|² + Σ_i λ_i|y_i|²]
+/// / Σ_ui c_ui`, over all pairs (unobserved c = α0, p = 0), computed in
+/// O(nnz·f + (n_users + n_items)·f²). `conf` is the user side, `items` the item side (for the
+/// items' λ_i). Per-row terms are summed in row order, so the value does not depend on the
+/// thread count.
+pub(crate) fn loss(x: &[f32], y: &[f32], f: usize, conf: &Side, items: &Side, w: Weights) -> f64 {
+    let mut yty = gram(y, conf.n_cols, f);
+    if w.w0 != 1.0 {
+        yty.iter_mut().for_each(|v| *v *= w.w0);
+    }
     let rows: Vec<(f64, f64)> = x
         .par_chunks(f)
         .enumerate()
@@ -345,7 +441,7 @@ pub(crate) fn loss(x: &[f32], y: &[f32], f: usize, conf: &Side, regularization: 
                 let mut total_conf = 0.0f64;
                 for (&i, &c) in cols.iter().zip(cs) {
                     let yi = &y[i as usize * f..][..f];
-                    let t = -2.0 * c + (c - 1.0) * dot::<Plain>(yi, xu);
+                    let t = -2.0 * c + (c - w.w0) * dot::<Plain>(yi, xu);
                     axpy::<Plain>(t, yi, r);
                     total_conf += c as f64;
                 }
@@ -359,7 +455,17 @@ pub(crate) fn loss(x: &[f32], y: &[f32], f: usize, conf: &Side, regularization: 
         total_conf += c;
     }
     let norm = |m: &[f32]| m.iter().map(|&v| v as f64 * v as f64).sum::<f64>();
-    sum += regularization as f64 * (norm(x) + norm(y));
+    if w.scaling == RegScaling::None {
+        sum += w.lambda as f64 * (norm(x) + norm(y));
+    } else {
+        let scaled = |m: &[f32], side: &Side| -> f64 {
+            m.chunks(f)
+                .enumerate()
+                .map(|(r, v)| w.total_reg(side.row_len(r), side.n_cols) as f64 * norm(v))
+                .sum()
+        };
+        sum += scaled(x, conf) + scaled(y, items);
+    }
     let unobserved = (conf.n_rows * conf.n_cols - conf.nnz()) as f64;
-    sum / (total_conf + unobserved)
+    sum / (total_conf + w.w0 as f64 * unobserved)
 }

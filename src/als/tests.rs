@@ -2,7 +2,7 @@
 //! Shared helpers live here; part 2 is `tests_fit.rs`.
 
 use super::kernels::Plain;
-use super::solver::{CgScratch, CholScratch, cg_row, cholesky_row, regularized_gram};
+use super::solver::{CgScratch, CholScratch, RowSystem, cg_row, cholesky_row, regularized_gram};
 use super::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -143,9 +143,14 @@ fn cg_with_enough_steps_matches_the_exact_solve() {
         .collect();
     let cols: Vec<u32> = vec![1, 4, 9, 17, 30, 33];
     let conf: Vec<f32> = vec![2.0, 5.0, 1.0, 3.0, 0.5, 8.0];
-    let a = regularized_gram(&y, n_items, f, 0.1);
+    let a = regularized_gram(&y, n_items, f, 0.1, 1.0);
+    let sys = RowSystem {
+        a: &a,
+        w0: 1.0,
+        reg: 0.0,
+    };
     let mut exact = vec![0.0f32; f];
-    cholesky_row(&mut exact, &y, &cols, &conf, &a, &mut CholScratch::new(f)).expect("PD");
+    cholesky_row(&mut exact, &y, &cols, &conf, sys, &mut CholScratch::new(f)).expect("PD");
     let mut x = vec![0.0f32; f];
     x[0] = 1.0; // a warm start away from the solution
     cg_row::<Plain>(
@@ -154,7 +159,7 @@ fn cg_with_enough_steps_matches_the_exact_solve() {
         &cols,
         &conf,
         cols.len(),
-        &a,
+        sys,
         3 * f,
         &mut CgScratch::new(f),
     );
@@ -174,7 +179,7 @@ fn cg_with_enough_steps_matches_the_exact_solve() {
         &cols2,
         &conf2,
         5,
-        &a,
+        sys,
         3 * f,
         &mut CgScratch::new(f),
     );

@@ -1,7 +1,7 @@
 //! Fit-level tests, part 2: determinism, resume, confidence, the loss and input errors.
 
 use super::side::Side;
-use super::solver::loss;
+use super::solver::{Weights, loss};
 use super::tests::{dense, fit_all, params, predict, random_matrix};
 use super::*;
 
@@ -146,8 +146,9 @@ fn loss_matches_brute_force_and_never_rises_with_exact_solves() {
         &model.user_factors,
         &model.item_factors,
         3,
-        &Side::new(&m, p.confidence, p.alpha).expect("positive values"),
-        0.2,
+        &Side::new(&m, p.confidence, p.alpha, 1.0).expect("positive values"),
+        &Side::new(&m.transpose(), p.confidence, p.alpha, 1.0).expect("positive values"),
+        Weights::of(&p),
     );
     assert!(
         (got - num / den).abs() < 1e-5,

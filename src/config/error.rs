@@ -40,6 +40,10 @@ pub enum ConfigError {
         "no model is enabled: enable at least one of [popularity], [ncf], [als] (e.g. add an [als] table)"
     )]
     NoModels,
+    #[error("`tune.space.\"{key}\"`: {message}")]
+    TuneSpace { key: String, message: String },
+    #[error("[tune]: {message}")]
+    Tune { message: String },
 }
 
 impl ConfigError {

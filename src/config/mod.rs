@@ -6,12 +6,15 @@
 mod error;
 mod overrides;
 pub mod raw;
+pub mod raw_tune;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
 pub use error::ConfigError;
+pub use overrides::set as set_key;
 pub use raw::*;
+pub use raw_tune::{RawTune, TuneMethod, TuneModels, TuneValidation};
 pub use validate::validate;
 
 /// A validated run config. Relative data paths are resolved against the config file's folder.
@@ -75,14 +78,44 @@ pub fn from_str(
     let raw: RawConfig = if overrides.is_empty() {
         toml::from_str(text).map_err(|e| ConfigError::from_toml(origin, &e))?
     } else {
-        let mut tree: toml::Table =
-            toml::from_str(text).map_err(|e| ConfigError::from_toml(origin, &e))?;
-        for o in overrides {
-            overrides::apply(&mut tree, o)?;
-        }
-        toml::Value::Table(tree)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::from_toml(origin, &e))?
+        let tree = tree_from_str(text, origin, overrides)?;
+        return from_tree(tree, origin, base_dir);
     };
+    validate(raw, base_dir)
+}
+
+/// The TOML tree of a config file with `--set` overrides applied, before typing: what
+/// `clickrec tune` varies. Returns the tree and the file's folder.
+pub fn load_tree(path: &Path, overrides: &[String]) -> Result<(toml::Table, PathBuf), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok((tree_from_str(&text, path, overrides)?, base_dir))
+}
+
+fn tree_from_str(
+    text: &str,
+    origin: &Path,
+    overrides: &[String],
+) -> Result<toml::Table, ConfigError> {
+    let mut tree: toml::Table =
+        toml::from_str(text).map_err(|e| ConfigError::from_toml(origin, &e))?;
+    for o in overrides {
+        overrides::apply(&mut tree, o)?;
+    }
+    Ok(tree)
+}
+
+/// Type and validate a config tree (see [`load_tree`]).
+pub fn from_tree(
+    tree: toml::Table,
+    origin: &Path,
+    base_dir: PathBuf,
+) -> Result<RunConfig, ConfigError> {
+    let raw: RawConfig = toml::Value::Table(tree)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::from_toml(origin, &e))?;
     validate(raw, base_dir)
 }

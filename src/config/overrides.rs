@@ -12,8 +12,18 @@ pub fn apply(tree: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
     if parts.iter().any(|p| p.is_empty()) {
         return Err(bad());
     }
-    let value = parse_value(value.trim());
-    let (last, path) = parts.split_last().ok_or_else(bad)?;
+    set(tree, &parts, parse_value(value.trim())).map_err(|key| ConfigError::OverrideNotTable {
+        arg: arg.to_string(),
+        key,
+    })
+}
+
+/// Set the dotted key `parts` to `value`, creating tables on the way. Errors with the dotted
+/// prefix that is a value, not a table.
+pub fn set(tree: &mut toml::Table, parts: &[&str], value: toml::Value) -> Result<(), String> {
+    let Some((last, path)) = parts.split_last() else {
+        return Err(String::new());
+    };
     let mut table = tree;
     for (depth, part) in path.iter().enumerate() {
         let entry = table
@@ -21,10 +31,7 @@ pub fn apply(tree: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         table = entry
             .as_table_mut()
-            .ok_or_else(|| ConfigError::OverrideNotTable {
-                arg: arg.to_string(),
-                key: parts[..=depth].join("."),
-            })?;
+            .ok_or_else(|| parts[..=depth].join("."))?;
     }
     table.insert(last.to_string(), value);
     Ok(())

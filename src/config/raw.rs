@@ -31,6 +31,8 @@ pub struct RawConfig {
     pub als: Option<RawAls>,
     #[serde(default)]
     pub output: RawOutput,
+    /// `clickrec tune`'s search (ignored by `train`).
+    pub tune: Option<super::RawTune>,
 }
 
 fn default_seed() -> u64 {
@@ -495,6 +497,29 @@ pub struct RawAls {
     /// the last checkpoint; 0 = after every iteration.
     #[serde(default = "default_checkpoint_seconds")]
     pub checkpoint_seconds: f64,
+    /// α0, the weight of the unobserved pairs (the Gramian term); 1 = Hu et al.'s model.
+    #[serde(default = "default_unobserved_weight")]
+    pub unobserved_weight: f64,
+    /// `frequency`: λ·(|I_u| + α0·|I|) per user (likewise per item), Rendle et al. 2022.
+    #[serde(default)]
+    pub reg_scaling: AlsRegScaling,
+    /// Normal N(0, init_std²) initialisation; absent = uniform[0, 0.01) as `implicit`.
+    /// Rendle et al. use 0.1/√factors.
+    pub init_std: Option<f64>,
+}
+fn default_unobserved_weight() -> f64 {
+    1.0
+}
+
+/// How ALS scales λ per row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlsRegScaling {
+    /// λ for every row (as `implicit`).
+    #[default]
+    None,
+    /// λ·(row count + α0·other side's size).
+    Frequency,
 }
 fn default_checkpoint_seconds() -> f64 {
     1.0

@@ -373,6 +373,31 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
             a.cg_steps,
             "must be at least 1",
         )?;
+        let w0 = a.unobserved_weight;
+        check(
+            w0.is_finite() && w0 > 0.0,
+            "als.unobserved_weight",
+            w0,
+            "must be > 0",
+        )?;
+        if let Some(sd) = a.init_std {
+            check(
+                sd.is_finite() && sd > 0.0,
+                "als.init_std",
+                sd,
+                "must be > 0",
+            )?;
+        }
+        check(
+            a.checkpoint_seconds.is_finite() && a.checkpoint_seconds >= 0.0,
+            "als.checkpoint_seconds",
+            a.checkpoint_seconds,
+            "must be a finite number of seconds >= 0",
+        )?;
+    }
+
+    if let Some(t) = &raw.tune {
+        super::raw_tune::check(t)?;
     }
 
     let any_model = raw.popularity.enabled

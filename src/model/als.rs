@@ -11,8 +11,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::{ModelError, Recommender};
-use crate::als::{self, AlsModel, AlsParams, AlsState, Confidence, Csr, Solver};
-use crate::config::{AlsConfidence, AlsSolver, RawAls};
+use crate::als::{self, AlsModel, AlsParams, AlsState, Confidence, Csr, RegScaling, Solver};
+use crate::config::{AlsConfidence, AlsRegScaling, AlsSolver, RawAls};
 use crate::dataset::{Dataset, Part};
 use crate::error::{Error, Result};
 use crate::export::{Tensor, read_safetensors, write_json, write_safetensors};
@@ -68,6 +68,12 @@ pub fn params(raw: &RawAls, run_seed: u64) -> AlsParams {
             },
             AlsSolver::Cholesky => Solver::Cholesky,
         },
+        unobserved_weight: raw.unobserved_weight as f32,
+        reg_scaling: match raw.reg_scaling {
+            AlsRegScaling::None => RegScaling::None,
+            AlsRegScaling::Frequency => RegScaling::Frequency,
+        },
+        init_std: raw.init_std.map(|s| s as f32),
         seed: raw.seed.unwrap_or(run_seed),
         compute_loss: raw.compute_loss,
     }
@@ -247,9 +253,22 @@ pub struct AlsModelJson {
     pub iterations: usize,
     pub confidence: String,
     pub solver: String,
+    /// α0 (absent in models written before it existed: 1).
+    #[serde(default = "one")]
+    pub unobserved_weight: f32,
+    /// `none` | `frequency` (absent: `none`).
+    #[serde(default = "none")]
+    pub reg_scaling: String,
     pub seed: u64,
     /// The training config's input columns (for `recommend --history`).
     pub columns: crate::export::InputColumns,
+}
+
+fn one() -> f32 {
+    1.0
+}
+fn none() -> String {
+    "none".into()
 }
 
 /// Write `als/factors.safetensors`, `als/ids.safetensors` and `als/model.json`.
@@ -275,6 +294,8 @@ pub fn export(dir: &Path, r: &AlsRecommender, ctx: &crate::export::ExportContext
         iterations: p.iterations,
         confidence: format!("{:?}", p.confidence).to_lowercase(),
         solver: format!("{:?}", p.solver),
+        unobserved_weight: p.unobserved_weight,
+        reg_scaling: format!("{:?}", p.reg_scaling).to_lowercase(),
         seed: p.seed,
         columns: crate::export::InputColumns::of(ctx.cfg),
     };

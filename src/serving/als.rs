@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::als::{AlsModel, AlsParams, Confidence, Solver};
+use crate::als::{AlsModel, AlsParams, Confidence, RegScaling, Solver};
 use crate::error::{Error, Result};
 use crate::export::ids::{ModelIds, read_ids};
 use crate::export::{read_json, read_safetensors};
@@ -29,6 +29,15 @@ impl AlsExport {
                 )));
             }
         };
+        let reg_scaling = match j.reg_scaling.as_str() {
+            "none" => RegScaling::None,
+            "frequency" => RegScaling::Frequency,
+            other => {
+                return Err(Error::Export(format!(
+                    "als/model.json: unknown reg_scaling {other:?} (expected none or frequency)"
+                )));
+            }
+        };
         Ok(AlsParams {
             factors: j.factors,
             regularization: j.regularization,
@@ -36,6 +45,9 @@ impl AlsExport {
             iterations: j.iterations.max(1),
             confidence,
             solver: Solver::Cholesky,
+            unobserved_weight: j.unobserved_weight,
+            reg_scaling,
+            init_std: None,
             seed: j.seed,
             compute_loss: false,
         })
