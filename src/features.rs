@@ -92,21 +92,9 @@ impl FeatureSpec {
         categorical: &[Categorical],
         rows: &[usize],
     ) -> Vec<f32> {
-        let w = self.width();
-        let mut out = vec![0.0f32; rows.len() * w];
-        for (i, &r) in rows.iter().enumerate() {
-            let row = &mut out[i * w..(i + 1) * w];
-            for (j, (c, range)) in numeric.iter().zip(&self.ranges).enumerate() {
-                row[j] = range.scale(f64::from(c.values[r]));
-            }
-            let mut off = self.numeric.len();
-            for (c, levels) in categorical.iter().zip(&self.levels) {
-                // Levels are encoded against the whole file, so a code is always in range.
-                if let Some(slot) = row.get_mut(off + c.codes[r] as usize) {
-                    *slot = 1.0;
-                }
-                off += levels.len();
-            }
+        let mut out = vec![0.0f32; rows.len() * self.width()];
+        if !out.is_empty() {
+            self.fill(&mut out, rows, numeric, categorical);
         }
         out
     }
@@ -165,6 +153,7 @@ impl FeatureSpec {
             }
             let mut off = self.numeric.len();
             for (c, levels) in categorical.iter().zip(&self.levels) {
+                // Levels are encoded against the whole file, so a code is always in range.
                 if let Some(slot) = row.get_mut(off + c.codes[r] as usize) {
                     *slot = 1.0;
                 }

@@ -11,7 +11,7 @@
 
 use super::export::{NamedTensor, read_f32, read_weights, serialize, weight_tensors, write_atomic};
 use super::model::{Arch, Weights};
-use super::train::TableState;
+use super::tables::TableState;
 use super::{EpochReport, NcfError, NcfParams, TrainSet};
 use burn::tensor::Bytes;
 use safetensors::tensor::{Dtype, SafeTensors};

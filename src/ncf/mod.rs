@@ -21,7 +21,7 @@
 //!
 //! Submodules: [`backend`] (device choice), [`model`] (the Burn module and the loss),
 //! [`data`] (epoch assembly, negative sampling, AUC), [`embeddings`] (host tables and their
-//! row-sparse Adam), [`train`] (the epoch loop),
+//! row-sparse Adam; `tables`: one run's tables and step count), [`train`] (the epoch loop),
 //! [`trained`] (the trained model: predict, full ranking), [`checkpoint`] (resumable
 //! checkpoints), [`export`] (safetensors export/load and the plain-loop forward formula).
 
@@ -32,6 +32,7 @@ pub mod embeddings;
 pub mod export;
 pub mod model;
 mod params;
+mod tables;
 pub mod train;
 pub mod trained;
 
