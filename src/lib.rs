@@ -29,6 +29,7 @@ pub mod rundir;
 pub mod serving;
 pub mod split;
 pub mod synth;
+pub mod topk;
 pub mod tune;
 
 pub use error::{Error, Result};

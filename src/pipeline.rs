@@ -209,7 +209,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
     }
     let oracle = oracle_metrics(cfg, &p.ds, &settings)?;
     stages.evaluate += lap.lap();
-    let metrics = RunMetrics {
+    let mut metrics = RunMetrics {
         name: cfg.raw.name.clone(),
         clickrec_version: env!("CARGO_PKG_VERSION"),
         seed: cfg.raw.seed,
@@ -229,7 +229,6 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
             peak_rss_bytes: 0,
         },
     };
-    let mut metrics = metrics;
     // The write stage ends with metrics.json itself, so it is timed up to that file.
     metrics.timings.stages.write += lap.lap();
     metrics.timings.peak_rss_bytes = peak_rss_bytes();

@@ -1,36 +1,7 @@
-//! Partial selection of the k best scores (a size-k heap), ties by ascending index.
+//! The k best scores of a dense score vector with exclusions, ties by ascending index (over
+//! the shared selection [`crate::topk::TopK`]).
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
-/// A candidate in the top-k heap. Ordered so that the heap's maximum is the *worst* kept
-/// candidate: lower score is worse, and among equal scores the larger index is worse.
-#[derive(Debug, Clone, Copy)]
-struct Candidate {
-    key: f32,
-    item: u32,
-    score: f32,
-}
-
-impl Ord for Candidate {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .key
-            .total_cmp(&self.key)
-            .then(self.item.cmp(&other.item))
-    }
-}
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl PartialEq for Candidate {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Candidate {}
+use crate::topk::TopK;
 
 /// The `k` best `(index, score)` of `scores`, best first, ties by ascending index, skipping
 /// indices in `exclude` (sorted ascending; sorted here if it is not). NaN counts as -inf.
@@ -47,34 +18,18 @@ pub fn top_k(scores: &[f32], k: usize, exclude: &[u32]) -> Vec<(u32, f32)> {
         sorted_copy = v;
         &sorted_copy[..]
     };
-    let mut heap: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
+    let mut best = TopK::new(k);
     let mut ex = exclude.iter().peekable();
     for (i, &score) in scores.iter().enumerate() {
         let item = i as u32;
         while ex.next_if(|&&e| e < item).is_some() {}
-        if ex.peek() == Some(&&item) {
-            continue;
-        }
-        let key = if score.is_nan() {
-            f32::NEG_INFINITY
-        } else {
-            score
-        };
-        let cand = Candidate { key, item, score };
-        if heap.len() < k {
-            heap.push(cand);
-        } else if let Some(worst) = heap.peek() {
-            // Items arrive in ascending index, so only a strictly higher key beats the worst.
-            if key > worst.key {
-                heap.pop();
-                heap.push(cand);
-            }
+        if ex.peek() != Some(&&item) {
+            best.push(item, score);
         }
     }
-    heap.into_sorted_vec()
-        .into_iter()
-        .map(|c| (c.item, c.score))
-        .collect()
+    let mut out = Vec::with_capacity(k);
+    best.drain_sorted(&mut out);
+    out
 }
 
 #[cfg(test)]

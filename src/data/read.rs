@@ -144,10 +144,9 @@ impl ParquetColumns {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
-        let file = open_checked(path)?;
-        let mut reader = ParquetReader::new(file);
-        let schema = reader.schema().map_err(parse)?;
-        let height = reader.num_rows().map_err(parse)?;
+        let height = ParquetReader::new(open_checked(path)?)
+            .num_rows()
+            .map_err(parse)?;
         if height == 0 {
             return Err(DataError::NoRows {
                 path: path.to_path_buf(),
@@ -157,7 +156,6 @@ impl ParquetColumns {
             .with_slice(Some((0, 0)))
             .finish()
             .map_err(parse)?;
-        let _ = schema;
         Ok(Some(Self {
             path: path.to_path_buf(),
             schema: empty,

@@ -29,9 +29,11 @@ use onnx_rs::ast::{
     TypeValue, ValueInfo,
 };
 
-use super::scorer::{NcfArch, ScorerJson, mean_row};
+use super::scorer::{ScorerJson, mean_row};
 use super::{Loaded, read_json, read_safetensors};
 use crate::error::{Error, Result};
+use crate::ncf::Variant;
+use crate::ncf::model::Arch as NcfArch;
 use crate::rundir::write_atomic;
 
 /// File name inside the `ncf/` folder.
@@ -149,7 +151,7 @@ fn build(arch: &NcfArch, w: &Loaded, path: &Path) -> Result<(Vec<Op>, Vec<Init>)
         ops.push(op(OpType::Relu, &[&z], &h));
         n_in = width;
     }
-    if arch.variant == "neumf" {
+    if arch.variant == Variant::Neumf {
         for (name, n) in [("gmf_user_embedding", nu), ("gmf_item_embedding", ni)] {
             inits.push(f32_init(
                 name,

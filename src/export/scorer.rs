@@ -35,21 +35,6 @@ pub struct ScorerJson {
     pub cold_start: String,
 }
 
-/// `ncf/ncf.json` as the scorers read it: the architecture (written by [`crate::ncf`]).
-#[derive(Debug, Clone, Deserialize)]
-pub struct NcfArch {
-    /// `mlp` or `neumf`.
-    pub variant: String,
-    pub embedding_dim: usize,
-    pub hidden: Vec<usize>,
-    pub n_users: usize,
-    pub n_items: usize,
-    /// Widths of the user side, item side and row features.
-    pub fu: usize,
-    pub fi: usize,
-    pub fr: usize,
-}
-
 /// The cold-start row of a `[rows × dim]` table: the mean of its rows (summed as `v / rows`
 /// in row order, so every scorer of the export computes the same f32 values).
 pub fn mean_row(data: &[f32], rows: usize, dim: usize) -> Vec<f32> {

@@ -396,7 +396,6 @@ fn run_epoch(
     let width = arch.input_dim();
     let mut loss_sum = Tensor::<1>::zeros([1], device);
     let b = params.batch_size;
-    let mut gmf_rows = Vec::new();
     let (mut cur, mut next) = (Batch::default(), Batch::default());
     rows.batch(train, 0..b.min(n), &mut cur);
     for (k, start) in (0..n).step_by(b).enumerate() {
@@ -413,9 +412,9 @@ fn run_epoch(
             .iter()
             .enumerate()
             .map(|(j, t)| {
-                t.gather(ids[j % 2], &mut gmf_rows);
-                Tensor::<2>::from_data(TensorData::new(gmf_rows.clone(), [len, d]), device)
-                    .require_grad()
+                let mut rows = Vec::new();
+                t.gather(ids[j % 2], &mut rows);
+                Tensor::<2>::from_data(TensorData::new(rows, [len, d]), device).require_grad()
             })
             .collect();
         let input = BatchInput {

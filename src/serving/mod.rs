@@ -22,4 +22,3 @@ pub mod score;
 pub mod served;
 #[cfg(test)]
 mod tests_onnx;
-pub mod topk;

@@ -9,8 +9,10 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::export::ids::{ModelIds, read_ids};
-use crate::export::scorer::{FORMAT, NcfArch as Arch, ScorerJson, mean_row};
+use crate::export::scorer::{FORMAT, ScorerJson, mean_row};
 use crate::export::{read_json, read_safetensors};
+use crate::ncf::Variant;
+use crate::ncf::model::Arch;
 
 /// A dense layer, PyTorch layout `[out, in]`.
 struct Dense {
@@ -108,7 +110,7 @@ impl Scorer {
         };
         let user_side = side("user_side", arch.n_users, arch.fu)?;
         let item_side = side("item_side", arch.n_items, arch.fi)?;
-        let neumf = arch.variant == "neumf";
+        let neumf = arch.variant == Variant::Neumf;
         let gmf = if neumf {
             Some((
                 Table::new(

@@ -19,7 +19,7 @@ use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use super::candidates::contains;
-use super::topk::TopK;
+use crate::topk::TopK;
 
 /// One ranked row: query number (position in the query list), item row, score; rows of one
 /// query are consecutive and best first.

@@ -81,6 +81,23 @@ pub(super) fn fit(
     }
 }
 
+/// `params` trained for `first` epochs with checkpoints in `ck`, then resumed to
+/// `params.epochs`: what a run interrupted after epoch `first` ends with.
+pub(super) fn interrupted_and_resumed(
+    params: &NcfParams,
+    side: &SideTables,
+    train: &TrainSet,
+    first: usize,
+    ck: &std::path::Path,
+) -> NcfTrained {
+    let early = NcfParams {
+        epochs: first,
+        ..params.clone()
+    };
+    fit(&early, side, train, Some(ck), false);
+    fit(params, side, train, Some(ck), true)
+}
+
 pub(super) fn predict_all(m: &NcfTrained, set: &TrainSet) -> Vec<f32> {
     match m.predict(&set.users, &set.items, &set.row_features) {
         Ok(p) => p,

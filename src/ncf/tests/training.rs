@@ -96,17 +96,7 @@ fn resume_after_k_epochs_equals_an_uninterrupted_run() {
     let full = fit(&p, &side, &set, None, false);
     // Interrupted after 2 epochs, then resumed to 5.
     let ck = dir.path().join("ck");
-    fit(
-        &NcfParams {
-            epochs: 2,
-            ..p.clone()
-        },
-        &side,
-        &set,
-        Some(&ck),
-        false,
-    );
-    let resumed = fit(&p, &side, &set, Some(&ck), true);
+    let resumed = interrupted_and_resumed(&p, &side, &set, 2, &ck);
     assert_eq!(resumed.reports().len(), 5);
     let losses = |m: &NcfTrained| m.reports().iter().map(|r| r.loss).collect::<Vec<_>>();
     assert_eq!(losses(&resumed), losses(&full));
@@ -292,17 +282,7 @@ fn resume_restores_the_embedding_rows_optimizer_state() {
             ..toy_params(4)
         };
         let full = fit(&p, &side, &set, None, false);
-        fit(
-            &NcfParams {
-                epochs: 1,
-                ..p.clone()
-            },
-            &side,
-            &set,
-            Some(&ck),
-            false,
-        );
-        let resumed = fit(&p, &side, &set, Some(&ck), true);
+        let resumed = interrupted_and_resumed(&p, &side, &set, 1, &ck);
         assert_eq!(resumed.weights(), full.weights(), "{rule:?}");
     }
 }

@@ -1,4 +1,6 @@
-//! The k best (item, score) pairs of one query, reused across queries without allocating.
+//! The k best (item, score) pairs of one query, reused across queries without allocating:
+//! the one selection behind ALS `recommend`/`similar` ([`crate::als::top_k`]) and the serving
+//! commands' blocked top-k.
 //!
 //! Order: higher score first, equal scores by ascending item index (the protocol's tie-break);
 //! NaN ranks as −∞ but still counts (−0 equals +0), so a query gets exactly k rows whenever k items remain.
