@@ -16,7 +16,7 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
     let mut out = Vec::new();
     if cfg.raw.popularity.enabled {
         let t = Instant::now();
-        let model = Arc::new(Popularity::fit(ds));
+        let model = Arc::new(Popularity::fit(ds, cfg.raw.popularity.half_life_days));
         let timing = Timing {
             fit_seconds: t.elapsed().as_secs_f64(),
             ..Default::default()
@@ -52,9 +52,11 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
     if let Some(raw) = cfg.raw.als.as_ref().filter(|a| a.enabled) {
         let t = Instant::now();
         let params = als::params(raw, cfg.raw.seed);
+        let decay = als::decay(raw, ds);
         let (model, timing, curve) = als::fit(
             ds,
             params,
+            decay,
             &ck,
             raw.checkpoint_seconds,
             opts.resume,

@@ -59,6 +59,19 @@ fn factors_zero() {
 }
 
 #[test]
+fn half_life_not_positive() {
+    check(
+        "[als]\nhalf_life_days = 0.0",
+        &["als.half_life_days", "> 0"],
+    );
+    check(
+        "[popularity]\nhalf_life_days = -3.0",
+        &["popularity.half_life_days", "> 0"],
+    );
+    check("[als]\nhalf_life_days = nan", &["als.half_life_days"]);
+}
+
+#[test]
 fn test_fraction_one() {
     check(
         "[split]\nmethod = \"random\"\ntest_fraction = 1.0",

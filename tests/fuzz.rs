@@ -24,7 +24,7 @@ fn load_csv(bytes: &[u8], data: &str) {
     {
         if let Ok(p) = clickrec::pipeline::prepare(&cfg) {
             let _ = clickrec::eval::evaluate(
-                &clickrec::model::popularity::Popularity::fit(&p.ds),
+                &clickrec::model::popularity::Popularity::fit(&p.ds, None),
                 &p.ds,
                 &clickrec::pipeline::eval_settings(&cfg),
             );

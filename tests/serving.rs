@@ -460,3 +460,72 @@ fn exports_keep_large_arrays_in_binary_files_and_refuse_old_formats() {
     s.run(&["export", "artifacts/t", "--onnx"]).ok();
     assert!(s.path("artifacts/t/ncf/model.onnx").exists());
 }
+
+/// ALS and popularity fit with a recency half-life: the exports record the decay (its reference
+/// is the newest train timestamp), and fold-in weighs a history's rows by it exactly as a
+/// history whose weights were decayed beforehand and that has no timestamps.
+#[test]
+fn recency_weighted_als_folds_in_with_the_models_decay() {
+    use clickrec::serving::{foldin, modeldir::Kind, served::Served};
+    let s = Sandbox::new();
+    s.run(&[
+        "generate", "--kind", "events", "--users", "120", "--items", "80", "--rows", "4000",
+        "--days", "6", "--seed", "5", "-o", "ev.csv",
+    ])
+    .ok();
+    s.write(
+        "c.toml",
+        config(
+            "path = \"ev.csv\"\nuser = \"personId\"\nitem = \"contentId\"\nevent = \"eventType\"\n\
+             [data.event_weights]\nVIEW = 1.0\nLIKE = 2.0\nBOOKMARK = 3.0\nFOLLOW = 4.0\n\"COMMENT CREATED\" = 5.0",
+            "[popularity]\nhalf_life_days = 1.5\n[als]\nfactors = 5\niterations = 3\nhalf_life_days = 1.5\n",
+        ),
+    );
+    s.run(&["train", "c.toml", "-q"]).ok();
+    s.run(&["data", "c.toml", "--write-split", "split"]).ok();
+    let text = std::fs::read_to_string(s.path("split/train.csv")).unwrap();
+    let rows: Vec<(String, String, i64, f64)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].into(),
+                f[1].into(),
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+            )
+        })
+        .collect();
+    let newest = rows.iter().map(|r| r.2).max().unwrap();
+    for m in ["als", "popularity"] {
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(s.path(&format!("artifacts/t/{m}/model.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["decay"]["half_life_days"], 1.5, "{m}");
+        assert_eq!(json["decay"]["reference_ts"], newest, "{m}");
+    }
+    let mut pre = String::from("personId,contentId,weight\n");
+    for (u, i, t, w) in &rows {
+        let f = 0.5f64.powf((newest - t) as f64 / (1.5 * 86_400.0));
+        pre.push_str(&format!("{u},{i},{}\n", w * f));
+    }
+    s.write("pre.csv", pre);
+    let m = Served::load(&s.path("artifacts/t"), Some(Kind::Als)).unwrap();
+    let timed = foldin::read_histories(&s.path("split/train.csv"), m.columns(), &m).unwrap();
+    let given = foldin::read_histories(&s.path("pre.csv"), m.columns(), &m).unwrap();
+    assert_eq!((&timed.users, &timed.items), (&given.users, &given.items));
+    let old = timed.strengths.iter().filter(|&&w| w < 0.5).count();
+    assert!(old > 100, "only {old} rows are older than a half-life");
+    for (a, b) in timed.strengths.iter().zip(&given.strengths) {
+        assert!((a - b).abs() <= 1e-6 * b.max(1.0), "{a} vs {b}");
+    }
+    let (qa, qb) = (
+        foldin::queries(&timed, &m, false).unwrap(),
+        foldin::queries(&given, &m, false).unwrap(),
+    );
+    for (a, b) in qa.vectors.unwrap().iter().zip(&qb.vectors.unwrap()) {
+        assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+}

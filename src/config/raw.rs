@@ -364,10 +364,16 @@ pub enum RankingMode {
 pub struct RawPopularity {
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Count each train row `0.5^(age / half_life_days)` (age in days before the newest train
+    /// row) instead of 1: recent popularity. Absent or `inf`: every row counts 1.
+    pub half_life_days: Option<f64>,
 }
 impl Default for RawPopularity {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            half_life_days: None,
+        }
     }
 }
 
@@ -506,6 +512,9 @@ pub struct RawAls {
     /// Normal N(0, init_std²) initialisation; absent = uniform[0, 0.01) as `implicit`.
     /// Rendle et al. use 0.1/√factors.
     pub init_std: Option<f64>,
+    /// Weight each train interaction by `0.5^(age / half_life_days)`, its age in days before the
+    /// newest train interaction (see `model::recency`). Absent or `inf`: no decay.
+    pub half_life_days: Option<f64>,
 }
 fn default_unobserved_weight() -> f64 {
     1.0

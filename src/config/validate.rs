@@ -26,6 +26,19 @@ fn check(
     }
 }
 
+/// A half-life in days: absent, `inf` (no decay) or a number > 0.
+fn check_half_life(key: &str, h: Option<f64>) -> Result<(), ConfigError> {
+    match h {
+        Some(h) => check(
+            h > 0.0,
+            key,
+            h,
+            "must be a number of days > 0 (inf or absent: no decay)",
+        ),
+        None => Ok(()),
+    }
+}
+
 fn check_names(key: &str, names: &[String]) -> Result<(), ConfigError> {
     let mut seen = HashSet::new();
     for n in names {
@@ -388,6 +401,7 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
                 "must be > 0",
             )?;
         }
+        check_half_life("als.half_life_days", a.half_life_days)?;
         check(
             a.checkpoint_seconds.is_finite() && a.checkpoint_seconds >= 0.0,
             "als.checkpoint_seconds",
@@ -399,6 +413,8 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
     if let Some(t) = &raw.tune {
         super::raw_tune::check(t)?;
     }
+
+    check_half_life("popularity.half_life_days", raw.popularity.half_life_days)?;
 
     let any_model = raw.popularity.enabled
         || raw.ncf.as_ref().is_some_and(|n| n.enabled)

@@ -36,6 +36,12 @@ pub struct InputColumns {
     pub event_weights: BTreeMap<String, f64>,
     /// Exact duplicate (user, item, event) rows count once.
     pub dedupe: bool,
+    /// The timestamp column and its unit (absent in exports before recency weighting: not
+    /// read).
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    #[serde(default)]
+    pub timestamp_unit: crate::config::TimestampUnit,
 }
 
 impl InputColumns {
@@ -50,6 +56,8 @@ impl InputColumns {
             weight: d.weight.clone(),
             event_weights: d.event_weights.clone().unwrap_or_default(),
             dedupe: d.dedupe,
+            timestamp: Some(d.timestamp.clone()),
+            timestamp_unit: d.timestamp_unit,
         }
     }
 }

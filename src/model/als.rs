@@ -2,7 +2,8 @@
 //!
 //! The matrix is built from the train part: summed weights (event weights × weight column, or 1
 //! per row) in implicit mode; in CTR mode each clicked impression counts 1 and non-clicks are
-//! not interactions.
+//! not interactions. With `als.half_life_days` each row's strength is first multiplied by its
+//! recency factor ([`super::recency`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::recency::Decay;
 use super::{ModelError, Recommender};
 use crate::als::{self, AlsModel, AlsParams, AlsState, Confidence, Csr, RegScaling, Solver};
 use crate::config::{AlsConfidence, AlsRegScaling, AlsSolver, RawAls};
@@ -22,6 +24,8 @@ use crate::report::{Curve, Timing};
 pub struct AlsRecommender {
     pub model: AlsModel,
     pub params: AlsParams,
+    /// The recency weighting the train matrix was built with (exported for fold-in).
+    pub decay: Option<Decay>,
 }
 
 impl Recommender for AlsRecommender {
@@ -79,34 +83,33 @@ pub fn params(raw: &RawAls, run_seed: u64) -> AlsParams {
     }
 }
 
-/// The user × item matrix of the train part (see the module doc).
-pub fn train_matrix(ds: &Dataset) -> Result<Csr> {
+/// The user × item matrix of the train part (see the module doc), each row's strength times
+/// its factor under `decay`.
+pub fn train_matrix(ds: &Dataset, decay: Option<&Decay>) -> Result<Csr> {
     let t = &ds.train;
-    let (rows, cols, vals): (Vec<u32>, Vec<u32>, Vec<f32>) = match &t.label {
-        Some(labels) => {
-            let keep: Vec<usize> = (0..t.len()).filter(|&r| labels[r]).collect();
-            (
-                keep.iter().map(|&r| t.user[r]).collect(),
-                keep.iter().map(|&r| t.item[r]).collect(),
-                vec![1.0; keep.len()],
-            )
-        }
-        None => {
-            let keep: Vec<usize> = (0..t.len()).filter(|&r| t.weight[r] > 0.0).collect();
-            (
-                keep.iter().map(|&r| t.user[r]).collect(),
-                keep.iter().map(|&r| t.item[r]).collect(),
-                keep.iter().map(|&r| t.weight[r]).collect(),
-            )
-        }
+    let keep: Vec<usize> = match &t.label {
+        Some(labels) => (0..t.len()).filter(|&r| labels[r]).collect(),
+        None => (0..t.len()).filter(|&r| t.weight[r] > 0.0).collect(),
     };
+    let strength = |r: usize| {
+        let s = if t.label.is_some() { 1.0 } else { t.weight[r] };
+        decay.map_or(s, |d| s * d.factor(t.ts[r]))
+    };
+    let rows: Vec<u32> = keep.iter().map(|&r| t.user[r]).collect();
+    let cols: Vec<u32> = keep.iter().map(|&r| t.item[r]).collect();
+    let vals: Vec<f32> = keep.iter().map(|&r| strength(r)).collect();
     Csr::from_triplets(ds.n_users(), ds.n_items(), &rows, &cols, &vals)
         .map_err(|e| Error::Training(format!("als: {e}")))
 }
 
+/// The recency weighting of `[als]` over the dataset's train part.
+pub fn decay(raw: &RawAls, ds: &Dataset) -> Option<Decay> {
+    Decay::over(raw.half_life_days, &ds.train.ts)
+}
+
 /// Identifies a checkpoint: resuming with other settings or data starts afresh.
-fn fingerprint(p: &AlsParams, m: &Csr) -> String {
-    format!("{p:?}|{}x{}|{}", m.n_rows, m.n_cols, m.data.len())
+fn fingerprint(p: &AlsParams, decay: &Option<Decay>, m: &Csr) -> String {
+    format!("{p:?}|{decay:?}|{}x{}|{}", m.n_rows, m.n_cols, m.data.len())
 }
 
 /// The two factor matrices as named tensors (checkpoints and the export share the layout).
@@ -168,6 +171,7 @@ fn load_checkpoint(path: &Path, fp: &str, fresh: AlsState) -> AlsState {
 pub fn fit(
     ds: &Dataset,
     p: AlsParams,
+    decay: Option<Decay>,
     checkpoint: &Path,
     checkpoint_seconds: f64,
     resume: bool,
@@ -175,8 +179,8 @@ pub fn fit(
 ) -> Result<(AlsRecommender, Timing, Curve)> {
     p.validate()
         .map_err(|e| Error::Training(format!("[als]: {e}")))?;
-    let m = train_matrix(ds)?;
-    let fp = fingerprint(&p, &m);
+    let m = train_matrix(ds, decay.as_ref())?;
+    let fp = fingerprint(&p, &decay, &m);
     std::fs::create_dir_all(checkpoint)
         .map_err(|e| Error::Export(format!("{}: {e}", checkpoint.display())))?;
     let ck = checkpoint.join("als.safetensors");
@@ -232,7 +236,15 @@ pub fn fit(
         epoch_seconds: iter_seconds.clone(),
         checkpoint_seconds: ck_seconds,
     };
-    Ok((AlsRecommender { model, params: p }, timing, curve))
+    Ok((
+        AlsRecommender {
+            model,
+            params: p,
+            decay,
+        },
+        timing,
+        curve,
+    ))
 }
 
 /// Format tag of `als/model.json`. Format 1 (no tag) held the id maps and seen lists in the
@@ -259,6 +271,10 @@ pub struct AlsModelJson {
     /// `none` | `frequency` (absent: `none`).
     #[serde(default = "none")]
     pub reg_scaling: String,
+    /// The recency weighting of the train matrix (absent: none); fold-in applies it to a
+    /// history's timestamps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decay: Option<Decay>,
     pub seed: u64,
     /// The training config's input columns (for `recommend --history`).
     pub columns: crate::export::InputColumns,
@@ -296,6 +312,7 @@ pub fn export(dir: &Path, r: &AlsRecommender, ctx: &crate::export::ExportContext
         solver: format!("{:?}", p.solver),
         unobserved_weight: p.unobserved_weight,
         reg_scaling: format!("{:?}", p.reg_scaling).to_lowercase(),
+        decay: r.decay,
         seed: p.seed,
         columns: crate::export::InputColumns::of(ctx.cfg),
     };

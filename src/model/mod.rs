@@ -4,6 +4,7 @@ pub mod als;
 pub mod ncf;
 pub mod oracle;
 pub mod popularity;
+pub mod recency;
 
 use crate::dataset::Part;
 

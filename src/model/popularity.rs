@@ -4,12 +4,17 @@
 //! HR@10 equals the peers'). CTR logs: score = the item's smoothed train click rate
 //! (clicks + m·p) / (impressions + m) with p the global click rate and m = 10 pseudo-impressions,
 //! a probability, so log loss and the ROC threshold mean something.
+//!
+//! With `popularity.half_life_days` every train row counts its recency factor
+//! ([`super::recency`]) instead of 1, in the row counts and (CTR) in clicks and impressions alike:
+//! recent popularity, the strong baseline of drifting logs such as news.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::recency::{self, Decay};
 use super::{ModelError, Recommender};
 use crate::dataset::{Dataset, Part};
 use crate::error::{Error, Result};
@@ -23,6 +28,8 @@ const PRIOR_IMPRESSIONS: f64 = 10.0;
 pub struct Popularity {
     pub scores: Vec<f32>,
     probabilistic: bool,
+    /// The recency weighting of the counts (exported for the record).
+    pub decay: Option<Decay>,
 }
 
 /// Format tag of `popularity/model.json`.
@@ -38,6 +45,9 @@ pub struct PopularityJson {
     /// Whether the scores are click probabilities (CTR logs).
     pub probabilistic: bool,
     pub rule: String,
+    /// The recency weighting of the counts (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decay: Option<Decay>,
     /// The training config's input columns (for `recommend --history`).
     pub columns: crate::export::InputColumns,
 }
@@ -48,27 +58,34 @@ impl Popularity {
         Popularity {
             scores,
             probabilistic,
+            decay: None,
         }
     }
 
-    /// Fit on the train part.
-    pub fn fit(ds: &Dataset) -> Popularity {
+    /// Fit on the train part; each row counts its factor under a `half_life_days` decay
+    /// (1 without one).
+    pub fn fit(ds: &Dataset, half_life_days: Option<f64>) -> Popularity {
+        let t = &ds.train;
+        let decay = Decay::over(half_life_days, &t.ts);
+        let w = recency::factors(decay.as_ref(), &t.ts);
         let n = ds.n_items();
         let mut rows = vec![0f64; n];
-        for &i in &ds.train.item {
-            rows[i as usize] += 1.0;
+        for (&i, &w) in t.item.iter().zip(&w) {
+            rows[i as usize] += f64::from(w);
         }
-        match &ds.train.label {
+        match &t.label {
             None => Popularity {
                 scores: rows.iter().map(|&c| c as f32).collect(),
                 probabilistic: false,
+                decay,
             },
             Some(labels) => {
                 let mut clicks = vec![0f64; n];
-                for (&i, &l) in ds.train.item.iter().zip(labels) {
-                    clicks[i as usize] += f64::from(u8::from(l));
+                for ((&i, &l), &w) in t.item.iter().zip(labels).zip(&w) {
+                    clicks[i as usize] += f64::from(u8::from(l)) * f64::from(w);
                 }
-                let p = clicks.iter().sum::<f64>() / labels.len().max(1) as f64;
+                let p =
+                    clicks.iter().sum::<f64>() / rows.iter().sum::<f64>().max(f64::MIN_POSITIVE);
                 let scores = clicks
                     .iter()
                     .zip(&rows)
@@ -77,6 +94,7 @@ impl Popularity {
                 Popularity {
                     scores,
                     probabilistic: true,
+                    decay,
                 }
             }
         }
@@ -129,11 +147,18 @@ pub fn export(dir: &Path, m: &Popularity, ctx: &ExportContext) -> Result<()> {
         HashMap::from([("format".into(), FORMAT.into())]),
     )?;
     crate::export::ids::write_ids(&d, ctx.ds)?;
-    let rule = if m.probabilistic {
+    let mut rule = if m.probabilistic {
         "smoothed train click rate (clicks + 10 p) / (impressions + 10)"
     } else {
         "number of train rows of the item"
-    };
+    }
+    .to_string();
+    if let Some(d) = &m.decay {
+        rule.push_str(&format!(
+            ", each row weighted 0.5^(age / {} days)",
+            d.half_life_days
+        ));
+    }
     write_json(
         &d.join("model.json"),
         &PopularityJson {
@@ -141,7 +166,8 @@ pub fn export(dir: &Path, m: &Popularity, ctx: &ExportContext) -> Result<()> {
             kind: "popularity".into(),
             clickrec_version: env!("CARGO_PKG_VERSION").into(),
             probabilistic: m.probabilistic,
-            rule: rule.into(),
+            rule,
+            decay: m.decay,
             columns: crate::export::InputColumns::of(ctx.cfg),
         },
     )

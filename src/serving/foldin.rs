@@ -15,6 +15,10 @@
 //!   trained embedding and mean side features), as `clickrec score` does.
 //! - **Popularity**: the same ranking for everyone.
 //!
+//! An ALS model fit with `als.half_life_days` weights each history row by its recency factor
+//! against the model's reference time (the newest train interaction), as training did, when the
+//! file has the timestamp column; without it every row counts as recent (factor 1).
+//!
 //! In every case the history's items are what the user must not get (unless `--include-seen`).
 
 use std::collections::{HashMap, HashSet};
@@ -107,6 +111,22 @@ pub fn read_histories(path: &Path, cols: &InputColumns, model: &Served) -> Resul
         let labels = c.labels(l, "the history's label column")?;
         for (s, clicked) in strength.iter_mut().zip(labels) {
             *s = if clicked { 1.0 } else { 0.0 };
+        }
+    }
+    let decay = match model {
+        Served::Als(m) => m.json.decay,
+        _ => None,
+    };
+    if let (Some(d), Some(ts_col)) = (decay, cols.timestamp.as_deref()) {
+        if names.iter().any(|n| n == ts_col) {
+            let ts = c.timestamps(
+                ts_col,
+                "the history's timestamp column",
+                cols.timestamp_unit,
+            )?;
+            for (s, t) in strength.iter_mut().zip(ts) {
+                *s *= d.factor(t);
+            }
         }
     }
     let model_items = &model.ids().items;

@@ -87,6 +87,8 @@ pub(super) fn tiny_export(dir: &Path) -> (Vec<f32>, Vec<f32>) {
         weight: None,
         event_weights: Default::default(),
         dedupe: false,
+        timestamp: None,
+        timestamp_unit: Default::default(),
     };
     write_json(
         &dir.join("scorer.json"),

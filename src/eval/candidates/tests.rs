@@ -167,7 +167,7 @@ fn sampled_protocol_on_fixed_lists() {
         seed: 1,
         candidates: Some(std::sync::Arc::new(c)),
     };
-    let (m, _) = evaluate(&Popularity::fit(&ds), &ds, &s).unwrap();
+    let (m, _) = evaluate(&Popularity::fit(&ds, None), &ds, &s).unwrap();
     assert_eq!(m.ranking, "sampled");
     let hr: Vec<f64> = [1, 2, 3].iter().map(|k| m.at_k[k].hr).collect();
     assert_eq!(hr, vec![0.0, 0.5, 1.0]);
