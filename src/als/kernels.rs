@@ -138,6 +138,49 @@ fn symv_block<A: Arith, const N: usize>(
     col
 }
 
+/// out ← P·M for a row-major `rows × f` block `p` and a symmetric f × f matrix `m` (row-major),
+/// so row b of `out` is M·p_b, what [`symv`] computes for one row. One matrix product reads M
+/// once for the whole block where `rows` symv calls read it `rows` times: at large f (M of
+/// megabytes) that turns a memory-bound loop into a compute-bound one. Runs on the calling
+/// thread only (the `gemm` crate with `Parallelism::None`; `matrixmultiply` cannot be held to
+/// one thread per call), so it is safe inside a rayon task, and its summation order is fixed
+/// for a given shape and CPU.
+pub(crate) fn symm_rows(m: &[f32], p: &[f32], out: &mut [f32], rows: usize, f: usize) {
+    assert!(
+        m.len() == f * f && p.len() >= rows * f && out.len() >= rows * f,
+        "symm_rows shapes"
+    );
+    if rows == 0 || f == 0 {
+        return;
+    }
+    // SAFETY: dst (`out`), lhs (`p`) are `rows × f` row-major (column stride 1, row stride f)
+    // and rhs (`m`) is f × f row-major; every read stays inside `p` and `m` and every write
+    // inside `out`, whose lengths are checked above. `read_dst = false`: out ← 1·P·M.
+    unsafe {
+        gemm::gemm(
+            rows,
+            f,
+            f,
+            out.as_mut_ptr(),
+            1,
+            f as isize,
+            false,
+            p.as_ptr(),
+            1,
+            f as isize,
+            m.as_ptr(),
+            1,
+            f as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
 /// YᵀY (f × f, row-major) of a row-major n × f matrix `y`, via `matrixmultiply::sgemm`.
 /// The result does not depend on how many threads sgemm uses: each output element is
 /// accumulated by one thread in a fixed order.
@@ -229,6 +272,32 @@ mod tests {
                     (out[i] as f64 - naive).abs() < 1e-3 * (1.0 + naive.abs()),
                     "f={f} i={i}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn symm_rows_matches_symv_row_by_row() {
+        for (rows, f) in [(1, 1), (3, 5), (7, 37), (64, 100)] {
+            let s = seq(f * f, 0.3);
+            let mut m = vec![0.0f32; f * f];
+            for i in 0..f {
+                for j in 0..f {
+                    m[i * f + j] = s[i * f + j] + s[j * f + i];
+                }
+            }
+            let p = seq(rows * f, 0.7);
+            let mut out = vec![f32::NAN; rows * f];
+            symm_rows(&m, &p, &mut out, rows, f);
+            let mut one = vec![0.0f32; f];
+            for b in 0..rows {
+                symv::<Plain>(&m, &p[b * f..(b + 1) * f], &mut one);
+                for (k, (&got, &want)) in out[b * f..(b + 1) * f].iter().zip(&one).enumerate() {
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "rows={rows} f={f} row {b} col {k}: {got} vs {want}"
+                    );
+                }
             }
         }
     }

@@ -27,11 +27,13 @@
 //!
 //! Layout: [`csr`] holds the sparse input, [`params`] the settings, `kernels` the dense f32
 //! kernels (runtime AVX2/FMA dispatch), `side` a side's entries arranged for the solves,
-//! `solver` the per-row solves and the loss, [`model`] the fit loop with checkpointable state,
+//! `solver` the half-iterations, the Cholesky solve and the loss, `cg` the conjugate-gradient
+//! solves (one row at a time, or blocks of rows sharing one matrix product at large f), [`model`] the fit loop with checkpointable state,
 //! [`query`] scoring, recommendation and fold-in, `topk` the partial selection ([`top_k`]).
 //! Rows are solved in parallel with rayon; each row reads only immutable shared inputs, so
 //! results do not depend on the number of threads.
 
+mod cg;
 pub mod csr;
 mod kernels;
 pub mod model;
@@ -41,6 +43,8 @@ mod side;
 mod solver;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cg;
 #[cfg(test)]
 mod tests_fit;
 #[cfg(test)]

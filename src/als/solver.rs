@@ -1,11 +1,17 @@
-//! Per-row least-squares solves (conjugate gradient and Cholesky) and the training loss.
+//! The half-iteration (every row of one side against the other side's factors), the exact
+//! Cholesky row solve and the training loss; the conjugate-gradient solves are in `cg`.
 //!
 //! Row u of one half-iteration solves `A x = b` with
 //! `A = α0·YᵀY + λ_u I + Σ_i (c_i − α0) y_i y_iᵀ` and `b = Σ_i c_i y_i`, the sums over the
 //! row's stored entries i with confidences c_i. `α0·YᵀY` (plus `λI` when λ is not scaled) is
 //! shared by all rows; a frequency-scaled λ_u is added per row.
 
-use super::kernels::{Arith, Plain, Simd, axpy, dot, gram, symv};
+pub(crate) use super::cg::RowSystem;
+use super::cg::{
+    BLOCK_MIN_FACTORS, BlockScratch, BlockSystem, CG_BLOCK_ROWS, CgScratch, cg_block_dispatch,
+    cg_row_dispatch, prefetch_entries,
+};
+use super::kernels::{Plain, Simd, axpy, dot, gram, symv};
 use super::side::Side;
 use super::{AlsError, AlsParams, RegScaling, Solver};
 use rayon::prelude::*;
@@ -53,38 +59,12 @@ impl Weights {
     }
 }
 
-/// CG stops early once the squared residual norm falls below this (as `implicit` does).
-const CG_EPS: f32 = 1e-20;
-/// How many entries ahead the first pass over a row prefetches factor rows. On large inputs
-/// the factor matrix does not fit in cache and that first pass is bound by memory latency.
-const PREFETCH_AHEAD: usize = 8;
-
-/// Hints the CPU to load factor row `i` (`f` values) into cache; no effect on results.
-#[inline(always)]
-fn prefetch_row(y: &[f32], i: u32, f: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let base = y.as_ptr().wrapping_add(i as usize * f);
-        let mut off = 0;
-        while off < f {
-            // SAFETY: a prefetch never faults and has no architectural effect; the address is
-            // computed with wrapping arithmetic and never dereferenced.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(off) as *const i8) };
-            off += 16;
-        }
-        // A row that is not 64-byte aligned spills into one more cache line.
-        // SAFETY: as above.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(f.saturating_sub(1)) as *const i8) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (y, i, f);
-}
-
 /// Solves every row of `x` (`conf.n_rows × f`, row-major, updated in place) against the fixed
 /// factors `y` (`conf.n_cols × f`), with confidences `conf`. Rows without entries become 0.
-/// Rows are solved in parallel; each reads only `y`, `conf` and the shared Gram matrix and
-/// writes only its own row, so the result does not depend on the thread count.
+/// Rows are solved in parallel, one at a time or (CG from [`BLOCK_MIN_FACTORS`] factors on) in
+/// fixed blocks of [`CG_BLOCK_ROWS`] consecutive rows; each job reads only `y`, `conf` and the
+/// shared Gram matrix and writes only its own rows, so the result does not depend on the
+/// thread count.
 pub(crate) fn solve_side(
     x: &mut [f32],
     y: &[f32],
@@ -102,24 +82,7 @@ pub(crate) fn solve_side(
     let row_reg = |row: usize| w.row_reg(conf.row_len(row), conf.n_cols);
     match solver {
         Solver::Cg { steps } => {
-            let simd = Simd::detect();
-            x.par_chunks_mut(f).enumerate().for_each_init(
-                || CgScratch::new(f),
-                |scratch, (row, xu)| {
-                    let (cols, c, weighted) = conf.row(row);
-                    // The next row this thread is likely to solve: warm its first factor rows.
-                    let (next, _, _) = conf.row(row + 1);
-                    for &i in next.iter().take(PREFETCH_AHEAD) {
-                        prefetch_row(y, i, f);
-                    }
-                    let sys = RowSystem {
-                        a: &a,
-                        w0: w.w0,
-                        reg: row_reg(row),
-                    };
-                    cg_row_dispatch(simd, xu, y, cols, c, weighted, sys, steps, scratch);
-                },
-            );
+            cg_side(x, y, f, conf, &a, w, steps, f >= BLOCK_MIN_FACTORS);
             Ok(())
         }
         Solver::Cholesky => x.par_chunks_mut(f).enumerate().try_for_each_init(
@@ -135,6 +98,57 @@ pub(crate) fn solve_side(
                     .map_err(|NotPd| AlsError::NotPositiveDefinite { side, row })
             },
         ),
+    }
+}
+
+/// The conjugate-gradient half-iteration on the shared matrix `a` (from
+/// [`regularized_gram`]): in blocks of [`CG_BLOCK_ROWS`] consecutive rows when `blocked`, else
+/// one row at a time. Both do the same steps per row; only the summation order of `a`'s
+/// products differs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn cg_side(
+    x: &mut [f32],
+    y: &[f32],
+    f: usize,
+    conf: &Side,
+    a: &[f32],
+    w: Weights,
+    steps: usize,
+    blocked: bool,
+) {
+    let row_reg = |row: usize| w.row_reg(conf.row_len(row), conf.n_cols);
+    let simd = Simd::detect();
+    if blocked {
+        x.par_chunks_mut(CG_BLOCK_ROWS * f)
+            .enumerate()
+            .for_each_init(
+                || BlockScratch::new(f),
+                |scratch, (block, xb)| {
+                    let sys = BlockSystem {
+                        y,
+                        side: conf,
+                        a,
+                        w0: w.w0,
+                        row_reg: &row_reg,
+                    };
+                    cg_block_dispatch(simd, xb, block * CG_BLOCK_ROWS, sys, steps, scratch);
+                },
+            );
+    } else {
+        x.par_chunks_mut(f).enumerate().for_each_init(
+            || CgScratch::new(f),
+            |scratch, (row, xu)| {
+                let (cols, c, weighted) = conf.row(row);
+                // The next row this thread is likely to solve: warm its first factor rows.
+                prefetch_entries(y, conf.row(row + 1).0, f);
+                let sys = RowSystem {
+                    a,
+                    w0: w.w0,
+                    reg: row_reg(row),
+                };
+                cg_row_dispatch(simd, xu, y, cols, c, weighted, sys, steps, scratch);
+            },
+        );
     }
 }
 
@@ -154,154 +168,6 @@ pub(crate) fn regularized_gram(
         a[d * f + d] += regularization;
     }
     a
-}
-
-/// What one row's system shares with the others and what is its own: the matrix
-/// `a = α0·YᵀY (+ λI)`, α0, and the row's extra diagonal `reg` (0 unless λ is scaled).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RowSystem<'a> {
-    pub(crate) a: &'a [f32],
-    pub(crate) w0: f32,
-    pub(crate) reg: f32,
-}
-
-/// Per-thread buffers of the conjugate-gradient solve (allocated once per rayon job).
-pub(crate) struct CgScratch {
-    r: Vec<f32>,
-    p: Vec<f32>,
-    ap: Vec<f32>,
-}
-
-impl CgScratch {
-    pub(crate) fn new(f: usize) -> Self {
-        CgScratch {
-            r: vec![0.0; f],
-            p: vec![0.0; f],
-            ap: vec![0.0; f],
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn cg_row_dispatch(
-    simd: Simd,
-    x: &mut [f32],
-    y: &[f32],
-    cols: &[u32],
-    conf: &[f32],
-    weighted: usize,
-    sys: RowSystem,
-    steps: usize,
-    s: &mut CgScratch,
-) {
-    match simd {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Simd::Avx2Fma` is only returned by `Simd::detect` when the CPU has both.
-        Simd::Avx2Fma => unsafe { cg_row_avx2(x, y, cols, conf, weighted, sys, steps, s) },
-        _ => cg_row::<Plain>(x, y, cols, conf, weighted, sys, steps, s),
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-fn cg_row_avx2(
-    x: &mut [f32],
-    y: &[f32],
-    cols: &[u32],
-    conf: &[f32],
-    weighted: usize,
-    sys: RowSystem,
-    steps: usize,
-    s: &mut CgScratch,
-) {
-    cg_row::<super::kernels::Fused>(x, y, cols, conf, weighted, sys, steps, s)
-}
-
-/// `steps` conjugate-gradient steps on one row, warm-started from `x` (its previous factors),
-/// as `implicit`'s `_least_squares_cg`: the residual `r = b − A x` is formed without building
-/// `A`, and the loop stops early when `|r|² < 1e-20`. The first `weighted` entries may have any
-/// confidence; the rest must have `c = α0` (their `(c − α0)` terms are zero and are skipped).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-pub(crate) fn cg_row<A: Arith>(
-    x: &mut [f32],
-    y: &[f32],
-    cols: &[u32],
-    conf: &[f32],
-    weighted: usize,
-    sys: RowSystem,
-    steps: usize,
-    s: &mut CgScratch,
-) {
-    let RowSystem { a, w0, reg } = sys;
-    let f = x.len();
-    if cols.is_empty() {
-        x.fill(0.0);
-        return;
-    }
-    for &i in cols.iter().take(PREFETCH_AHEAD) {
-        prefetch_row(y, i, f);
-    }
-    let weighted = weighted.min(cols.len());
-    let (w_cols, plain_cols) = cols.split_at(weighted);
-    let w_conf = &conf[..weighted.min(conf.len())];
-    let CgScratch { r, p, ap } = s;
-    // r = b − A x = Σ_i (c_i − (c_i − α0) y_iᵀx) y_i − (α0·YᵀY + λ_u I) x
-    symv::<A>(a, x, r);
-    for v in r.iter_mut() {
-        *v = -*v;
-    }
-    if reg != 0.0 {
-        axpy::<A>(-reg, x, r);
-    }
-    for (k, (&i, &c)) in w_cols.iter().zip(w_conf).enumerate() {
-        if let Some(&ahead) = cols.get(k + PREFETCH_AHEAD) {
-            prefetch_row(y, ahead, f);
-        }
-        let yi = &y[i as usize * f..][..f];
-        let t = c - (c - w0) * dot::<A>(yi, x);
-        axpy::<A>(t, yi, r);
-    }
-    for (k, &i) in plain_cols.iter().enumerate() {
-        if let Some(&ahead) = cols.get(weighted + k + PREFETCH_AHEAD) {
-            prefetch_row(y, ahead, f);
-        }
-        // c = α0: the term is exactly α0·y_i (exactly y_i + r when α0 = 1).
-        for (rv, &yv) in r.iter_mut().zip(&y[i as usize * f..][..f]) {
-            *rv = A::madd(w0, yv, *rv);
-        }
-    }
-    p.copy_from_slice(r);
-    let mut rs_old = dot::<A>(r, r);
-    if rs_old < CG_EPS {
-        return;
-    }
-    for _ in 0..steps {
-        // ap = A p = (α0·YᵀY + λ_u I) p + Σ_i (c_i − α0)(y_iᵀp) y_i
-        symv::<A>(a, p, ap);
-        if reg != 0.0 {
-            axpy::<A>(reg, p, ap);
-        }
-        for (&i, &c) in w_cols.iter().zip(w_conf) {
-            let yi = &y[i as usize * f..][..f];
-            let t = (c - w0) * dot::<A>(yi, p);
-            axpy::<A>(t, yi, ap);
-        }
-        let alpha = rs_old / dot::<A>(p, ap);
-        axpy::<A>(alpha, p, x);
-        axpy::<A>(-alpha, ap, r);
-        let rs_new = dot::<A>(r, r);
-        if rs_new < CG_EPS {
-            break;
-        }
-        let beta = rs_new / rs_old;
-        for (pv, &rv) in p.iter_mut().zip(r.iter()) {
-            *pv = A::madd(beta, *pv, rv);
-        }
-        rs_old = rs_new;
-    }
 }
 
 /// The system was not positive definite.

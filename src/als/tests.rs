@@ -1,14 +1,24 @@
 //! Fit-level tests, part 1: reconstruction, the checkerboard contract and solver agreement.
 //! Shared helpers live here; part 2 is `tests_fit.rs`.
 
+use super::cg::{CgScratch, cg_row};
 use super::kernels::Plain;
-use super::solver::{CgScratch, CholScratch, RowSystem, cg_row, cholesky_row, regularized_gram};
+use super::solver::{CholScratch, RowSystem, cholesky_row, regularized_gram};
 use super::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub(super) fn fit_all(m: &Csr, p: &AlsParams) -> AlsModel {
     fit(m, p, init(m.n_rows, m.n_cols, p), &mut |_, _| Ok(())).expect("fit succeeds")
+}
+
+/// `fit_all` on a rayon pool of `threads` threads.
+pub(super) fn fit_with_threads(threads: usize, m: &Csr, p: &AlsParams) -> AlsModel {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
+        .install(|| fit_all(m, p))
 }
 
 pub(super) fn dense(m: &Csr) -> Vec<Vec<f32>> {

@@ -2,20 +2,14 @@
 
 use super::side::Side;
 use super::solver::{Weights, loss};
-use super::tests::{dense, fit_all, params, predict, random_matrix};
+use super::tests::{dense, fit_all, fit_with_threads, params, predict, random_matrix};
 use super::*;
 
 #[test]
 fn same_seed_gives_identical_factors_for_any_thread_count() {
     let m = random_matrix(300, 200, 0.05, 3);
     let p = params(16, 0.01, 4, Solver::Cg { steps: 3 });
-    let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("thread pool")
-            .install(|| fit_all(&m, &p))
-    };
+    let run = |threads: usize| fit_with_threads(threads, &m, &p);
     let one = run(1);
     let two = run(2);
     assert_eq!(one, two);
@@ -32,17 +26,9 @@ fn same_seed_gives_identical_factors_for_any_thread_count() {
         solver: Solver::Cholesky,
         ..p
     };
-    let c1 = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .expect("pool");
-    let c2 = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .expect("pool");
     assert_eq!(
-        c1.install(|| fit_all(&m, &chol)),
-        c2.install(|| fit_all(&m, &chol))
+        fit_with_threads(1, &m, &chol),
+        fit_with_threads(2, &m, &chol)
     );
 }
 

@@ -3,11 +3,11 @@
 //! bit for bit the one before these settings existed: a verbatim reference of that solver is
 //! kept here to compare against.
 
+use super::cg::{CgScratch, cg_row};
 use super::kernels::{Arith, Fused, Plain, Simd, axpy, dot, gram, symv};
 use super::side::Side;
 use super::solver::{
-    CgScratch, CholScratch, RowSystem, Weights, cg_row, cholesky_row, cholesky_solve_lower, loss,
-    regularized_gram,
+    CholScratch, RowSystem, Weights, cholesky_row, cholesky_solve_lower, loss, regularized_gram,
 };
 use super::tests::{dense, fit_all, params, predict, random_matrix};
 use super::*;
