@@ -70,12 +70,13 @@ if [ -n "${ALS_LARGE_CSV:-}" ]; then # e.g. a 10M-row user,item,timestamp,weight
   printf 'name = "large"\n[data]\npath = "%s"\nweight = "weight"\n[als]\nconfidence = "linear"\n' "$ALS_LARGE_CSV" > "$OUT/large.toml"
   als large "$OUT/large.toml" --dataset csv --input "$ALS_LARGE_CSV"
 fi
-# ALS at 256 and 1024 factors on ALS_WIDE_CSV (e.g. 1 M interactions: benches/als_1m.py), equal
-# settings (linear confidence, alpha 1, reg 0.01, CG 3 steps), seconds per iteration.
+# ALS at 64, 256 and 1024 factors on ALS_WIDE_CSV (e.g. 1 M interactions: benches/als_1m.py),
+# equal settings (linear confidence, alpha 1, reg 0.01, CG 3 steps), seconds per iteration. 64 is
+# clickrec's one-row CG, 256 and 1024 its blocked CG (from 96 factors on, src/als/cg.rs).
 if [ -n "${ALS_WIDE_CSV:-}" ]; then
   printf 'name = "wide"\n[data]\npath = "%s"\nweight = "weight"\n[popularity]\nenabled = false\n[als]\nconfidence = "linear"\n' "$ALS_WIDE_CSV" > "$OUT/wide.toml"
-  for f in 256 1024; do
-    it=$([ "$f" = 1024 ] && echo 2 || echo 5)
+  for f in 64 256 1024; do
+    it=$(case $f in 64) echo 15 ;; 1024) echo 2 ;; *) echo 5 ;; esac)
     peer=$(cd "$PEERS" && "$PY" als_implicit.py --dataset csv --input "$ALS_WIDE_CSV" --factors "$f" --iterations "$it" --repeats 1 --threads 2 2>/dev/null | tail -1)
     m=$(ours "$OUT/wide.toml" --set als.factors="$f" --set als.iterations="$it")
     "$PY" - "$m" "$peer" "$f" <<'PY'
