@@ -430,6 +430,24 @@ fn exports_keep_large_arrays_in_binary_files_and_refuse_old_formats() {
         (e["hr_at_k"].as_f64().unwrap() - run).abs() < 1e-12,
         "{e} vs {run}"
     );
+    // The text form prints every cutoff of eval.k.
+    let ev = s.run(&[
+        "eval",
+        "artifacts/t",
+        "c.toml",
+        "--model",
+        "popularity",
+        "--set",
+        "eval.k=[3, 5]",
+    ]);
+    ev.ok();
+    assert!(
+        ev.stdout.contains("HR@3 ")
+            && ev.stdout.contains("  @3: HR ")
+            && ev.stdout.contains("  @5: HR "),
+        "{}",
+        ev.stdout
+    );
 
     // Old formats: a clear message, exit code 2.
     s.write(

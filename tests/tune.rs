@@ -269,3 +269,40 @@ fn bad_spaces_are_config_errors_naming_the_key() {
     s.write("c.toml", "name = \"t\"\n[data]\npath = \"a.csv\"\n");
     s.run(&["tune", "c.toml"]).fails_with(&["[tune]"]);
 }
+
+/// `inf` (no recency decay) survives the round trip through metrics.json and best.toml even
+/// when the base config decays: the tuned run and best.toml fit without decay.
+#[test]
+fn an_infinite_half_life_is_chosen_and_written_back_as_inf() {
+    let s = Sandbox::new();
+    s.write("a.csv", log(60, 5, 3).0);
+    let c = cfg("", "\"als.half_life_days\" = [inf]")
+        .replace("iterations = 3\n", "iterations = 3\nhalf_life_days = 0.5\n");
+    s.write("c.toml", &c);
+    s.run(&["tune", "c.toml", "-q"]).ok();
+    let m = json(&s, "artifacts/t/metrics.json");
+    assert_eq!(m["tuning"]["best"]["params"]["als.half_life_days"], "inf");
+    let csv = read(&s, "artifacts/t/tuning.csv");
+    assert!(csv.lines().nth(1).unwrap().contains(",inf,"), "{csv}");
+    let best = read(&s, "artifacts/t/best.toml");
+    assert!(best.contains("half_life_days = inf"), "{best}");
+    // The tuned run equals a plain fit without the key; the base config's decay differs.
+    s.write(
+        "plain.toml",
+        c.replace("half_life_days = 0.5\n", "")
+            .replace("name = \"t\"", "name = \"p\""),
+    );
+    s.write("decayed.toml", c.replace("name = \"t\"", "name = \"d\""));
+    s.run(&["train", "plain.toml", "-q"]).ok();
+    s.run(&["train", "decayed.toml", "-q"]).ok();
+    let plain = json(&s, "artifacts/p/metrics.json");
+    let decayed = json(&s, "artifacts/d/metrics.json");
+    assert_eq!(
+        m["models"]["als"]["ndcg_at_k"],
+        plain["models"]["als"]["ndcg_at_k"]
+    );
+    assert_ne!(
+        decayed["models"]["als"]["ndcg_at_k"],
+        plain["models"]["als"]["ndcg_at_k"]
+    );
+}

@@ -1,4 +1,6 @@
 //! `--set key=value`: dotted keys into the TOML tree; values parse as TOML, else as a string.
+//! Keys follow TOML's dotted-key syntax, so a quoted segment may hold dots:
+//! `--set 'tune.space."als.factors"=[64, 128]'`.
 
 use super::ConfigError;
 
@@ -7,15 +9,48 @@ pub fn apply(tree: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
     let bad = || ConfigError::BadOverride {
         arg: arg.to_string(),
     };
-    let (key, value) = arg.split_once('=').ok_or_else(bad)?;
-    let parts: Vec<&str> = key.trim().split('.').map(str::trim).collect();
-    if parts.iter().any(|p| p.is_empty()) {
-        return Err(bad());
-    }
+    let (key, value) = split_key_value(arg).ok_or_else(bad)?;
+    let parts = key_parts(key).ok_or_else(bad)?;
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     set(tree, &parts, parse_value(value.trim())).map_err(|key| ConfigError::OverrideNotTable {
         arg: arg.to_string(),
         key,
     })
+}
+
+/// Splits `key=value` at the first `=` outside a quoted key segment.
+fn split_key_value(arg: &str) -> Option<(&str, &str)> {
+    let mut quote = None;
+    for (i, ch) in arg.char_indices() {
+        match (quote, ch) {
+            (None, '"' | '\'') => quote = Some(ch),
+            (Some(q), c) if c == q => quote = None,
+            (None, '=') => return Some((&arg[..i], &arg[i + 1..])),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The segments of a dotted key: parsed as a TOML key (quoted segments keep their dots), or,
+/// when it is not valid TOML (e.g. an event name with a space), split at every dot. `None` when a
+/// segment is empty.
+fn key_parts(key: &str) -> Option<Vec<String>> {
+    let key = key.trim();
+    if let Ok(doc) = toml::from_str::<toml::Table>(&format!("{key} = 0")) {
+        let mut parts = Vec::new();
+        let mut table = &doc;
+        loop {
+            let (k, v) = table.iter().next()?;
+            parts.push(k.clone());
+            match v {
+                toml::Value::Table(t) if table.len() == 1 => table = t,
+                _ => return Some(parts),
+            }
+        }
+    }
+    let parts: Vec<String> = key.split('.').map(|p| p.trim().to_string()).collect();
+    (!parts.iter().any(String::is_empty)).then_some(parts)
 }
 
 /// Set the dotted key `parts` to `value`, creating tables on the way. Errors with the dotted
@@ -61,6 +96,23 @@ mod tests {
         assert_eq!(t["eval"]["k"].as_integer(), Some(5));
         assert_eq!(t["ncf"]["hidden"].as_array().map(|a| a.len()), Some(2));
         assert_eq!(t["data"]["path"].as_str(), Some("clicks.csv"));
+    }
+
+    #[test]
+    fn quoted_segments_keep_their_dots() {
+        let mut t: toml::Table = toml::from_str("[tune.space]\n\"als.factors\" = [64]\n").unwrap();
+        apply(&mut t, "tune.space.\"als.factors\"=[64, 128]").unwrap();
+        apply(&mut t, "tune.space.'als.alpha'=[1.0]").unwrap();
+        let space = t["tune"]["space"].as_table().unwrap();
+        assert_eq!(space["als.factors"].as_array().map(|a| a.len()), Some(2));
+        assert_eq!(space["als.alpha"].as_array().map(|a| a.len()), Some(1));
+        assert_eq!(space.len(), 2, "{space:?}");
+        // A key TOML cannot parse (a space in an event name) still splits at its dots.
+        apply(&mut t, "data.event_weights.COMMENT CREATED=5.0").unwrap();
+        assert_eq!(
+            t["data"]["event_weights"]["COMMENT CREATED"].as_float(),
+            Some(5.0)
+        );
     }
 
     #[test]

@@ -133,10 +133,16 @@ fn positives(ds: &Dataset) -> (Vec<u32>, Vec<Vec<u32>>) {
     }
 }
 
-/// Score every item once per eval user (in parallel) and derive what is asked: the full-ranking
-/// top `k_max` (candidates are all train items minus the user's train items) and/or the sampled
-/// 1 + N draw (each positive against N distinct unseen items; one RNG stream per user, so the
-/// draw does not depend on the thread count).
+/// Scores held per block of users in [`user_pass`] (32 users of a 250 k-item catalogue).
+const BLOCK_SCORES: usize = 8 << 20;
+/// Users per block at most: enough for the matrix products of factor models to be compute-bound.
+const BLOCK_USERS: usize = 32;
+
+/// Score every item once per eval user and derive what is asked: the full-ranking top `k_max`
+/// (candidates are all train items minus the user's train items) and/or the sampled 1 + N draw
+/// (each positive against N distinct unseen items; one RNG stream per user, so the draw does not
+/// depend on the thread count). Users are scored in blocks ([`Recommender::score_items_block`]),
+/// blocks run in parallel, results come in user order.
 fn user_pass(
     model: &dyn Recommender,
     ds: &Dataset,
@@ -149,35 +155,46 @@ fn user_pass(
     let n = ds.n_items();
     let ks = s.cutoffs();
     let k_max = s.k_max();
-    users
-        .par_iter()
-        .zip(items.par_iter())
+    let block = (BLOCK_SCORES / n.max(1)).clamp(1, BLOCK_USERS);
+    let one =
+        |u: u32, test: &[u32], row: &[f32], taken: &mut [bool]| -> Result<UserPass, EvalError> {
+            let seen = ds.seen(u);
+            let top = if full {
+                let top = metrics::top_k_excluding(row, seen, k_max)?;
+                let ranks = ks
+                    .iter()
+                    .map(|&k| metrics::user_topk_metrics(&top[..k.min(top.len())], test, k))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some((ranks, top))
+            } else {
+                None
+            };
+            let sampled = if !want_sampled {
+                SampledPass::default()
+            } else if let Some(c) = &s.candidates {
+                fixed_ranks(u, test, row, c)?
+            } else {
+                drawn_ranks(u, test, row, seen, taken, s)?
+            };
+            Ok(UserPass { top, sampled })
+        };
+    let blocks: Vec<Vec<UserPass>> = users
+        .par_chunks(block)
+        .zip(items.par_chunks(block))
         .map_init(
-            || (vec![0f32; n], vec![false; n]),
-            |(buf, taken), (&u, test)| -> Result<UserPass, EvalError> {
-                model.score_items(u, buf)?;
-                let seen = ds.seen(u);
-                let top = if full {
-                    let top = metrics::top_k_excluding(buf, seen, k_max)?;
-                    let ranks = ks
-                        .iter()
-                        .map(|&k| metrics::user_topk_metrics(&top[..k.min(top.len())], test, k))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Some((ranks, top))
-                } else {
-                    None
-                };
-                let sampled = if !want_sampled {
-                    SampledPass::default()
-                } else if let Some(c) = &s.candidates {
-                    fixed_ranks(u, test, buf, c)?
-                } else {
-                    drawn_ranks(u, test, buf, seen, taken, s)?
-                };
-                Ok(UserPass { top, sampled })
+            || (vec![0f32; block * n], vec![false; n]),
+            |(buf, taken), (us, tests)| -> Result<Vec<UserPass>, EvalError> {
+                let scores = &mut buf[..us.len() * n];
+                model.score_items_block(us, scores)?;
+                us.iter()
+                    .zip(tests)
+                    .enumerate()
+                    .map(|(r, (&u, test))| one(u, test, &scores[r * n..(r + 1) * n], taken))
+                    .collect()
             },
         )
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(blocks.into_iter().flatten().collect())
 }
 
 /// Full-ranking means and coverage at each cutoff, the per-user rows and the per-group hit rate

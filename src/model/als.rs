@@ -53,6 +53,17 @@ impl Recommender for AlsRecommender {
         self.model.score_all(user, out);
         Ok(())
     }
+    fn score_items_block(&self, users: &[u32], out: &mut [f32]) -> Result<(), ModelError> {
+        let n = self.model.n_items;
+        if out.len() != users.len() * n || users.iter().any(|&u| u as usize >= self.model.n_users) {
+            return Err(ModelError::Scoring {
+                model: "als".into(),
+                message: format!("a user of {users:?} or the item count is out of range"),
+            });
+        }
+        self.model.score_block(users, out);
+        Ok(())
+    }
 }
 
 /// The `[als]` table as solver parameters (`seed` defaults to the run seed).

@@ -30,4 +30,16 @@ pub trait Recommender: Send + Sync {
 
     /// The score of every item for `user`, written into `out` (`out.len()` = number of items).
     fn score_items(&self, user: u32, out: &mut [f32]) -> Result<(), ModelError>;
+
+    /// The scores of every item for each of `users`, user after user (`out.len()` = users ×
+    /// items). Full-ranking evaluation scores users in blocks through this; models with factor
+    /// matrices override it with one matrix product per block (the same scores up to f32
+    /// rounding), the default calls [`Recommender::score_items`] per user.
+    fn score_items_block(&self, users: &[u32], out: &mut [f32]) -> Result<(), ModelError> {
+        let n = out.len() / users.len().max(1);
+        for (&u, row) in users.iter().zip(out.chunks_mut(n.max(1))) {
+            self.score_items(u, row)?;
+        }
+        Ok(())
+    }
 }

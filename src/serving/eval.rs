@@ -153,6 +153,19 @@ pub fn eval(
             m.ranking,
             m.ranked_users
         );
+        // Every cutoff of `eval.k` (the line above is the first one's).
+        for (k, a) in &m.at_k {
+            println!(
+                "  @{k}: HR {:.4}  NDCG {:.4}  P {:.4}  recall {:.4}  MRR {:.4}  MAP {:.4}  coverage {}",
+                a.hr,
+                a.ndcg,
+                a.precision,
+                a.recall,
+                a.mrr,
+                a.map,
+                f(a.coverage)
+            );
+        }
         for n in &m.notes {
             println!("note: {n}");
         }

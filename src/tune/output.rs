@@ -39,7 +39,16 @@ fn best_tree(base: &toml::Table, t: &Tuning) -> toml::Table {
     let mut tree = base.clone();
     for b in t.per_model.values() {
         for (key, v) in &b.params {
-            if let Ok(v) = serde_json::from_value::<toml::Value>(v.clone()) {
+            // `inf` / `nan` arrive as strings (see `toml_text_to_json`).
+            let v = match v.as_str() {
+                Some(t @ ("inf" | "+inf" | "-inf" | "nan" | "+nan" | "-nan")) => {
+                    toml::from_str::<toml::Table>(&format!("v = {t}"))
+                        .ok()
+                        .and_then(|mut tb| tb.remove("v"))
+                }
+                _ => serde_json::from_value::<toml::Value>(v.clone()).ok(),
+            };
+            if let Some(v) = v {
                 let parts: Vec<&str> = key.split('.').collect();
                 let _ = config::set_key(&mut tree, &parts, v);
             }
