@@ -245,10 +245,10 @@ pub(crate) fn cg_row<A: Arith>(
 }
 
 /// Rows per block of the blocked solve: enough that the block product is bound by arithmetic
-/// rather than by reading the f × f matrix. 32, 64 and 128 timed the same at 256 and 1024
-/// factors on the 1 M-interaction bench (benches/peers.sh); 64 keeps a block's buffers
-/// (3 · 64 · f floats, 768 KB at f = 1024) within a core's L2.
-pub(crate) const CG_BLOCK_ROWS: usize = 64;
+/// rather than by reading the f × f matrix. On the 1 M-interaction bench (benches/peers.sh)
+/// 256 beat 128 and 64 at 1024 factors (2.3 vs 2.5 and 2.9 s/it) and tied at 256 factors; a
+/// block's buffers are 3 · 256 · f floats (3 MB at f = 1024).
+pub(crate) const CG_BLOCK_ROWS: usize = 256;
 
 /// From this many factors on, rows are solved in blocks ([`cg_block`]); below, one at a time
 /// ([`cg_row`]). Measured on the 1 M-interaction bench with 2 threads: at 64 factors the two
