@@ -248,6 +248,17 @@ pub(crate) mod tests {
         }
     }
 
+    /// The dataset of (user, item, timestamp) rows split leave-last-out (the latest row of
+    /// each user with at least 2 rows is test), for tests of the models and metrics.
+    pub(crate) fn leave_last_out_dataset(rows: &[(i64, i64, i64)]) -> crate::dataset::Dataset {
+        let mut x = frame(rows);
+        let all: Vec<usize> = (0..x.len()).collect();
+        let s = split(&x, &all, &rule(SplitMethod::LeaveLastOut, true));
+        crate::dataset::build(&mut x, &s, None, None, false)
+            .expect("a dataset of plain rows")
+            .0
+    }
+
     fn rule(method: SplitMethod, drop_seen: bool) -> SplitRule {
         SplitRule {
             method,

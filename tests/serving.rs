@@ -8,10 +8,20 @@ use crate::common::{Sandbox, config};
 /// An implicit run (all three models) on a generated DeskDrop-like log, with its train split
 /// written to `split/train.csv`.
 fn trained() -> Sandbox {
+    trained_on(
+        ["150", "90", "5000", "5", "3"],
+        "[ncf]\nepochs = 1\n[als]\nfactors = 6\niterations = 3\nalpha = 2.0\nregularization = 0.05\nconfidence = \"hu\"\n",
+    )
+}
+
+/// A run of the models in `models` (config tables) on a generated events log of
+/// `[users, items, rows, days, seed]`, with its train split written to `split/train.csv`.
+fn trained_on(log: [&str; 5], models: &str) -> Sandbox {
     let s = Sandbox::new();
+    let [users, items, rows, days, seed] = log;
     s.run(&[
-        "generate", "--kind", "events", "--users", "150", "--items", "90", "--rows", "5000",
-        "--days", "5", "--seed", "3", "-o", "ev.csv",
+        "generate", "--kind", "events", "--users", users, "--items", items, "--rows", rows,
+        "--days", days, "--seed", seed, "-o", "ev.csv",
     ])
     .ok();
     s.write(
@@ -19,7 +29,7 @@ fn trained() -> Sandbox {
         config(
             "path = \"ev.csv\"\nuser = \"personId\"\nitem = \"contentId\"\nevent = \"eventType\"\n\
              [data.event_weights]\nVIEW = 1.0\nLIKE = 2.0\nBOOKMARK = 3.0\nFOLLOW = 4.0\n\"COMMENT CREATED\" = 5.0",
-            "[ncf]\nepochs = 1\n[als]\nfactors = 6\niterations = 3\nalpha = 2.0\nregularization = 0.05\nconfidence = \"hu\"\n",
+            models,
         ),
     );
     s.run(&["train", "c.toml", "-q"]).ok();
@@ -485,22 +495,10 @@ fn exports_keep_large_arrays_in_binary_files_and_refuse_old_formats() {
 #[test]
 fn recency_weighted_als_folds_in_with_the_models_decay() {
     use clickrec::serving::{foldin, modeldir::Kind, served::Served};
-    let s = Sandbox::new();
-    s.run(&[
-        "generate", "--kind", "events", "--users", "120", "--items", "80", "--rows", "4000",
-        "--days", "6", "--seed", "5", "-o", "ev.csv",
-    ])
-    .ok();
-    s.write(
-        "c.toml",
-        config(
-            "path = \"ev.csv\"\nuser = \"personId\"\nitem = \"contentId\"\nevent = \"eventType\"\n\
-             [data.event_weights]\nVIEW = 1.0\nLIKE = 2.0\nBOOKMARK = 3.0\nFOLLOW = 4.0\n\"COMMENT CREATED\" = 5.0",
-            "[popularity]\nhalf_life_days = 1.5\n[als]\nfactors = 5\niterations = 3\nhalf_life_days = 1.5\n",
-        ),
+    let s = trained_on(
+        ["120", "80", "4000", "6", "5"],
+        "[popularity]\nhalf_life_days = 1.5\n[als]\nfactors = 5\niterations = 3\nhalf_life_days = 1.5\n",
     );
-    s.run(&["train", "c.toml", "-q"]).ok();
-    s.run(&["data", "c.toml", "--write-split", "split"]).ok();
     let text = std::fs::read_to_string(s.path("split/train.csv")).unwrap();
     let rows: Vec<(String, String, i64, f64)> = text
         .lines()

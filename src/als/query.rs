@@ -10,9 +10,6 @@ use rayon::prelude::*;
 const PARALLEL_SCORE_MIN: usize = 1 << 20;
 /// Items per parallel task in `score_all`.
 const SCORE_CHUNK: usize = 4096;
-/// matrixmultiply runs a product on its own threads once `(m + n)·k` reaches 2^15; the tiles of
-/// `score_block` stay below that, since the caller already runs one block per core.
-const SERIAL_GEMM_LIMIT: usize = 1 << 15;
 
 impl AlsModel {
     fn user_row(&self, user: u32) -> Option<&[f32]> {
@@ -48,9 +45,10 @@ impl AlsModel {
 
     /// Scores of several users against every item, user after user: row `r` of `out`
     /// (`users.len() × n_items`, row-major) is `score_all(users[r])`, up to f32 rounding. One
-    /// matrix product per tile of items instead of one pass over the item factors per user: at
+    /// matrix product for the block instead of one pass over the item factors per user: at
     /// 40 k items × 128 factors the item matrix (20 MB) no longer fits in cache, and the per-user
-    /// pass is bound by memory bandwidth. Single-threaded; rows of out-of-range users are NaN.
+    /// pass is bound by memory bandwidth. Runs on the calling thread (the `gemm` crate without
+    /// parallelism, as `kernels::symm_rows`); rows of out-of-range users are NaN.
     pub fn score_block(&self, users: &[u32], out: &mut [f32]) {
         let (f, n) = (self.factors, self.n_items);
         assert_eq!(
@@ -80,34 +78,34 @@ impl AlsModel {
             }
         }
         let m = users.len();
-        let tile = ((SERIAL_GEMM_LIMIT - 1) / f).saturating_sub(m).max(16);
-        let mut t0 = 0;
-        while t0 < n {
-            let tl = tile.min(n - t0);
-            // SAFETY: A = q, m × f row-major; B = the tile's item factors transposed, f × tl
-            // (element (d, j) at item_factors[(t0 + j)·f + d]: row stride 1, column stride f);
-            // C = out's columns t0..t0 + tl of the m × n row-major matrix (row stride n). Reads
-            // stay inside `q` (m·f) and `item_factors` (t0 + tl ≤ n rows), writes inside `out`
-            // ((m − 1)·n + t0 + tl ≤ m·n).
-            unsafe {
-                matrixmultiply::sgemm(
-                    m,
-                    f,
-                    tl,
-                    1.0,
-                    q.as_ptr(),
-                    f as isize,
-                    1,
-                    self.item_factors[t0 * f..].as_ptr(),
-                    1,
-                    f as isize,
-                    0.0,
-                    out[t0..].as_mut_ptr(),
-                    n as isize,
-                    1,
-                );
-            }
-            t0 += tl;
+        // SAFETY: dst (`out`) is m × n row-major (column stride 1, row stride n); lhs (`q`) is
+        // m × f row-major; rhs is the item factors transposed, f × n: element (d, j) at
+        // item_factors[j·f + d] (column stride f, row stride 1). Reads stay inside `q` (m·f
+        // values) and `item_factors` (n·f, checked above), writes inside `out` (m·n, asserted).
+        // `read_dst = false`: out ← 1·Q·Yᵀ. `Parallelism::None`: the caller runs one block per
+        // core, and the summation order is fixed for a shape and CPU.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                f,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                q.as_ptr(),
+                1,
+                f as isize,
+                self.item_factors.as_ptr(),
+                f as isize,
+                1,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
         }
     }
 

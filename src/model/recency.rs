@@ -84,27 +84,13 @@ mod tests {
     /// Train rows (user, item, day): (1, 10, 0), (1, 11, 1), (2, 10, 2); the newest is day 2.
     /// With a 1-day half-life they count 1/4, 1/2 and 1.
     fn dataset() -> crate::dataset::Dataset {
-        use crate::config::SplitMethod;
-        use crate::split::{SplitRule, split, tests::frame};
-        let mut x = frame(&[
+        crate::split::tests::leave_last_out_dataset(&[
             (1, 10, 0),
             (1, 11, DAY),
             (1, 12, 2 * DAY),
             (2, 10, 2 * DAY),
             (2, 11, 3 * DAY),
-        ]);
-        let rows: Vec<usize> = (0..x.len()).collect();
-        let rule = SplitRule {
-            method: SplitMethod::LeaveLastOut,
-            days: 1,
-            test_fraction: 0.1,
-            seed: 1,
-            drop_seen: true,
-        };
-        let s = split(&x, &rows, &rule);
-        crate::dataset::build(&mut x, &s, None, None, false)
-            .unwrap()
-            .0
+        ])
     }
 
     #[test]

@@ -4,16 +4,16 @@
 use std::path::Path;
 
 use super::*;
-use crate::config::{RankingMode, SplitMethod};
+use crate::config::RankingMode;
 use crate::eval::{EvalSettings, evaluate};
 use crate::metrics::ThresholdRule;
 use crate::model::popularity::Popularity;
-use crate::split::{SplitRule, split, tests::frame};
+use crate::split::tests::leave_last_out_dataset;
 
 /// Leave-last-out over 3 users. Train: u1 {16, 10, 11}, u2 {12, 11, 13}, u3 {14, 15};
 /// test: u1 {12}, u2 {14}, u3 {16}. Train counts: item 11 twice, every other item once.
 fn dataset() -> Dataset {
-    let mut x = frame(&[
+    leave_last_out_dataset(&[
         (1, 16, 0),
         (1, 10, 1),
         (1, 11, 2),
@@ -25,19 +25,7 @@ fn dataset() -> Dataset {
         (3, 14, 0),
         (3, 15, 1),
         (3, 16, 2),
-    ]);
-    let rows: Vec<usize> = (0..x.len()).collect();
-    let rule = SplitRule {
-        method: SplitMethod::LeaveLastOut,
-        days: 1,
-        test_fraction: 0.1,
-        seed: 1,
-        drop_seen: true,
-    };
-    let s = split(&x, &rows, &rule);
-    crate::dataset::build(&mut x, &s, None, None, false)
-        .unwrap()
-        .0
+    ])
 }
 
 /// Raw ids of the negatives of the pair (user, item) given as raw ids.
