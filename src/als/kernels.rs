@@ -138,13 +138,58 @@ fn symv_block<A: Arith, const N: usize>(
     col
 }
 
+/// A strided f32 matrix operand of [`gemm_serial`]: its first element, column stride and row
+/// stride (in elements).
+pub(crate) type Strided<P> = (P, isize, isize);
+
+/// dst (m × n) ← lhs (m × k) · rhs (k × n), on the calling thread only (the `gemm` crate with
+/// `Parallelism::None`; `matrixmultiply` cannot be held to one thread per call, since
+/// burn-ndarray turns its threading on), so it is safe inside a rayon task and its summation
+/// order is fixed for a given shape and CPU. `read_dst = false`: dst is overwritten.
+///
+/// # Safety
+/// Every element the strides address, `m × k` of lhs, `k × n` of rhs and `m × n` of dst, must
+/// lie inside its allocation, and dst must not overlap the inputs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_serial(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: Strided<*mut f32>,
+    lhs: Strided<*const f32>,
+    rhs: Strided<*const f32>,
+) {
+    // SAFETY: the caller's contract above is gemm's.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.0,
+            dst.1,
+            dst.2,
+            false,
+            lhs.0,
+            lhs.1,
+            lhs.2,
+            rhs.0,
+            rhs.1,
+            rhs.2,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
 /// out ← P·M for a row-major `rows × f` block `p` and a symmetric f × f matrix `m` (row-major),
 /// so row b of `out` is M·p_b, what [`symv`] computes for one row. One matrix product reads M
 /// once for the whole block where `rows` symv calls read it `rows` times: at large f (M of
-/// megabytes) that turns a memory-bound loop into a compute-bound one. Runs on the calling
-/// thread only (the `gemm` crate with `Parallelism::None`; `matrixmultiply` cannot be held to
-/// one thread per call), so it is safe inside a rayon task, and its summation order is fixed
-/// for a given shape and CPU.
+/// megabytes) that turns a memory-bound loop into a compute-bound one. Single-threaded
+/// ([`gemm_serial`]).
 pub(crate) fn symm_rows(m: &[f32], p: &[f32], out: &mut [f32], rows: usize, f: usize) {
     assert!(
         m.len() == f * f && p.len() >= rows * f && out.len() >= rows * f,
@@ -161,26 +206,13 @@ pub(crate) fn symm_rows(m: &[f32], p: &[f32], out: &mut [f32], rows: usize, f: u
     // Every read stays inside `p` and `m` and every write inside `out`, whose lengths are
     // checked above. `read_dst = false`: out ← 1·M·Pᵀ.
     unsafe {
-        gemm::gemm(
+        gemm_serial(
             f,
             rows,
             f,
-            out.as_mut_ptr(),
-            f as isize,
-            1,
-            false,
-            m.as_ptr(),
-            f as isize,
-            1,
-            p.as_ptr(),
-            f as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
+            (out.as_mut_ptr(), f as isize, 1),
+            (m.as_ptr(), f as isize, 1),
+            (p.as_ptr(), f as isize, 1),
         );
     }
 }

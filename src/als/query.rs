@@ -1,6 +1,6 @@
 //! Scoring, top-k recommendation, item similarity and fold-in of new users.
 
-use super::kernels::{Arith, Simd, dot};
+use super::kernels::{Arith, Simd, dot, gemm_serial};
 use super::solver::{CholScratch, RowSystem, Weights, cholesky_row, regularized_gram};
 use super::topk::top_k;
 use super::{AlsError, AlsModel, AlsParams, Csr};
@@ -47,8 +47,8 @@ impl AlsModel {
     /// (`users.len() × n_items`, row-major) is `score_all(users[r])`, up to f32 rounding. One
     /// matrix product for the block instead of one pass over the item factors per user: at
     /// 40 k items × 128 factors the item matrix (20 MB) no longer fits in cache, and the per-user
-    /// pass is bound by memory bandwidth. Runs on the calling thread (the `gemm` crate without
-    /// parallelism, as `kernels::symm_rows`); rows of out-of-range users are NaN.
+    /// pass is bound by memory bandwidth. Runs on the calling thread ([`gemm_serial`]); rows of
+    /// out-of-range users are NaN.
     pub fn score_block(&self, users: &[u32], out: &mut [f32]) {
         let (f, n) = (self.factors, self.n_items);
         assert_eq!(
@@ -82,29 +82,15 @@ impl AlsModel {
         // m × f row-major; rhs is the item factors transposed, f × n: element (d, j) at
         // item_factors[j·f + d] (column stride f, row stride 1). Reads stay inside `q` (m·f
         // values) and `item_factors` (n·f, checked above), writes inside `out` (m·n, asserted).
-        // `read_dst = false`: out ← 1·Q·Yᵀ. `Parallelism::None`: the caller runs one block per
-        // core, and the summation order is fixed for a shape and CPU.
+        // out ← Q·Yᵀ on this thread: the caller runs one block per core.
         unsafe {
-            gemm::gemm(
+            gemm_serial(
                 m,
                 n,
                 f,
-                out.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                q.as_ptr(),
-                1,
-                f as isize,
-                self.item_factors.as_ptr(),
-                f as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
+                (out.as_mut_ptr(), 1, n as isize),
+                (q.as_ptr(), 1, f as isize),
+                (self.item_factors.as_ptr(), f as isize, 1),
             );
         }
     }

@@ -12,7 +12,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use error::ConfigError;
-pub use overrides::set as set_key;
+pub use overrides::{parse_value, set as set_key};
 pub use raw::*;
 pub use raw_tune::{RawTune, TuneMethod, TuneModels, TuneValidation};
 pub use validate::validate;

@@ -38,16 +38,15 @@ fn split_key_value(arg: &str) -> Option<(&str, &str)> {
 fn key_parts(key: &str) -> Option<Vec<String>> {
     let key = key.trim();
     if let Ok(doc) = toml::from_str::<toml::Table>(&format!("{key} = 0")) {
-        let mut parts = Vec::new();
-        let mut table = &doc;
-        loop {
-            let (k, v) = table.iter().next()?;
+        // One key per table down to the leaf `0`.
+        let (k, mut v) = doc.iter().next()?;
+        let mut parts = vec![k.clone()];
+        while let toml::Value::Table(t) = v {
+            let (k, next) = t.iter().next()?;
             parts.push(k.clone());
-            match v {
-                toml::Value::Table(t) if table.len() == 1 => table = t,
-                _ => return Some(parts),
-            }
+            v = next;
         }
+        return Some(parts);
     }
     let parts: Vec<String> = key.split('.').map(|p| p.trim().to_string()).collect();
     (!parts.iter().any(String::is_empty)).then_some(parts)
@@ -72,8 +71,8 @@ pub fn set(tree: &mut toml::Table, parts: &[&str], value: toml::Value) -> Result
     Ok(())
 }
 
-/// `3` → integer, `[32, 16]` → array, `true` → bool, `abc` → the string "abc".
-fn parse_value(text: &str) -> toml::Value {
+/// `3` → integer, `[32, 16]` → array, `true` → bool, `inf` → float, `abc` → the string "abc".
+pub fn parse_value(text: &str) -> toml::Value {
     let doc = format!("v = {text}");
     match toml::from_str::<toml::Table>(&doc) {
         Ok(mut t) => t

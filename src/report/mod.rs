@@ -75,7 +75,8 @@ pub struct RunMetrics {
     pub timings: Timings,
 }
 
-fn fmt_opt(v: Option<f64>) -> String {
+/// A metric to 4 decimals, or – when undefined.
+pub fn fmt_opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "–".into())
 }
 

@@ -139,7 +139,7 @@ pub fn eval(
             serde_json::to_string(&m).map_err(|e| Error::Export(e.to_string()))?
         );
     } else {
-        let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "–".into());
+        let f = crate::report::fmt_opt;
         let k = m.k;
         println!(
             "{name} on {}: AUC {}  logloss {}  threshold {}  HR@{k} {:.4}  NDCG@{k} {:.4}  P@{k} {:.4} ({} ranking, {} users)",

@@ -272,14 +272,11 @@ fn best_of<'a>(
 /// A searched value as JSON; a non-finite float (`inf`: no recency decay) becomes its TOML text
 /// as a string, since JSON has no infinity (serde would write `null`, which reads back as unset).
 fn toml_text_to_json(text: &str) -> serde_json::Value {
-    toml::from_str::<toml::Table>(&format!("v = {text}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .and_then(|v| match v {
-            toml::Value::Float(f) if !f.is_finite() => None,
-            v => serde_json::to_value(v).ok(),
-        })
-        .unwrap_or_else(|| serde_json::Value::String(text.to_string()))
+    match config::parse_value(text) {
+        toml::Value::Float(f) if !f.is_finite() => None,
+        v => serde_json::to_value(v).ok(),
+    }
+    .unwrap_or_else(|| serde_json::Value::String(text.to_string()))
 }
 
 /// What every trial shares.

@@ -34,24 +34,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// `base` with the best setting of every tuned model.
-fn best_tree(base: &toml::Table, t: &Tuning) -> toml::Table {
+/// `base` with the best setting of every tuned model, read from the trials' TOML text (the
+/// JSON in `t` cannot hold `inf`).
+fn best_tree(base: &toml::Table, t: &Tuning, done: &[TrialRecord]) -> toml::Table {
     let mut tree = base.clone();
     for b in t.per_model.values() {
-        for (key, v) in &b.params {
-            // `inf` / `nan` arrive as strings (see `toml_text_to_json`).
-            let v = match v.as_str() {
-                Some(t @ ("inf" | "+inf" | "-inf" | "nan" | "+nan" | "-nan")) => {
-                    toml::from_str::<toml::Table>(&format!("v = {t}"))
-                        .ok()
-                        .and_then(|mut tb| tb.remove("v"))
-                }
-                _ => serde_json::from_value::<toml::Value>(v.clone()).ok(),
-            };
-            if let Some(v) = v {
-                let parts: Vec<&str> = key.split('.').collect();
-                let _ = config::set_key(&mut tree, &parts, v);
-            }
+        let Some(r) = done.iter().find(|r| r.trial == b.trial) else {
+            continue;
+        };
+        for (key, text) in &r.params {
+            let parts: Vec<&str> = key.split('.').collect();
+            let _ = config::set_key(&mut tree, &parts, config::parse_value(text));
         }
     }
     tree
@@ -156,7 +149,7 @@ pub(super) fn finish(
     t: &Tuning,
     opts: &TuneOptions,
 ) -> Result<(PathBuf, RunMetrics)> {
-    let tree = best_tree(base, t);
+    let tree = best_tree(base, t, done);
     let mut fcfg = config::from_tree(tree.clone(), origin, cfg.base_dir.clone())?;
     fcfg.output_dir = state.join("final");
     let train_opts = TrainOptions {
