@@ -4,7 +4,7 @@
 //! order). Features are scaled with parameters fit on the train part only.
 
 use crate::data::side::SideTable;
-use crate::data::{DataError, IdMap, Interactions};
+use crate::data::{DataError, IdMap, Interactions, MAX_LEVELS, Sequence};
 use crate::features::FeatureSpec;
 use crate::split::Split;
 
@@ -16,8 +16,13 @@ pub struct Part {
     pub ts: Vec<i64>,
     pub label: Option<Vec<bool>>,
     pub weight: Vec<f32>,
-    /// Row features, row-major [len × fr].
+    /// Row features, row-major [len × fr]: the scaled numeric columns, then (when every
+    /// categorical column has at most [`MAX_LEVELS`] levels) their one-hot columns.
     pub x: Vec<f32>,
+    /// Per `[data] categorical` column, each row's level code (into [`Dataset::cat_levels`]).
+    pub cats: Vec<Vec<u32>>,
+    /// Per `[data] sequence` column, each row's level codes.
+    pub seqs: Vec<Sequence>,
 }
 
 impl Part {
@@ -45,7 +50,16 @@ pub struct Dataset {
     pub items: IdMap,
     pub train: Part,
     pub test: Part,
+    /// The given validation part (`split.valid_path`), in the same index space.
+    pub valid: Option<Part>,
     pub row_spec: FeatureSpec,
+    /// Names and sorted levels of the categorical fields (levels of the whole log: a field's
+    /// vocabulary is fit on train later, see `crate::ctr::fields`).
+    pub cat_names: Vec<String>,
+    pub cat_levels: Vec<Vec<String>>,
+    /// A categorical column left out of the one-hot columns of `x` because it has more than
+    /// [`MAX_LEVELS`] levels: (column, levels). [ncf] refuses to train then.
+    pub one_hot_skipped: Option<(String, usize)>,
     pub user_side: SideMatrix,
     pub item_side: SideMatrix,
     /// Each user's distinct train items, sorted (CSR: `seen_ptr[u]..seen_ptr[u+1]`).
@@ -100,6 +114,12 @@ fn part_columns(x: &Interactions, rows: &[usize], umap: &[u32], imap: &[u32]) ->
             .map(|l| rows.iter().map(|&r| l[r]).collect()),
         weight: rows.iter().map(|&r| x.weight[r]).collect(),
         x: Vec::new(),
+        cats: x
+            .categorical
+            .iter()
+            .map(|c| rows.iter().map(|&r| c.codes[r]).collect())
+            .collect(),
+        seqs: x.sequences.iter().map(|q| q.take(rows)).collect(),
     }
 }
 
@@ -147,6 +167,18 @@ pub fn build(
     let (imap, items) = train_index(&x.items, split.train.iter().map(|&r| x.item[r]));
     let mut train = part_columns(x, &split.train, &umap, &imap);
     let mut test = part_columns(x, &split.test, &umap, &imap);
+    let mut valid = (x.given_valid.is_some()).then(|| part_columns(x, &split.valid, &umap, &imap));
+    let cat_names: Vec<String> = x.categorical.iter().map(|c| c.name.clone()).collect();
+    let cat_levels: Vec<Vec<String>> = x.categorical.iter().map(|c| c.levels.clone()).collect();
+    let one_hot_skipped = x
+        .categorical
+        .iter()
+        .find(|c| c.levels.len() > MAX_LEVELS)
+        .map(|c| (c.name.clone(), c.levels.len()));
+    if one_hot_skipped.is_some() {
+        x.categorical = Vec::new(); // embedded as fields only (their codes are in the parts)
+    }
+    x.sequences = Vec::new();
     let ctr = x.label.is_some();
     if release {
         x.user = Vec::new();
@@ -159,6 +191,9 @@ pub fn build(
     let t_features = std::time::Instant::now();
     let row_spec = FeatureSpec::fit(&x.features, &x.categorical, &split.train);
     test.x = row_spec.transform(&x.features, &x.categorical, &split.test);
+    if let Some(v) = valid.as_mut() {
+        v.x = row_spec.transform(&x.features, &x.categorical, &split.valid);
+    }
     train.x = row_spec.transform_consuming(
         std::mem::take(&mut x.features),
         std::mem::take(&mut x.categorical),
@@ -230,7 +265,11 @@ pub fn build(
             items,
             train,
             test,
+            valid,
             row_spec,
+            cat_names,
+            cat_levels,
+            one_hot_skipped,
             user_side,
             item_side,
             seen_ptr,

@@ -30,6 +30,10 @@ pub struct Fitted {
     /// Wall seconds of the whole fit, data preparation and checkpoints included.
     pub wall_seconds: f64,
     pub export: Option<Exporter>,
+    /// Validation figures of the kept epoch (CTR models), copied into the model's metrics.
+    pub validation: Option<crate::eval::ValidationFigures>,
+    /// Notes for the model's metrics (e.g. rows scored through OOV rows).
+    pub notes: Vec<String>,
 }
 
 /// Where NCF/ALS keep checkpoints between runs (`--resume`): beside the run directory.

@@ -11,6 +11,7 @@ pub mod als;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod ctr;
 pub mod data;
 pub mod dataset;
 pub mod error;

@@ -4,14 +4,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::RunConfig;
+use crate::ctr;
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::fitted::{Fitted, TrainOptions, checkpoint_dir};
+use crate::model::ctr as model_ctr;
 use crate::model::popularity::{self, Popularity};
 use crate::model::{als, ncf};
 use crate::report::Timing;
 
-/// Fit every enabled model: popularity, then NCF and ALS when their tables are enabled.
+/// Fit every enabled model: popularity, then NCF, DeepFM, DCNv2 and ALS when their tables are
+/// enabled.
 pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Result<Vec<Fitted>> {
     let mut out = Vec::new();
     if cfg.raw.popularity.enabled {
@@ -30,6 +33,8 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             export: Some(Box::new(move |dir, ctx| {
                 popularity::export(dir, &for_export, ctx)
             })),
+            validation: None,
+            notes: Vec::new(),
         });
     }
     let ck = checkpoint_dir(cfg);
@@ -47,6 +52,42 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
                 ncf::export(dir, &for_export, ctx)?;
                 crate::export::onnx::write_ncf(&dir.join("ncf"))
             })),
+            validation: None,
+            notes: Vec::new(),
+        });
+    }
+    for (kind, raw) in [
+        (ctr::Kind::DeepFm, &cfg.raw.deepfm),
+        (ctr::Kind::DcnV2, &cfg.raw.dcnv2),
+    ] {
+        let Some(raw) = raw.as_ref().filter(|r| r.enabled) else {
+            continue;
+        };
+        let t = Instant::now();
+        let (model, timing, curve) = model_ctr::fit(kind, raw, cfg, ds, opts.quiet)?;
+        let oov: Vec<String> = model
+            .test_oov
+            .iter()
+            .filter(|o| o.rows > 0)
+            .map(|o| format!("{} {}", o.field, o.rows))
+            .collect();
+        let notes = if oov.is_empty() {
+            vec!["every test row's levels are in the train vocabularies (no OOV row used)".into()]
+        } else {
+            vec![format!(
+                "test rows scored through a field's OOV row (unseen or rarer than data.min_count in train): {}",
+                oov.join(", ")
+            )]
+        };
+        let validation = model.validation;
+        out.push(Fitted {
+            model: Arc::new(model),
+            timing,
+            curve: Some(curve),
+            wall_seconds: t.elapsed().as_secs_f64(),
+            export: None,
+            validation,
+            notes,
         });
     }
     if let Some(raw) = cfg.raw.als.as_ref().filter(|a| a.enabled) {
@@ -70,6 +111,8 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             curve: (!curve.loss.is_empty()).then_some(curve),
             wall_seconds: t.elapsed().as_secs_f64(),
             export: Some(Box::new(move |dir, ctx| als::export(dir, &for_export, ctx))),
+            validation: None,
+            notes: Vec::new(),
         });
     }
     Ok(out)

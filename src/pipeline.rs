@@ -185,7 +185,9 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
     for f in &fitted {
         let name = f.model.name().to_string();
         stages.fit.insert(name.clone(), f.wall_seconds);
-        let (m, preds) = eval::evaluate(f.model.as_ref(), &p.ds, &settings)?;
+        let (mut m, preds) = eval::evaluate(f.model.as_ref(), &p.ds, &settings)?;
+        m.validation = f.validation;
+        m.notes.extend(f.notes.iter().cloned());
         stages.evaluate += lap.lap();
         report::write_predictions(&dir.join("predictions"), &name, &p.ds, &preds.scores)?;
         report::write_per_user(&dir.join("per_user"), &name, &p.ds, &m.per_user)?;

@@ -30,6 +30,8 @@ use crate::data::time::day_of;
 pub struct Split {
     pub train: Vec<usize>,
     pub test: Vec<usize>,
+    /// The given validation rows (`split.valid_path`), filtered like the test rows.
+    pub valid: Vec<usize>,
     pub stats: SplitStats,
 }
 
@@ -53,6 +55,9 @@ pub struct SplitStats {
     pub test_rows: usize,
     pub test_pairs: usize,
     pub eval_users: usize,
+    /// Rows of `split.valid_path` kept (after the test filters), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_rows: Option<usize>,
 }
 
 /// Rule parameters.
@@ -169,6 +174,16 @@ fn test_mask(x: &Interactions, rows: &[usize], rule: &SplitRule) -> Vec<bool> {
 
 /// Split `rows` (positions in `x`, e.g. all rows, or the train rows to carve a validation part).
 pub fn split(x: &Interactions, rows: &[usize], rule: &SplitRule) -> Split {
+    // Given validation rows stay out of train and test.
+    let (given_valid, rows_tt): (Vec<usize>, Vec<usize>) = match &x.given_valid {
+        Some(g) => rows.iter().partition(|&&r| g[r]),
+        None => (Vec::new(), Vec::new()),
+    };
+    let rows: &[usize] = if x.given_valid.is_some() {
+        &rows_tt
+    } else {
+        rows
+    };
     let mask = test_mask(x, rows, rule);
     let (mut train, mut raw_test) = (Vec::new(), Vec::new());
     for (&r, &t) in rows.iter().zip(&mask) {
@@ -215,8 +230,21 @@ pub fn split(x: &Interactions, rows: &[usize], rule: &SplitRule) -> Split {
     stats.test_rows = test.len();
     stats.test_pairs = distinct(test.iter().map(|&r| pair(x, r)));
     stats.eval_users = count(&present(n_users, test.iter().map(|&r| x.user[r])));
+    let valid: Vec<usize> = given_valid
+        .into_iter()
+        .filter(|&r| train_items[x.item[r] as usize] && train_users[x.user[r] as usize])
+        .filter(|&r| !(rule.drop_seen && train_pairs.binary_search(&pair(x, r)).is_ok()))
+        .collect();
+    if x.given_valid.is_some() {
+        stats.valid_rows = Some(valid.len());
+    }
     train.shrink_to_fit();
-    Split { train, test, stats }
+    Split {
+        train,
+        test,
+        valid,
+        stats,
+    }
 }
 
 #[cfg(test)]
@@ -244,7 +272,9 @@ pub(crate) mod tests {
             event_names: vec![],
             features: vec![],
             categorical: vec![],
+            sequences: vec![],
             given_test: None,
+            given_valid: None,
         }
     }
 

@@ -5,6 +5,7 @@ mod common;
 mod bad_config;
 mod bad_data;
 mod commands;
+mod fields;
 mod fuzz;
 mod models;
 mod protocols;

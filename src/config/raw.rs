@@ -28,6 +28,10 @@ pub struct RawConfig {
     #[serde(default)]
     pub popularity: RawPopularity,
     pub ncf: Option<RawNcf>,
+    /// DeepFM over every field (see [`super::RawCtr`]); on when the table is present.
+    pub deepfm: Option<super::RawCtr>,
+    /// DCN-V2 over every field; on when the table is present.
+    pub dcnv2: Option<super::RawCtr>,
     pub als: Option<RawAls>,
     #[serde(default)]
     pub output: RawOutput,
@@ -47,8 +51,11 @@ fn default_user() -> String {
 fn default_item() -> String {
     "item".into()
 }
-fn default_timestamp() -> String {
-    "timestamp".into()
+fn default_separator() -> String {
+    "|".into()
+}
+fn default_min_count() -> usize {
+    1
 }
 
 /// `[data]`: where the log is and what its columns mean.
@@ -67,8 +74,9 @@ pub struct RawData {
     pub user: String,
     #[serde(default = "default_item")]
     pub item: String,
-    #[serde(default = "default_timestamp")]
-    pub timestamp: String,
+    /// The timestamp column. Absent: `timestamp`, which may then be missing from the file when
+    /// the split needs no time (`files`, `random`); a configured column must exist.
+    pub timestamp: Option<String>,
     #[serde(default)]
     pub timestamp_unit: TimestampUnit,
     pub label: Option<String>,
@@ -76,8 +84,22 @@ pub struct RawData {
     pub weight: Option<String>,
     #[serde(default)]
     pub features: Vec<String>,
+    /// Categorical fields: one embedding table per column for the CTR models ([deepfm],
+    /// [dcnv2]); one-hot columns (at most 64 levels) for [ncf].
     #[serde(default)]
     pub categorical: Vec<String>,
+    /// Multi-valued categorical fields (`"a|b|c"`), embedded as the mean of their values' rows.
+    #[serde(default)]
+    pub sequence: Vec<String>,
+    /// Separator of the values of a `sequence` cell.
+    #[serde(default = "default_separator")]
+    pub sequence_separator: String,
+    /// Field levels seen fewer times than this in train share the field's out-of-vocabulary row.
+    #[serde(default = "default_min_count")]
+    pub min_count: usize,
+    /// Fields hashed into this many rows (plus the OOV row) instead of a vocabulary.
+    #[serde(default)]
+    pub hash_buckets: BTreeMap<String, usize>,
     #[serde(default)]
     pub dedupe: bool,
     pub event_weights: Option<BTreeMap<String, f64>>,
@@ -85,6 +107,13 @@ pub struct RawData {
     pub unknown_events: UnknownEvents,
     pub user_table: Option<RawTable>,
     pub item_table: Option<RawTable>,
+}
+
+impl RawData {
+    /// The timestamp column's name (`timestamp` unless configured).
+    pub fn timestamp_column(&self) -> &str {
+        self.timestamp.as_deref().unwrap_or("timestamp")
+    }
 }
 
 /// How the timestamp column is written.
@@ -192,6 +221,8 @@ pub struct RawSplit {
     pub train_path: Option<PathBuf>,
     /// `method = "files"`: the test rows.
     pub test_path: Option<PathBuf>,
+    /// `method = "files"`: optional validation rows (early stopping, learning-rate decay, tune).
+    pub valid_path: Option<PathBuf>,
 }
 fn default_days() -> u32 {
     1
@@ -207,6 +238,7 @@ impl Default for RawSplit {
             test_fraction: 0.1,
             train_path: None,
             test_path: None,
+            valid_path: None,
         }
     }
 }

@@ -121,6 +121,12 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
         };
         check(p.is_some() == files, key, shown(p), rule)?;
     }
+    check(
+        files || sp.valid_path.is_none(),
+        "split.valid_path",
+        shown(&sp.valid_path),
+        "is only read with split.method = \"files\"",
+    )?;
     if files {
         check(
             d.path.is_none() && d.synthetic.is_none(),
@@ -167,12 +173,14 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
     for (key, v) in [
         ("data.user", &d.user),
         ("data.item", &d.item),
-        ("data.timestamp", &d.timestamp),
+        ("data.timestamp", &d.timestamp_column().to_string()),
     ] {
         check(!v.trim().is_empty(), key, "\"\"", "must name a column")?;
     }
     check_names("data.features", &d.features)?;
     check_names("data.categorical", &d.categorical)?;
+    check_names("data.sequence", &d.sequence)?;
+    check_fields(&raw)?;
     if d.event_weights.is_some() && d.event.is_none() {
         return Err(ConfigError::EventWeightsWithoutEvent);
     }
@@ -354,6 +362,11 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
             )?;
         }
     }
+    for (table, c) in [("deepfm", &raw.deepfm), ("dcnv2", &raw.dcnv2)] {
+        if let Some(c) = c {
+            check_ctr(table, c, raw.data.label.is_some())?;
+        }
+    }
     if let Some(a) = &raw.als {
         check(
             a.factors >= 1,
@@ -418,6 +431,8 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
 
     let any_model = raw.popularity.enabled
         || raw.ncf.as_ref().is_some_and(|n| n.enabled)
+        || raw.deepfm.as_ref().is_some_and(|n| n.enabled)
+        || raw.dcnv2.as_ref().is_some_and(|n| n.enabled)
         || raw.als.as_ref().is_some_and(|a| a.enabled);
     if !any_model {
         return Err(ConfigError::NoModels);
@@ -433,4 +448,117 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
         base_dir,
         output_dir,
     })
+}
+
+/// The field keys of `[data]`: separator, `min_count`, `hash_buckets`.
+fn check_fields(raw: &RawConfig) -> Result<(), ConfigError> {
+    let d = &raw.data;
+    check(
+        d.min_count >= 1,
+        "data.min_count",
+        d.min_count,
+        "must be at least 1 (1 keeps every level seen in train)",
+    )?;
+    let sep = &d.sequence_separator;
+    check(
+        !sep.is_empty(),
+        "data.sequence_separator",
+        "\"\"",
+        "must be a non-empty string",
+    )?;
+    let delimiter = d.delimiter.as_deref().unwrap_or(",");
+    check(
+        d.sequence.is_empty() || sep != delimiter,
+        "data.sequence_separator",
+        format!("{sep:?}"),
+        "must differ from the file's delimiter",
+    )?;
+    for (name, &n) in &d.hash_buckets {
+        let key = format!("data.hash_buckets.{name}");
+        check(n >= 1, &key, n, "must be at least 1 bucket")?;
+        let known = *name == d.user
+            || *name == d.item
+            || d.categorical.contains(name)
+            || d.sequence.contains(name);
+        check(
+            known,
+            &key,
+            format!("{name:?}"),
+            "must name data.user, data.item or a data.categorical / data.sequence column",
+        )?;
+    }
+    Ok(())
+}
+
+/// One `[deepfm]` / `[dcnv2]` table.
+fn check_ctr(table: &str, c: &super::RawCtr, ctr_log: bool) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("{table}.{k}");
+    check(
+        ctr_log || !c.enabled,
+        &key("enabled"),
+        c.enabled,
+        "needs a click label (data.label): the CTR models train on labelled impressions",
+    )?;
+    check(
+        c.embedding_dim >= 1,
+        &key("embedding_dim"),
+        c.embedding_dim,
+        "must be at least 1",
+    )?;
+    check(
+        c.hidden.iter().all(|&h| h >= 1),
+        &key("hidden"),
+        format!("{:?}", c.hidden),
+        "every layer width must be at least 1",
+    )?;
+    check(
+        c.dropout.is_finite() && (0.0..1.0).contains(&c.dropout),
+        &key("dropout"),
+        c.dropout,
+        "must be in [0, 1)",
+    )?;
+    for (k, v) in [
+        ("embedding_l2", c.embedding_l2),
+        ("weight_decay", c.weight_decay),
+    ] {
+        check(v.is_finite() && v >= 0.0, &key(k), v, "must be >= 0")?;
+    }
+    let lr = c.learning_rate;
+    check(
+        lr.is_finite() && lr > 0.0,
+        &key("learning_rate"),
+        lr,
+        "must be > 0",
+    )?;
+    check(
+        c.batch_size >= 1,
+        &key("batch_size"),
+        c.batch_size,
+        "must be at least 1",
+    )?;
+    check(
+        c.epochs >= 1,
+        &key("epochs"),
+        c.epochs,
+        "must be at least 1",
+    )?;
+    let sd = c.init_std;
+    check(
+        sd.is_finite() && sd > 0.0,
+        &key("init_std"),
+        sd,
+        "must be > 0",
+    )?;
+    match (table, c.cross_layers) {
+        ("dcnv2", Some(n)) => check(n >= 1, &key("cross_layers"), n, "must be at least 1")?,
+        ("dcnv2", None) => {}
+        (_, Some(n)) => check(
+            false,
+            &key("cross_layers"),
+            n,
+            "is a [dcnv2] key; DeepFM has no cross network",
+        )?,
+        _ => {}
+    }
+    Ok(())
 }

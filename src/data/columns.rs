@@ -181,6 +181,79 @@ impl<'a> Columns<'a> {
         ))
     }
 
+    /// A categorical field: like [`Self::categorical`] without a level limit, and a missing value
+    /// (null or empty cell) is the level `""` of its own rather than an error.
+    pub fn field(&self, name: &str, key: &str) -> Result<(Vec<String>, Vec<u32>), DataError> {
+        let s = self.get(name, key)?;
+        let c = s
+            .cast(&DataType::String)
+            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let ca = c
+            .str()
+            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let mut first: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut codes = Vec::with_capacity(ca.len());
+        for v in ca.iter() {
+            let n = first.len() as u32;
+            codes.push(*first.entry(v.unwrap_or_default()).or_insert(n));
+        }
+        let mut levels: Vec<(&str, u32)> = first.into_iter().collect();
+        levels.sort_unstable();
+        let mut remap = vec![0u32; levels.len()];
+        for (sorted, (_, seen)) in levels.iter().enumerate() {
+            remap[*seen as usize] = sorted as u32;
+        }
+        codes.iter_mut().for_each(|c| *c = remap[*c as usize]);
+        Ok((
+            levels.into_iter().map(|(l, _)| l.to_string()).collect(),
+            codes,
+        ))
+    }
+
+    /// A multi-valued field: each cell split on `sep` (empty parts dropped; a missing or empty
+    /// cell has no values).
+    pub fn sequence(&self, name: &str, key: &str, sep: &str) -> Result<super::Sequence, DataError> {
+        let s = self.get(name, key)?;
+        let c = s
+            .cast(&DataType::String)
+            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let ca = c
+            .str()
+            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let mut first: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut offsets = Vec::with_capacity(ca.len() + 1);
+        offsets.push(0u32);
+        let mut codes = Vec::new();
+        for v in ca.iter() {
+            for part in v.unwrap_or_default().split(sep).filter(|p| !p.is_empty()) {
+                let n = first.len() as u32;
+                codes.push(*first.entry(part).or_insert(n));
+            }
+            let end = u32::try_from(codes.len()).map_err(|_| {
+                bad(
+                    self.path,
+                    name,
+                    offsets.len() - 1,
+                    "more than 4 G sequence values".into(),
+                )
+            })?;
+            offsets.push(end);
+        }
+        let mut levels: Vec<(&str, u32)> = first.into_iter().collect();
+        levels.sort_unstable();
+        let mut remap = vec![0u32; levels.len()];
+        for (sorted, (_, seen)) in levels.iter().enumerate() {
+            remap[*seen as usize] = sorted as u32;
+        }
+        codes.iter_mut().for_each(|c| *c = remap[*c as usize]);
+        Ok(super::Sequence {
+            name: name.to_string(),
+            levels: levels.into_iter().map(|(l, _)| l.to_string()).collect(),
+            offsets,
+            codes,
+        })
+    }
+
     /// An id column: integers stay integers (also whole floats), anything else is text.
     pub fn ids(&self, name: &str, key: &str) -> Result<RawIds, DataError> {
         let s = self.get(name, key)?;

@@ -50,7 +50,7 @@ pub enum DataError {
         row: usize,
         problem: String,
     },
-    #[error("{}: column `{column}` has at least {levels} categorical levels; at most {max} are one-hot encoded (use it as a numeric feature or drop it)", path.display())]
+    #[error("{}: column `{column}` has at least {levels} categorical levels; [ncf] one-hot encodes at most {max} (embed it with [deepfm] / [dcnv2], use it as a numeric feature, or drop it)", path.display())]
     TooManyLevels {
         path: PathBuf,
         column: String,

@@ -44,6 +44,40 @@ pub struct Categorical {
     pub codes: Vec<u32>,
 }
 
+/// A multi-valued categorical column: sorted levels and each row's level indices, CSR
+/// (`codes[offsets[r]..offsets[r + 1]]` are row r's values, possibly none).
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    pub name: String,
+    pub levels: Vec<String>,
+    pub offsets: Vec<u32>,
+    pub codes: Vec<u32>,
+}
+
+impl Sequence {
+    /// Row `r`'s values.
+    pub fn row(&self, r: usize) -> &[u32] {
+        &self.codes[self.offsets[r] as usize..self.offsets[r + 1] as usize]
+    }
+
+    /// The rows `rows`, in that order.
+    pub fn take(&self, rows: &[usize]) -> Sequence {
+        let mut offsets = Vec::with_capacity(rows.len() + 1);
+        offsets.push(0u32);
+        let mut codes = Vec::new();
+        for &r in rows {
+            codes.extend_from_slice(self.row(r));
+            offsets.push(codes.len() as u32);
+        }
+        Sequence {
+            name: self.name.clone(),
+            levels: self.levels.clone(),
+            offsets,
+            codes,
+        }
+    }
+}
+
 /// The click log, columnar. `user`/`item` index into `users`/`items` (ascending raw id).
 #[derive(Debug, Clone)]
 pub struct Interactions {
@@ -66,10 +100,14 @@ pub struct Interactions {
     pub event_names: Vec<String>,
     /// Numeric row features (raw, unscaled).
     pub features: Vec<Numeric>,
-    /// Categorical row features.
+    /// Categorical row features (fields).
     pub categorical: Vec<Categorical>,
+    /// Multi-valued categorical fields.
+    pub sequences: Vec<Sequence>,
     /// `split.method = "files"`: whether each row came from `split.test_path`.
     pub given_test: Option<Vec<bool>>,
+    /// `split.method = "files"` with `valid_path`: whether each row came from it.
+    pub given_valid: Option<Vec<bool>>,
 }
 
 impl Interactions {
@@ -117,7 +155,9 @@ impl Interactions {
                     codes: pick(&c.codes, rows),
                 })
                 .collect(),
+            sequences: self.sequences.iter().map(|q| q.take(rows)).collect(),
             given_test: self.given_test.as_ref().map(|g| pick(g, rows)),
+            given_valid: self.given_valid.as_ref().map(|g| pick(g, rows)),
         }
     }
 
@@ -234,11 +274,11 @@ impl Frame {
 /// Load the configured log: read, type every column, weigh events, de-duplicate, filter.
 /// With `split.method = "files"` both files are read and each row remembers which it came from.
 pub fn load(cfg: &RunConfig) -> Result<(Interactions, LoadReport), DataError> {
-    if let Some((train, test)) = given::paths(cfg) {
-        let (df, n_train) = given::read_both(cfg, &train, &test)?;
-        let (mut x, report) = load_frame(cfg, df, train.clone(), Some(n_train), None)
-            .map_err(|e| given::relocate(e, n_train, &train, &test))?;
-        x.source = PathBuf::from(format!("{} + {}", train.display(), test.display()));
+    if let Some(files) = given::paths(cfg) {
+        let (df, parts) = given::read_all(cfg, &files)?;
+        let (mut x, report) = load_frame(cfg, df, files.train.clone(), Some(parts), None)
+            .map_err(|e| given::relocate(e, parts, &files))?;
+        x.source = PathBuf::from(files.describe());
         return Ok((x, report));
     }
     // A Parquet log is read column by column (see `Frame::lazy`).
@@ -259,22 +299,29 @@ fn load_frame(
     cfg: &RunConfig,
     df: DataFrame,
     path: PathBuf,
-    given_train_rows: Option<usize>,
+    given: Option<given::Parts>,
     lazy: Option<read::ParquetColumns>,
 ) -> Result<(Interactions, LoadReport), DataError> {
     let d = &cfg.raw.data;
-    let roles: Vec<(&String, &str)> = [
-        (&d.user, "data.user"),
-        (&d.item, "data.item"),
-        (&d.timestamp, "data.timestamp"),
-    ]
-    .into_iter()
-    .chain(d.label.iter().map(|c| (c, "data.label")))
-    .chain(d.weight.iter().map(|c| (c, "data.weight")))
-    .chain(d.event.iter().map(|c| (c, "data.event")))
-    .chain(d.features.iter().map(|c| (c, "data.features")))
-    .chain(d.categorical.iter().map(|c| (c, "data.categorical")))
-    .collect();
+    let ts_name = d.timestamp_column().to_string();
+    // The timestamp may be absent when nobody asked for it and the split needs no time.
+    let needs_time = d.timestamp.is_some()
+        || !matches!(
+            cfg.raw.split.method,
+            crate::config::SplitMethod::Files | crate::config::SplitMethod::Random
+        );
+    let has_ts = df.column(&ts_name).is_ok(); // in the lazy case `df` is the schema frame
+    let use_ts = needs_time || has_ts;
+    let roles: Vec<(&String, &str)> = [(&d.user, "data.user"), (&d.item, "data.item")]
+        .into_iter()
+        .chain(use_ts.then_some((&ts_name, "data.timestamp")))
+        .chain(d.label.iter().map(|c| (c, "data.label")))
+        .chain(d.weight.iter().map(|c| (c, "data.weight")))
+        .chain(d.event.iter().map(|c| (c, "data.event")))
+        .chain(d.features.iter().map(|c| (c, "data.features")))
+        .chain(d.categorical.iter().map(|c| (c, "data.categorical")))
+        .chain(d.sequence.iter().map(|c| (c, "data.sequence")))
+        .collect();
     let mut f = Frame {
         df,
         path: path.clone(),
@@ -308,10 +355,15 @@ fn load_frame(
     f.done(&d.user);
     let (items, item) = IdMap::encode(&f.col(&d.item)?.ids(&d.item, "data.item")?);
     f.done(&d.item);
-    let ts = f
-        .col(&d.timestamp)?
-        .timestamps(&d.timestamp, "data.timestamp", d.timestamp_unit)?;
-    f.done(&d.timestamp);
+    let ts = if use_ts {
+        let ts = f
+            .col(&ts_name)?
+            .timestamps(&ts_name, "data.timestamp", d.timestamp_unit)?;
+        f.done(&ts_name);
+        ts
+    } else {
+        vec![0; height]
+    };
     let label = match &d.label {
         Some(l) => Some(f.col(l)?.labels(l, "data.label")?),
         None => None,
@@ -380,13 +432,21 @@ fn load_frame(
     }
     let mut categorical = Vec::with_capacity(d.categorical.len());
     for c in &d.categorical {
-        let (levels, codes) = f.col(c)?.categorical(c, "data.categorical", MAX_LEVELS)?;
+        let (levels, codes) = f.col(c)?.field(c, "data.categorical")?;
         f.done(c);
         categorical.push(Categorical {
             name: c.clone(),
             levels,
             codes,
         });
+    }
+    let mut sequences = Vec::with_capacity(d.sequence.len());
+    for c in &d.sequence {
+        sequences.push(
+            f.col(c)?
+                .sequence(c, "data.sequence", &d.sequence_separator)?,
+        );
+        f.done(c);
     }
     drop(f);
 
@@ -404,7 +464,11 @@ fn load_frame(
         event_names,
         features,
         categorical,
-        given_test: given_train_rows.map(|n| (0..height).map(|r| r >= n).collect()),
+        sequences,
+        given_test: given.map(|p| (0..height).map(|r| p.is_test(r)).collect()),
+        given_valid: given
+            .filter(|p| p.valid > 0)
+            .map(|p| (0..height).map(|r| p.is_valid(r)).collect()),
     };
     let t_filter = std::time::Instant::now();
     let mut rows: Vec<usize> = (0..all.len()).filter(|&r| keep[r]).collect();

@@ -56,7 +56,7 @@ impl InputColumns {
             weight: d.weight.clone(),
             event_weights: d.event_weights.clone().unwrap_or_default(),
             dedupe: d.dedupe,
-            timestamp: Some(d.timestamp.clone()),
+            timestamp: Some(d.timestamp_column().to_string()),
             timestamp_unit: d.timestamp_unit,
         }
     }

@@ -1,6 +1,7 @@
 //! One interface for every model, so NCF, ALS and popularity share one evaluation path.
 
 pub mod als;
+pub mod ctr;
 pub mod ncf;
 pub mod oracle;
 pub mod popularity;

@@ -228,6 +228,12 @@ pub fn fit(
     quiet: bool,
 ) -> Result<(NcfRecommender, Timing, Curve)> {
     let fr = ds.row_spec.width();
+    if let Some((column, levels)) = &ds.one_hot_skipped {
+        return Err(Error::Training(format!(
+            "[ncf] one-hot encodes categorical columns of at most {} levels; `{column}` has {levels}: embed it with [deepfm] / [dcnv2] (every categorical column is a field there), or remove [ncf]",
+            crate::data::MAX_LEVELS
+        )));
+    }
     if !ds.ctr && fr > 0 {
         return Err(Error::Training(
             "[ncf]: implicit logs cannot use row features ([data].features/categorical): sampled negatives have none; move them to [data.user_table] / [data.item_table]".into(),

@@ -1,0 +1,96 @@
+//! `[deepfm]` and `[dcnv2]`: the CTR models over every field (see `crate::ctr`).
+//!
+//! The defaults are the reference CTR library's tuned settings for the BARS benchmarks
+//! (FuxiCTR 2.3.7 model zoo configs for Frappe and MovieLens), because they are what a CTR
+//! practitioner would otherwise run and they generalise across those logs:
+//! - `embedding_dim = 10`: BARS fixes 10 for every model so that models compare on equal tables.
+//! - `hidden = [400, 400, 400]`, `dropout = 0.2`, `batch_norm = true`: the tuned DNN part of
+//!   DeepFM and DCNv2 there; batch norm lets a 3-layer MLP train at lr 1e-3 without warm-up.
+//! - `learning_rate = 1e-3`, `batch_size = 4096`: Adam at its usual rate with BARS' batch.
+//! - `epochs = 100`, `early_stopping = 2`, `lr_decay_on_plateau = true`: train until the
+//!   validation AUC stops improving; each epoch that does not improve multiplies the learning rate
+//!   by 0.1, the second in a row stops, and the best epoch is kept (the library's `BaseModel`).
+//! - `embedding_l2 = 0.01`: L2 on the embedding rows a batch touches (see `crate::ctr`), the
+//!   row-sparse counterpart of the library's `embedding_regularizer`.
+//! - `init_std = 1e-4`: the library's normal initialisation of embedding tables.
+//! - `cross_layers = 4` (DCNv2 only): the tuned depth of the cross network.
+
+use serde::{Deserialize, Serialize};
+
+use super::raw::{NcfBackend, NcfEmbeddingOptimizer};
+
+/// One CTR model table (`[deepfm]` or `[dcnv2]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCtr {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "d_emb")]
+    pub embedding_dim: usize,
+    #[serde(default = "d_hidden")]
+    pub hidden: Vec<usize>,
+    #[serde(default = "d_dropout")]
+    pub dropout: f64,
+    #[serde(default = "yes")]
+    pub batch_norm: bool,
+    #[serde(default = "d_l2")]
+    pub embedding_l2: f64,
+    /// L2 added to the gradient of the dense layers (Adam `weight_decay`).
+    #[serde(default)]
+    pub weight_decay: f64,
+    #[serde(default = "d_lr")]
+    pub learning_rate: f64,
+    #[serde(default = "d_batch")]
+    pub batch_size: usize,
+    #[serde(default = "d_epochs")]
+    pub epochs: usize,
+    /// Patience in epochs on validation AUC; `0` trains every epoch.
+    #[serde(default = "d_patience")]
+    pub early_stopping: usize,
+    #[serde(default = "yes")]
+    pub lr_decay_on_plateau: bool,
+    /// DCNv2: number of full-rank cross layers (ignored by DeepFM, where it is an error).
+    pub cross_layers: Option<usize>,
+    #[serde(default = "d_init")]
+    pub init_std: f64,
+    /// `lazy_adam`: Adam and `embedding_l2` on the rows a batch touches; `adam`: every row every
+    /// step (the reference library's rule: whole-table L2, O(table) per step).
+    #[serde(default)]
+    pub embedding_optimizer: NcfEmbeddingOptimizer,
+    #[serde(default)]
+    pub backend: NcfBackend,
+}
+
+fn yes() -> bool {
+    true
+}
+fn d_emb() -> usize {
+    10
+}
+fn d_hidden() -> Vec<usize> {
+    vec![400, 400, 400]
+}
+fn d_dropout() -> f64 {
+    0.2
+}
+fn d_l2() -> f64 {
+    0.01
+}
+fn d_lr() -> f64 {
+    1e-3
+}
+fn d_batch() -> usize {
+    4096
+}
+fn d_epochs() -> usize {
+    100
+}
+fn d_patience() -> usize {
+    2
+}
+fn d_init() -> f64 {
+    1e-4
+}
+
+/// The default number of DCNv2 cross layers.
+pub const DEFAULT_CROSS_LAYERS: usize = 4;

@@ -1,0 +1,298 @@
+//! The field map: every field of a CTR model described once, fit on the train part, and the
+//! encoding of a part's rows into table rows.
+//!
+//! Fields, in this order: the user column, the item column, each `[data] categorical` column,
+//! each `[data] sequence` column. Each field has one embedding table; row 0 is the field's
+//! out-of-vocabulary (OOV) row, shared by levels seen fewer than `min_count` times in train and by
+//! levels never seen in train; the levels kept get rows 1.. in ascending level order. A field in
+//! `hash_buckets` has no vocabulary: a level's row is 1 + (FNV-1a hash of its text mod N), and
+//! row 0 is never used. An empty cell of a categorical field is the level `""`; an empty sequence
+//! cell has no values and embeds as a zero vector.
+
+use serde::Serialize;
+
+use crate::dataset::{Dataset, Part};
+
+/// Single-valued or multi-valued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Categorical,
+    Sequence,
+}
+
+/// One field: its name, kind and the table row of every level of the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    pub name: String,
+    pub kind: FieldKind,
+    /// Rows of the field's table, the OOV row included.
+    pub rows: usize,
+    /// Levels that kept a row of their own (0 when hashed).
+    pub vocabulary: usize,
+    /// `hash_buckets` of the field, when hashed.
+    pub hash_buckets: Option<usize>,
+    /// Table row of each level code of the log (0 = OOV).
+    #[serde(skip)]
+    pub row_of: Vec<u32>,
+}
+
+/// Every field of the model plus the width of the dense (numeric) input.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldMap {
+    pub fields: Vec<Field>,
+    /// Numeric columns (min-max scaled) fed beside the embeddings.
+    pub dense: usize,
+    pub min_count: usize,
+}
+
+/// A part's rows as table rows, ready for the trainer and the scorer.
+#[derive(Debug, Clone, Default)]
+pub struct FieldRows {
+    pub n: usize,
+    /// Per categorical field (in field order), the table row of each data row.
+    pub single: Vec<Vec<u32>>,
+    /// Per sequence field, CSR offsets and table rows.
+    pub multi: Vec<(Vec<u32>, Vec<u32>)>,
+    /// Row-major `[n, dense]` scaled numeric features.
+    pub dense: Vec<f32>,
+    /// Per field, rows that went through the OOV row (a sequence row counts once).
+    pub oov_rows: Vec<usize>,
+}
+
+/// 64-bit FNV-1a: stable across runs and platforms (std's hasher is seeded per process).
+pub fn fnv1a(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Fits one field: counts of each level code over the train rows → table rows.
+fn fit_field(
+    name: &str,
+    kind: FieldKind,
+    levels: &dyn Fn(usize) -> String,
+    n_levels: usize,
+    train_codes: &mut dyn Iterator<Item = u32>,
+    min_count: usize,
+    hash_buckets: Option<usize>,
+) -> Field {
+    if let Some(n) = hash_buckets {
+        let row_of = (0..n_levels)
+            .map(|c| 1 + (fnv1a(&levels(c)) % n as u64) as u32)
+            .collect();
+        return Field {
+            name: name.to_string(),
+            kind,
+            rows: n + 1,
+            vocabulary: 0,
+            hash_buckets: Some(n),
+            row_of,
+        };
+    }
+    let mut count = vec![0usize; n_levels];
+    for c in train_codes {
+        count[c as usize] += 1;
+    }
+    let mut row_of = vec![0u32; n_levels];
+    let mut next = 1u32;
+    for (c, &k) in count.iter().enumerate() {
+        if k >= min_count {
+            row_of[c] = next;
+            next += 1;
+        }
+    }
+    Field {
+        name: name.to_string(),
+        kind,
+        rows: next as usize,
+        vocabulary: next as usize - 1,
+        hash_buckets: None,
+        row_of,
+    }
+}
+
+impl FieldMap {
+    /// Fits every field's vocabulary on `ds.train`. `dense` numeric columns come first in the
+    /// parts' `x` (the one-hot columns after them are not used: categoricals are fields here).
+    pub fn fit(
+        ds: &Dataset,
+        user_name: &str,
+        item_name: &str,
+        min_count: usize,
+        hash_buckets: &std::collections::BTreeMap<String, usize>,
+    ) -> FieldMap {
+        let t = &ds.train;
+        let hb = |n: &str| hash_buckets.get(n).copied();
+        let mut fields = vec![
+            fit_field(
+                user_name,
+                FieldKind::Categorical,
+                &|c| ds.users.label(c),
+                ds.n_users(),
+                &mut t.user.iter().copied(),
+                min_count,
+                hb(user_name),
+            ),
+            fit_field(
+                item_name,
+                FieldKind::Categorical,
+                &|c| ds.items.label(c),
+                ds.n_items(),
+                &mut t.item.iter().copied(),
+                min_count,
+                hb(item_name),
+            ),
+        ];
+        for (k, name) in ds.cat_names.iter().enumerate() {
+            let levels = &ds.cat_levels[k];
+            fields.push(fit_field(
+                name,
+                FieldKind::Categorical,
+                &|c| levels[c].clone(),
+                levels.len(),
+                &mut t.cats[k].iter().copied(),
+                min_count,
+                hb(name),
+            ));
+        }
+        for q in &t.seqs {
+            fields.push(fit_field(
+                &q.name,
+                FieldKind::Sequence,
+                &|c| q.levels[c].clone(),
+                q.levels.len(),
+                &mut q.codes.iter().copied(),
+                min_count,
+                hb(&q.name),
+            ));
+        }
+        FieldMap {
+            fields,
+            dense: ds.row_spec.numeric.len(),
+            min_count,
+        }
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether there are no fields (never: user and item are always fields).
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The rows of `part` as table rows. `part.x` must hold at least the dense columns first
+    /// (`fr` columns per row).
+    pub fn encode(&self, part: &Part, fr: usize) -> FieldRows {
+        let n = part.len();
+        let mut oov_rows = vec![0usize; self.fields.len()];
+        let mut single = Vec::new();
+        let mut multi = Vec::new();
+        let mut cat = 0;
+        let mut seq = 0;
+        for (j, f) in self.fields.iter().enumerate() {
+            match f.kind {
+                FieldKind::Categorical => {
+                    let codes: &[u32] = match j {
+                        0 => &part.user,
+                        1 => &part.item,
+                        _ => {
+                            cat += 1;
+                            &part.cats[cat - 1]
+                        }
+                    };
+                    let rows: Vec<u32> = codes.iter().map(|&c| f.row_of[c as usize]).collect();
+                    oov_rows[j] = rows.iter().filter(|&&r| r == 0).count();
+                    single.push(rows);
+                }
+                FieldKind::Sequence => {
+                    let q = &part.seqs[seq];
+                    seq += 1;
+                    let rows: Vec<u32> = q.codes.iter().map(|&c| f.row_of[c as usize]).collect();
+                    oov_rows[j] = (0..n)
+                        .filter(|&r| {
+                            rows[q.offsets[r] as usize..q.offsets[r + 1] as usize].contains(&0)
+                        })
+                        .count();
+                    multi.push((q.offsets.clone(), rows));
+                }
+            }
+        }
+        let d = self.dense;
+        let dense = if d == 0 {
+            Vec::new()
+        } else if d == fr {
+            part.x.clone()
+        } else {
+            part.x
+                .chunks_exact(fr.max(1))
+                .flat_map(|row| row[..d].iter().copied())
+                .collect()
+        };
+        FieldRows {
+            n,
+            single,
+            multi,
+            dense,
+            oov_rows,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rare_and_unseen_levels_share_the_oov_row() {
+        // Levels a, b, c, d; train counts a 3, b 1, c 2, d 0 (only in test).
+        let levels = ["a", "b", "c", "d"];
+        let train = [0u32, 0, 0, 1, 2, 2];
+        let f = fit_field(
+            "f",
+            FieldKind::Categorical,
+            &|c| levels[c].to_string(),
+            4,
+            &mut train.iter().copied(),
+            2,
+            None,
+        );
+        assert_eq!(f.row_of, vec![1, 0, 2, 0]);
+        assert_eq!((f.rows, f.vocabulary), (3, 2));
+        let all = fit_field(
+            "f",
+            FieldKind::Categorical,
+            &|c| levels[c].to_string(),
+            4,
+            &mut train.iter().copied(),
+            1,
+            None,
+        );
+        assert_eq!(all.row_of, vec![1, 2, 3, 0]);
+    }
+
+    #[test]
+    fn hashed_fields_use_rows_one_to_n_and_are_stable() {
+        let levels = ["x", "y", "z"];
+        let f = fit_field(
+            "h",
+            FieldKind::Categorical,
+            &|c| levels[c].to_string(),
+            3,
+            &mut std::iter::empty(),
+            1,
+            Some(2),
+        );
+        assert_eq!(f.rows, 3);
+        assert!(f.row_of.iter().all(|&r| r == 1 || r == 2));
+        assert_eq!(f.row_of[0], 1 + (fnv1a("x") % 2) as u32);
+        // FNV-1a of "a" (published test vector).
+        assert_eq!(fnv1a("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,242 @@
+//! The Burn module of the CTR models: the shared layers (MLP block, cross layer, FM term) and
+//! how DeepFM and DCNv2 wire them.
+//!
+//! Embedding tables are not part of the module: the trainer keeps them on the host and feeds the
+//! batch's rows as leaf tensors (see [`super::train`]), as the NCF trainer does.
+
+use burn::module::{Param, ParamId};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+
+/// Which CTR model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// DeepFM (Guo et al., IJCAI 2017): first-order weights + FM second-order term + MLP.
+    DeepFm,
+    /// DCN-V2 (Wang et al., WWW 2021), parallel: full-rank cross layers beside the MLP.
+    DcnV2,
+}
+
+impl Kind {
+    /// The model's name in configs and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::DeepFm => "deepfm",
+            Kind::DcnV2 => "dcnv2",
+        }
+    }
+}
+
+/// Everything that fixes the network's shapes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arch {
+    pub kind: Kind,
+    /// Number of fields F.
+    pub fields: usize,
+    /// Embedding size D.
+    pub dim: usize,
+    /// Dense (numeric) inputs.
+    pub dense: usize,
+    pub hidden: Vec<usize>,
+    pub batch_norm: bool,
+    /// DCNv2 only.
+    pub cross_layers: usize,
+}
+
+impl Arch {
+    /// Width of the embedding input, `F · D`.
+    pub fn emb_width(&self) -> usize {
+        self.fields * self.dim
+    }
+
+    /// Width of the MLP's (and cross network's) input, `F · D + dense`.
+    pub fn input_dim(&self) -> usize {
+        self.emb_width() + self.dense
+    }
+
+    /// Input width of the output layer.
+    fn output_in(&self) -> usize {
+        let mlp_out = self.hidden.last().copied().unwrap_or(self.input_dim());
+        match self.kind {
+            Kind::DeepFm => mlp_out,
+            Kind::DcnV2 => mlp_out + self.input_dim(),
+        }
+    }
+}
+
+/// A batch's inputs.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// `[batch, F · D]`: each field's embedding row (mean of the rows for a sequence field).
+    pub emb: Tensor<2>,
+    /// `[batch, dense]` scaled numeric features, None when there are none.
+    pub dense: Option<Tensor<2>>,
+    /// `[batch, F]` first-order weights of each field's level (DeepFM only).
+    pub first: Option<Tensor<2>>,
+}
+
+/// The dense layers of a CTR model. Parameters get fixed ids (1, 2, ... in creation order).
+#[derive(Module, Debug)]
+pub struct CtrNet {
+    pub mlp: Vec<Linear>,
+    pub norms: Vec<BatchNorm>,
+    pub cross: Vec<Linear>,
+    /// DeepFM: first-order weights of the dense features, `[dense, 1]` without bias.
+    pub dense_linear: Option<Linear>,
+    pub output: Linear,
+}
+
+fn param<const D: usize>(
+    id: &mut u64,
+    values: Vec<f32>,
+    shape: [usize; D],
+    device: &Device,
+) -> Param<Tensor<D>> {
+    *id += 1;
+    let t = Tensor::<D>::from_data(TensorData::new(values, shape), device);
+    let t = if device.is_autodiff() {
+        t.require_grad()
+    } else {
+        t
+    };
+    Param::initialized(ParamId::from(*id), t)
+}
+
+/// A Linear layer `[i, o]` with Xavier-normal weights and zero bias (the reference library's
+/// `init_weights`), drawn from `rng` so a seed gives the same start on every backend.
+fn linear(
+    id: &mut u64,
+    i: usize,
+    o: usize,
+    bias: bool,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Linear {
+    let std = (2.0 / (i + o) as f64).sqrt();
+    let normal = Normal::new(0.0, std).unwrap_or_else(|_| Normal::new(0.0, 0.01).expect("std"));
+    let w: Vec<f32> = (0..i * o).map(|_| normal.sample(rng) as f32).collect();
+    let weight = param(id, w, [i, o], device);
+    let bias = bias.then(|| param(id, vec![0.0; o], [o], device));
+    Linear { weight, bias }
+}
+
+impl CtrNet {
+    /// A freshly initialised network on `device` (trainable when it has autodiff).
+    pub fn init(arch: &Arch, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        let mut id = 0u64;
+        let mut prev = arch.input_dim();
+        let mut mlp = Vec::new();
+        let mut norms = Vec::new();
+        for &h in &arch.hidden {
+            mlp.push(linear(&mut id, prev, h, true, rng, device));
+            if arch.batch_norm {
+                norms.push(BatchNormConfig::new(h).init(device));
+            }
+            prev = h;
+        }
+        let n = arch.input_dim();
+        let cross = match arch.kind {
+            Kind::DcnV2 => (0..arch.cross_layers)
+                .map(|_| linear(&mut id, n, n, true, rng, device))
+                .collect(),
+            Kind::DeepFm => Vec::new(),
+        };
+        let dense_linear = (arch.kind == Kind::DeepFm && arch.dense > 0)
+            .then(|| linear(&mut id, arch.dense, 1, false, rng, device));
+        let output = linear(&mut id, arch.output_in(), 1, true, rng, device);
+        Self {
+            mlp,
+            norms,
+            cross,
+            dense_linear,
+            output,
+        }
+    }
+
+    /// Logits of a batch.
+    ///
+    /// # Shapes
+    /// - `input.emb`: `[batch, F·D]`; `input.dense`: `[batch, dense]`; `input.first`:
+    ///   `[batch, F]` (DeepFM)
+    /// - `dropout`: one `[batch, hidden[k]]` mask per hidden layer (0 or 1/(1-p)), or empty
+    /// - output: `[batch]` logits
+    pub fn forward(&self, arch: &Arch, input: Input, dropout: &[Tensor<2>]) -> Tensor<1> {
+        let [batch, _] = input.emb.dims();
+        let x = match &input.dense {
+            Some(d) => Tensor::cat(vec![input.emb.clone(), d.clone()], 1),
+            None => input.emb.clone(),
+        };
+        let h = self.mlp_forward(x.clone(), dropout);
+        match arch.kind {
+            Kind::DeepFm => {
+                let mut logit = self.output.forward(h).reshape([batch]);
+                logit = logit + fm_term(input.emb, arch.fields, arch.dim);
+                if let Some(first) = input.first {
+                    logit = logit + first.sum_dim(1).reshape([batch]);
+                }
+                if let (Some(l), Some(d)) = (&self.dense_linear, input.dense) {
+                    logit = logit + l.forward(d).reshape([batch]);
+                }
+                logit
+            }
+            Kind::DcnV2 => {
+                let c = cross_forward(&self.cross, x);
+                self.output
+                    .forward(Tensor::cat(vec![c, h], 1))
+                    .reshape([batch])
+            }
+        }
+    }
+
+    /// The MLP block: Linear → BatchNorm (when on) → ReLU → dropout, per hidden layer.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, in]`; output `[batch, hidden.last()]` (or `x` without hidden layers)
+    fn mlp_forward(&self, mut h: Tensor<2>, dropout: &[Tensor<2>]) -> Tensor<2> {
+        for (k, layer) in self.mlp.iter().enumerate() {
+            h = layer.forward(h);
+            if let Some(bn) = self.norms.get(k) {
+                h = bn.forward(h);
+            }
+            h = relu(h);
+            if let Some(mask) = dropout.get(k) {
+                h = h * mask.clone();
+            }
+        }
+        h
+    }
+}
+
+/// The FM second-order term over the field embeddings, `½ Σ_d [(Σ_f e_fd)² − Σ_f e_fd²]`
+/// (Rendle 2010; the sum over field pairs of `⟨e_f, e_g⟩`).
+///
+/// # Shapes
+/// - `emb`: `[batch, F·D]`; output `[batch]`
+pub fn fm_term(emb: Tensor<2>, fields: usize, dim: usize) -> Tensor<1> {
+    let [batch, _] = emb.dims();
+    let e = emb.reshape([batch, fields, dim]);
+    let sum = e.clone().sum_dim(1);
+    let square_of_sum = sum.clone() * sum;
+    let sum_of_squares = (e.clone() * e).sum_dim(1);
+    (square_of_sum - sum_of_squares)
+        .sum_dim(2)
+        .reshape([batch])
+        .mul_scalar(0.5)
+}
+
+/// The DCN-V2 cross network: `x_{l+1} = x_0 ⊙ (W_l x_l + b_l) + x_l`.
+///
+/// # Shapes
+/// - `x0`: `[batch, n]`; each layer `[n, n]`; output `[batch, n]`
+pub fn cross_forward(layers: &[Linear], x0: Tensor<2>) -> Tensor<2> {
+    let mut x = x0.clone();
+    for l in layers {
+        x = x0.clone() * l.forward(x.clone()) + x;
+    }
+    x
+}

@@ -1,0 +1,258 @@
+//! Hand-worked checks of the CTR layers, the pooling, the gradient and the lazy updates.
+
+use super::fields::FieldRows;
+use super::net::{Arch, CtrNet, Input, Kind, cross_forward, fm_term};
+use super::train::{LabelledRows, train};
+use super::{Backend, CtrParams};
+use burn::module::{Param, ParamId};
+use burn::nn::Linear;
+use burn::prelude::*;
+
+fn dev() -> Device {
+    Device::flex()
+}
+
+fn t2(v: &[f32], shape: [usize; 2], d: &Device) -> Tensor<2> {
+    Tensor::<2>::from_data(TensorData::new(v.to_vec(), shape), d)
+}
+
+fn vec1(t: Tensor<1>) -> Vec<f32> {
+    t.into_data().try_into_vec::<f32>().unwrap()
+}
+
+#[test]
+fn fm_term_equals_the_sum_over_field_pairs_of_inner_products() {
+    // One row, 3 fields, D = 2: e1 = (1, 2), e2 = (3, -1), e3 = (0.5, 4).
+    // <e1,e2> = 3 - 2 = 1; <e1,e3> = 0.5 + 8 = 8.5; <e2,e3> = 1.5 - 4 = -2.5; sum = 7.
+    // Second row: all zeros except e1 = (1, 1): no pairs, 0.
+    let d = dev();
+    let emb = t2(
+        &[1.0, 2.0, 3.0, -1.0, 0.5, 4.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0],
+        [2, 6],
+        &d,
+    );
+    let got = vec1(fm_term(emb, 3, 2));
+    assert!((got[0] - 7.0).abs() < 1e-5, "{got:?}");
+    assert!(got[1].abs() < 1e-6, "{got:?}");
+}
+
+#[test]
+fn one_cross_layer_matches_the_hand_computation() {
+    // x0 = (1, 2); W = [[1, 0], [2, 1]] as Burn's [in, out]: x·W = (1 + 4, 2) = (5, 2);
+    // b = (0.5, -1) → (5.5, 1); x1 = x0 ⊙ (5.5, 1) + x0 = (5.5 + 1, 2 + 2) = (6.5, 4).
+    let d = dev();
+    let layer = Linear {
+        weight: Param::initialized(ParamId::from(1), t2(&[1.0, 0.0, 2.0, 1.0], [2, 2], &d)),
+        bias: Some(Param::initialized(
+            ParamId::from(2),
+            Tensor::<1>::from_data(TensorData::new(vec![0.5f32, -1.0], [2]), &d),
+        )),
+    };
+    let out = cross_forward(&[layer], t2(&[1.0, 2.0], [1, 2], &d));
+    let v = out.into_data().try_into_vec::<f32>().unwrap();
+    assert_eq!(v, vec![6.5, 4.0]);
+}
+
+fn tiny_arch(kind: Kind) -> Arch {
+    Arch {
+        kind,
+        fields: 3,
+        dim: 2,
+        dense: 1,
+        hidden: vec![4],
+        batch_norm: false,
+        cross_layers: 2,
+    }
+}
+
+/// Loss of a fixed batch as a function of the embedding leaf, for finite differences.
+fn loss_of(net: &CtrNet, arch: &Arch, emb: &[f32], first: &[f32], d: &Device) -> (f32, Vec<f32>) {
+    let emb_t = t2(emb, [2, 6], d).require_grad();
+    let input = Input {
+        emb: emb_t.clone(),
+        dense: Some(t2(&[0.3, 0.9], [2, 1], d)),
+        first: (arch.kind == Kind::DeepFm).then(|| t2(first, [2, 3], d)),
+    };
+    let y = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 0.0], [2]), d);
+    let loss = crate::ncf::model::bce_with_logits(net.forward(arch, input, &[]), y, 1.0);
+    let value = vec1(loss.clone())[0];
+    let mut grads = loss.backward();
+    let g = emb_t
+        .grad_remove(&mut grads)
+        .unwrap()
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    (value, g)
+}
+
+#[test]
+fn deepfm_and_dcnv2_gradients_match_finite_differences() {
+    let d = dev().autodiff();
+    for kind in [Kind::DeepFm, Kind::DcnV2] {
+        let arch = tiny_arch(kind);
+        let mut rng = crate::ncf::data::epoch_rng(7, 0);
+        let net = CtrNet::init(&arch, &mut rng, &d);
+        let emb: Vec<f32> = (0..12)
+            .map(|k| ((k * 7) % 11) as f32 / 10.0 - 0.5)
+            .collect();
+        let first = [0.1f32, -0.2, 0.3, 0.05, 0.0, -0.1];
+        let (_, g) = loss_of(&net, &arch, &emb, &first, &d);
+        let h = 1e-2f32;
+        for k in 0..12 {
+            let (mut up, mut down) = (emb.clone(), emb.clone());
+            up[k] += h;
+            down[k] -= h;
+            let numeric = (loss_of(&net, &arch, &up, &first, &d).0
+                - loss_of(&net, &arch, &down, &first, &d).0)
+                / (2.0 * h);
+            assert!(
+                (numeric - g[k]).abs() < 2e-3 + 2e-2 * g[k].abs(),
+                "{kind:?} emb[{k}]: analytic {} numeric {numeric}",
+                g[k]
+            );
+        }
+    }
+}
+
+fn rows_fixture() -> (FieldRows, Vec<f32>) {
+    // 6 rows, two single fields (4 and 3 table rows) and one sequence field (5 rows).
+    let single = vec![vec![1, 2, 1, 3, 2, 1], vec![1, 1, 2, 2, 1, 2]];
+    let offsets = vec![0, 2, 2, 3, 5, 6, 8];
+    let vals = vec![1, 2, 3, 1, 4, 2, 1, 3];
+    let rows = FieldRows {
+        n: 6,
+        single,
+        multi: vec![(offsets, vals)],
+        dense: vec![0.0, 0.5, 1.0, 0.25, 0.75, 0.1],
+        oov_rows: vec![0; 3],
+    };
+    (rows, vec![1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+}
+
+fn params(epochs: usize, batch: usize) -> CtrParams {
+    CtrParams {
+        name: "test",
+        dropout: 0.0,
+        embedding_l2: 0.0,
+        weight_decay: 0.0,
+        learning_rate: 0.01,
+        batch_size: batch,
+        epochs,
+        early_stopping: 0,
+        lr_decay_on_plateau: false,
+        init_std: 0.1,
+        embedding_optimizer: crate::ncf::EmbeddingOptimizer::LazyAdam,
+        backend: Backend::Flex,
+        seed: 3,
+    }
+}
+
+#[test]
+fn lazy_updates_touch_only_the_rows_a_batch_reads_in_every_table() {
+    // Table rows never referenced: field 0 row 0, field 1 row 0, sequence row 0 (the OOV rows).
+    let (rows, labels) = rows_fixture();
+    for kind in [Kind::DeepFm, Kind::DcnV2] {
+        let arch = Arch {
+            kind,
+            fields: 3,
+            dim: 2,
+            dense: 1,
+            hidden: vec![4],
+            batch_norm: true,
+            cross_layers: 1,
+        };
+        let sizes = [4, 3, 5];
+        let before = train(
+            &params(1, 6),
+            arch.clone(),
+            &sizes,
+            LabelledRows {
+                rows: &rows,
+                labels: &labels,
+            },
+            None,
+            false,
+        )
+        .unwrap();
+        // The same seed draws the same initial tables; a second run with more steps and another
+        // learning rate moves every touched row differently, and leaves row 0 (never read) at
+        // its initial value in both runs.
+        let mut p = params(2, 6);
+        p.learning_rate = 0.05;
+        let after = train(
+            &p,
+            arch,
+            &sizes,
+            LabelledRows {
+                rows: &rows,
+                labels: &labels,
+            },
+            None,
+            false,
+        )
+        .unwrap();
+        for (j, (a, b)) in before.emb.iter().zip(&after.emb).enumerate() {
+            // Row 0 (OOV) is never read: identical in both runs (same seed, same draw).
+            assert_eq!(
+                a[..2],
+                b[..2],
+                "{kind:?} field {j}: the untouched OOV row moved"
+            );
+            assert_ne!(
+                a[2..],
+                b[2..],
+                "{kind:?} field {j}: touched rows did not move"
+            );
+        }
+        for (j, (a, b)) in before.first.iter().zip(&after.first).enumerate() {
+            assert_eq!(a[0], b[0], "{kind:?} first-order table {j}: row 0 moved");
+        }
+    }
+}
+
+#[test]
+fn sequence_fields_embed_as_the_mean_of_their_rows_and_empty_cells_as_zero() {
+    let (rows, _) = rows_fixture();
+    let t = crate::ncf::embeddings::HostTable::new(
+        &[0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+        2,
+    );
+    let tables = vec![
+        crate::ncf::embeddings::HostTable::new(&[0.0; 8], 2),
+        crate::ncf::embeddings::HostTable::new(&[0.0; 6], 2),
+        t,
+    ];
+    let pooled = super::train::pooled_for_test(&tables, &rows, &[0, 1, 3], 2);
+    // Row 0: values 1, 2 → mean of (1, 2) and (3, 4) = (2, 3); row 1: empty → (0, 0);
+    // row 3: values 1, 4 → mean of (1, 2) and (7, 8) = (4, 5).
+    let seq = |p: usize| pooled[p * 6 + 4..p * 6 + 6].to_vec();
+    assert_eq!(seq(0), vec![2.0, 3.0]);
+    assert_eq!(seq(1), vec![0.0, 0.0]);
+    assert_eq!(seq(2), vec![4.0, 5.0]);
+}
+
+#[test]
+fn training_is_reproducible_for_a_seed() {
+    let (rows, labels) = rows_fixture();
+    let arch = tiny_arch(Kind::DcnV2);
+    let run = || {
+        let mut p = params(3, 4);
+        p.dropout = 0.3;
+        train(
+            &p,
+            arch.clone(),
+            &[4, 3, 5],
+            LabelledRows {
+                rows: &rows,
+                labels: &labels,
+            },
+            None,
+            false,
+        )
+        .unwrap()
+        .predict(&rows)
+        .unwrap()
+    };
+    assert_eq!(run(), run());
+}

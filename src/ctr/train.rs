@@ -1,0 +1,544 @@
+//! The one trainer of the CTR models: host embedding tables with row-sparse lazy Adam (shared
+//! with NCF, [`crate::ncf::embeddings`]), Burn's Adam on the dense layers, per-epoch validation
+//! AUC and log loss, learning-rate decay on plateau, early stopping and the best epoch kept.
+//!
+//! A step: the batch's rows of every field table are gathered on the host into one leaf
+//! `[batch, F·D]` (sequence fields: the mean of their values' rows; an empty cell is zeros), plus
+//! `[batch, F]` first-order weights for DeepFM; forward, backward; the leaf's gradient columns
+//! update each table's touched rows. `embedding_l2` is L2 on those rows (λ·w added to their
+//! gradient), so a step costs O(batch), never O(table).
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::Rng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use std::time::Instant;
+
+use super::fields::FieldRows;
+use super::net::{Arch, CtrNet, Input};
+use super::{CtrError, CtrParams, EpochReport};
+use crate::ncf::EmbeddingOptimizer;
+use crate::ncf::embeddings::{self, AdamSettings, Coalescer, GradRows, HostTable};
+use crate::ncf::model::bce_with_logits;
+
+/// Rows scored per forward pass when predicting.
+const PREDICT_BATCH: usize = 16_384;
+
+/// A labelled part encoded for the trainer.
+pub struct LabelledRows<'a> {
+    pub rows: &'a FieldRows,
+    /// 0/1 per row.
+    pub labels: &'a [f32],
+}
+
+/// The tables of one model: one `[rows, D]` table per field and, for DeepFM, one `[rows, 1]`
+/// first-order table per field.
+struct Tables {
+    emb: Vec<HostTable>,
+    first: Vec<HostTable>,
+    coal_emb: Vec<Coalescer>,
+    coal_first: Vec<Coalescer>,
+    step: u64,
+    settings: AdamSettings,
+}
+
+impl Tables {
+    fn new(
+        sizes: &[usize],
+        dim: usize,
+        with_first: bool,
+        init_std: f64,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        let normal =
+            Normal::new(0.0, init_std).unwrap_or_else(|_| Normal::new(0.0, 1e-4).expect("std"));
+        let mut draw =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| normal.sample(rng) as f32).collect() };
+        let emb: Vec<HostTable> = sizes
+            .iter()
+            .map(|&n| HostTable::new(&draw(n * dim), dim))
+            .collect();
+        let first: Vec<HostTable> = if with_first {
+            sizes.iter().map(|&n| HostTable::new(&draw(n), 1)).collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            coal_emb: sizes.iter().map(|&n| Coalescer::new(n)).collect(),
+            coal_first: if with_first {
+                sizes.iter().map(|&n| Coalescer::new(n)).collect()
+            } else {
+                Vec::new()
+            },
+            emb,
+            first,
+            step: 0,
+            settings: AdamSettings::new(1e-3, 0.0, EmbeddingOptimizer::LazyAdam),
+        }
+    }
+
+    fn values(&self) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+        (
+            self.emb.iter().map(HostTable::values).collect(),
+            self.first.iter().map(HostTable::values).collect(),
+        )
+    }
+}
+
+/// The ids each field's table reads for a batch, and how to pool them into per-row vectors.
+#[derive(Default)]
+struct BatchIds {
+    /// Per single field, the table row of each batch row.
+    single: Vec<Vec<i32>>,
+    /// Per sequence field: (batch row of each value, table row of each value, 1/len of its row).
+    multi: Vec<(Vec<u32>, Vec<i32>, Vec<f32>)>,
+}
+
+impl BatchIds {
+    fn fill(&mut self, rows: &FieldRows, batch: &[u32]) {
+        self.single.resize_with(rows.single.len(), Vec::new);
+        for (ids, col) in self.single.iter_mut().zip(&rows.single) {
+            ids.clear();
+            ids.extend(batch.iter().map(|&r| col[r as usize] as i32));
+        }
+        self.multi.resize_with(rows.multi.len(), Default::default);
+        for ((pos, ids, w), (off, vals)) in self.multi.iter_mut().zip(&rows.multi) {
+            pos.clear();
+            ids.clear();
+            w.clear();
+            for (p, &r) in batch.iter().enumerate() {
+                let (a, b) = (off[r as usize] as usize, off[r as usize + 1] as usize);
+                let inv = 1.0 / (b - a).max(1) as f32;
+                for &v in &vals[a..b] {
+                    pos.push(p as u32);
+                    ids.push(v as i32);
+                    w.push(inv);
+                }
+            }
+        }
+    }
+}
+
+/// Gathers `[len, F·dim]` (field after field) from `tables` into `out`.
+fn gather(tables: &[HostTable], ids: &BatchIds, len: usize, dim: usize, out: &mut Vec<f32>) {
+    let f = tables.len();
+    let width = f * dim;
+    out.clear();
+    out.resize(len * width, 0.0);
+    let ns = ids.single.len();
+    for (j, col) in ids.single.iter().enumerate() {
+        let t = &tables[j];
+        for (p, &r) in col.iter().enumerate() {
+            out[p * width + j * dim..p * width + (j + 1) * dim].copy_from_slice(t.row(r as usize));
+        }
+    }
+    for (k, (pos, col, w)) in ids.multi.iter().enumerate() {
+        let j = ns + k;
+        let t = &tables[j];
+        for ((&p, &r), &w) in pos.iter().zip(col).zip(w) {
+            let o = &mut out[p as usize * width + j * dim..p as usize * width + (j + 1) * dim];
+            for (a, b) in o.iter_mut().zip(t.row(r as usize)) {
+                *a += w * b;
+            }
+        }
+    }
+}
+
+/// The pooled `[batch.len(), F·dim]` input of data rows `batch` (for tests).
+#[cfg(test)]
+pub(crate) fn pooled_for_test(
+    tables: &[HostTable],
+    rows: &FieldRows,
+    batch: &[u32],
+    dim: usize,
+) -> Vec<f32> {
+    let mut ids = BatchIds::default();
+    ids.fill(rows, batch);
+    let mut out = Vec::new();
+    gather(tables, &ids, batch.len(), dim, &mut out);
+    out
+}
+
+/// Applies the leaf gradient `g` (`[len, F·dim]`) to every table's touched rows.
+fn update(
+    tables: &mut [HostTable],
+    coal: &mut [Coalescer],
+    settings: &AdamSettings,
+    step: u64,
+    ids: &BatchIds,
+    g: &[f32],
+    dim: usize,
+    scratch: &mut Vec<f32>,
+) {
+    let width = tables.len() * dim;
+    let ns = ids.single.len();
+    for (j, col) in ids.single.iter().enumerate() {
+        let rows = GradRows {
+            values: g,
+            stride: width,
+            offset: j * dim,
+        };
+        embeddings::step(settings, step, &mut tables[j], &mut coal[j], col, rows);
+    }
+    for (k, (pos, col, w)) in ids.multi.iter().enumerate() {
+        let j = ns + k;
+        scratch.clear();
+        for (&p, &w) in pos.iter().zip(w) {
+            let src = &g[p as usize * width + j * dim..p as usize * width + (j + 1) * dim];
+            scratch.extend(src.iter().map(|x| x * w));
+        }
+        let rows = GradRows::dense(scratch, dim);
+        embeddings::step(settings, step, &mut tables[j], &mut coal[j], col, rows);
+    }
+}
+
+/// A trained CTR model: the inference network and the table values.
+#[derive(Debug, Clone)]
+pub struct CtrTrained {
+    pub arch: Arch,
+    net: CtrNet,
+    /// Per field, `[rows, D]` row-major.
+    pub emb: Vec<Vec<f32>>,
+    /// Per field, `[rows]` first-order weights (DeepFM).
+    pub first: Vec<Vec<f32>>,
+    pub reports: Vec<EpochReport>,
+    /// 1-based epoch whose weights these are.
+    pub best_epoch: usize,
+    /// The (plain) device `net` lives on.
+    device: Device,
+}
+
+/// Host-side read-only tables for prediction (values only).
+fn frozen(values: &[Vec<f32>], dim: usize) -> Vec<HostTable> {
+    values.iter().map(|v| HostTable::new(v, dim)).collect()
+}
+
+impl CtrTrained {
+    /// Click probabilities of every row.
+    pub fn predict(&self, rows: &FieldRows) -> Result<Vec<f32>, CtrError> {
+        let emb = frozen(&self.emb, self.arch.dim);
+        let first = frozen(&self.first, 1);
+        predict_with(&self.arch, &self.net, &emb, &first, rows, &self.device)
+    }
+}
+
+fn predict_with(
+    arch: &Arch,
+    net: &CtrNet,
+    emb: &[HostTable],
+    first: &[HostTable],
+    rows: &FieldRows,
+    device: &Device,
+) -> Result<Vec<f32>, CtrError> {
+    let mut out = Vec::with_capacity(rows.n);
+    let mut ids = BatchIds::default();
+    let (mut e, mut f) = (Vec::new(), Vec::new());
+    let all: Vec<u32> = (0..rows.n as u32).collect();
+    for chunk in all.chunks(PREDICT_BATCH) {
+        ids.fill(rows, chunk);
+        let input = batch_input(
+            arch, emb, first, rows, &ids, chunk, &mut e, &mut f, device, false,
+        );
+        let p = burn::tensor::activation::sigmoid(net.forward(arch, input, &[]));
+        let v = p
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| CtrError::Tensor(format!("reading scores: {e:?}")))?;
+        out.extend(v);
+    }
+    Ok(out)
+}
+
+/// The network input of the batch `batch` (data rows), assembled on the host.
+#[allow(clippy::too_many_arguments)]
+fn batch_input(
+    arch: &Arch,
+    emb: &[HostTable],
+    first: &[HostTable],
+    rows: &FieldRows,
+    ids: &BatchIds,
+    batch: &[u32],
+    e: &mut Vec<f32>,
+    f: &mut Vec<f32>,
+    device: &Device,
+    grad: bool,
+) -> Input {
+    let len = batch.len();
+    gather(emb, ids, len, arch.dim, e);
+    let leaf = |v: &[f32], w: usize| {
+        let t = Tensor::<2>::from_data(TensorData::new(v.to_vec(), [len, w]), device);
+        if grad { t.require_grad() } else { t }
+    };
+    let emb_t = leaf(e, arch.emb_width());
+    let first_t = (!first.is_empty()).then(|| {
+        gather(first, ids, len, 1, f);
+        leaf(f, arch.fields)
+    });
+    let dense = (arch.dense > 0).then(|| {
+        let d = arch.dense;
+        let mut v = Vec::with_capacity(len * d);
+        for &r in batch {
+            v.extend_from_slice(&rows.dense[r as usize * d..(r as usize + 1) * d]);
+        }
+        Tensor::<2>::from_data(TensorData::new(v, [len, d]), device)
+    });
+    Input {
+        emb: emb_t,
+        dense,
+        first: first_t,
+    }
+}
+
+/// Inverted-dropout masks from the epoch RNG, one `[batch, h]` per hidden layer.
+fn dropout_masks(
+    p: f64,
+    hidden: &[usize],
+    batch: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Vec<Tensor<2>> {
+    if p <= 0.0 {
+        return Vec::new();
+    }
+    let keep = (1.0 / (1.0 - p)) as f32;
+    let cut = (p * u32::MAX as f64) as u32;
+    hidden
+        .iter()
+        .map(|&h| {
+            let v: Vec<f32> = (0..batch * h)
+                .map(|_| if rng.random::<u32>() < cut { 0.0 } else { keep })
+                .collect();
+            Tensor::<2>::from_data(TensorData::new(v, [batch, h]), device)
+        })
+        .collect()
+}
+
+/// Mean binary log loss of probabilities (clipped to [1e-7, 1 − 1e-7], as sklearn).
+pub fn log_loss(labels: &[f32], p: &[f32]) -> f64 {
+    let n = labels.len().max(1) as f64;
+    labels
+        .iter()
+        .zip(p)
+        .map(|(&y, &p)| {
+            let p = f64::from(p).clamp(1e-7, 1.0 - 1e-7);
+            if y > 0.5 { -p.ln() } else { -(1.0 - p).ln() }
+        })
+        .sum::<f64>()
+        / n
+}
+
+/// Trains a CTR model on `train`; `valid` drives early stopping, the learning-rate decay and
+/// the choice of the kept epoch (without it every epoch runs and the last is kept).
+pub fn train(
+    params: &CtrParams,
+    arch: Arch,
+    table_rows: &[usize],
+    train: LabelledRows<'_>,
+    valid: Option<LabelledRows<'_>>,
+    progress: bool,
+) -> Result<CtrTrained, CtrError> {
+    if train.rows.n == 0 || train.labels.len() != train.rows.n {
+        return Err(CtrError::Input(format!(
+            "the train part has {} rows and {} labels",
+            train.rows.n,
+            train.labels.len()
+        )));
+    }
+    let device = params
+        .backend
+        .train_device()
+        .map_err(|e| CtrError::Tensor(e.to_string()))?;
+    let infer = params
+        .backend
+        .device()
+        .map_err(|e| CtrError::Tensor(e.to_string()))?;
+    let mut rng = crate::ncf::data::epoch_rng(params.seed, 0);
+    let mut net = CtrNet::init(&arch, &mut rng, &device);
+    let mut tables = Tables::new(
+        table_rows,
+        arch.dim,
+        arch.kind == super::Kind::DeepFm,
+        params.init_std,
+        &mut rng,
+    );
+    tables.settings = AdamSettings::new(
+        params.learning_rate,
+        params.embedding_l2,
+        params.embedding_optimizer,
+    );
+    let decay =
+        (params.weight_decay > 0.0).then(|| WeightDecayConfig::new(params.weight_decay as f32));
+    let mut optim: ModuleOptimizer = AdamConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(decay)
+        .init();
+    let mut lr = params.learning_rate;
+    let n = train.rows.n;
+    let b = params.batch_size;
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    let mut reports = Vec::new();
+    let mut best: Option<(f64, usize, CtrNet, Vec<Vec<f32>>, Vec<Vec<f32>>)> = None;
+    let mut bad_epochs = 0usize;
+    let mut ids = BatchIds::default();
+    let (mut e, mut f, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+    for epoch in 1..=params.epochs {
+        let t0 = Instant::now();
+        let mut rng = crate::ncf::data::epoch_rng(params.seed, epoch);
+        order.shuffle(&mut rng);
+        let bar = progress.then(|| epoch_bar(params.name, epoch, params.epochs, n));
+        let mut loss_sum = Tensor::<1>::zeros([1], &device);
+        for (k, chunk) in order.chunks(b).enumerate() {
+            let len = chunk.len();
+            ids.fill(train.rows, chunk);
+            let input = batch_input(
+                &arch,
+                &tables.emb,
+                &tables.first,
+                train.rows,
+                &ids,
+                chunk,
+                &mut e,
+                &mut f,
+                &device,
+                true,
+            );
+            let (emb_leaf, first_leaf) = (input.emb.clone(), input.first.clone());
+            let y: Vec<f32> = chunk.iter().map(|&r| train.labels[r as usize]).collect();
+            let y = Tensor::<1>::from_data(TensorData::new(y, [len]), &device);
+            let masks = dropout_masks(params.dropout, &arch.hidden, len, &mut rng, &device);
+            let logits = net.forward(&arch, input, &masks);
+            let loss = bce_with_logits(logits, y, 1.0);
+            loss_sum = loss_sum + loss.clone().detach().mul_scalar(len as f64);
+            let mut grads = loss.backward();
+            tables.step += 1;
+            let read = |leaf: &Tensor<2>, grads: &mut burn::tensor::Gradients| {
+                leaf.grad_remove(grads)
+                    .ok_or_else(|| CtrError::Tensor("an embedding batch got no gradient".into()))?
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .map_err(|e| CtrError::Tensor(format!("reading an embedding gradient: {e:?}")))
+            };
+            let g = read(&emb_leaf, &mut grads)?;
+            update(
+                &mut tables.emb,
+                &mut tables.coal_emb,
+                &tables.settings,
+                tables.step,
+                &ids,
+                &g,
+                arch.dim,
+                &mut scratch,
+            );
+            if let Some(leaf) = &first_leaf {
+                let g = read(leaf, &mut grads)?;
+                update(
+                    &mut tables.first,
+                    &mut tables.coal_first,
+                    &tables.settings,
+                    tables.step,
+                    &ids,
+                    &g,
+                    1,
+                    &mut scratch,
+                );
+            }
+            let grads = GradientsParams::from_grads(grads, &net);
+            net = optim.step(lr, net, grads);
+            if let Some(bar) = &bar
+                && k % 8 == 7
+            {
+                bar.set_position(((k + 1) * b).min(n) as u64);
+            }
+        }
+        let total = loss_sum
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| CtrError::Tensor(format!("reading the epoch loss: {e:?}")))?;
+        let loss = f64::from(total.first().copied().unwrap_or(f32::NAN)) / n as f64;
+        let seconds = t0.elapsed().as_secs_f64();
+        let (valid_auc, valid_logloss) = match &valid {
+            Some(v) => {
+                let frozen_net = net.valid();
+                let p = predict_with(
+                    &arch,
+                    &frozen_net,
+                    &tables.emb,
+                    &tables.first,
+                    v.rows,
+                    &infer,
+                )?;
+                let labels: Vec<bool> = v.labels.iter().map(|&y| y > 0.5).collect();
+                let scores: Vec<f64> = p.iter().map(|&s| f64::from(s)).collect();
+                (
+                    crate::metrics::roc_auc(&labels, &scores).ok(),
+                    Some(log_loss(v.labels, &p)),
+                )
+            }
+            None => (None, None),
+        };
+        let report = EpochReport {
+            epoch,
+            loss,
+            valid_auc,
+            valid_logloss,
+            learning_rate: lr,
+            seconds,
+            samples: n,
+        };
+        if let Some(bar) = bar {
+            bar.finish_with_message(format!(
+                "loss {loss:.5}, valid AUC {}, log loss {}",
+                valid_auc.map_or("-".into(), |a| format!("{a:.4}")),
+                valid_logloss.map_or("-".into(), |a| format!("{a:.4}")),
+            ));
+        }
+        reports.push(report);
+        let Some(auc) = valid_auc else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|b| auc > b.0) {
+            let (emb, first) = tables.values();
+            best = Some((auc, epoch, net.valid(), emb, first));
+            bad_epochs = 0;
+        } else {
+            bad_epochs += 1;
+            if params.lr_decay_on_plateau {
+                lr = (lr * 0.1).max(1e-6);
+                tables.settings.learning_rate = lr as f32;
+            }
+            if params.early_stopping > 0 && bad_epochs >= params.early_stopping {
+                break;
+            }
+        }
+    }
+    let (net, emb, first, best_epoch) = match best {
+        Some((_, epoch, net, emb, first)) => (net, emb, first, epoch),
+        None => {
+            let (emb, first) = tables.values();
+            (net.valid(), emb, first, reports.len())
+        }
+    };
+    Ok(CtrTrained {
+        arch,
+        net,
+        emb,
+        first,
+        reports,
+        best_epoch,
+        device: infer,
+    })
+}
+
+fn epoch_bar(name: &str, epoch: usize, epochs: usize, rows: usize) -> ProgressBar {
+    let bar = ProgressBar::new(rows as u64);
+    let style =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {human_pos}/{human_len} rows {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(format!("{name} epoch {epoch}/{epochs}"));
+    bar
+}

@@ -1,0 +1,232 @@
+//! DeepFM and DCNv2 as clickrec models: the field map from the dataset, the validation part,
+//! the trainer, and scoring behind the common interface.
+//!
+//! The validation part is the given one (`split.valid_path`); without it, a seeded random 10 %
+//! of the train rows (the rows are then not trained on).
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::{ModelError, Recommender};
+use crate::config::{DEFAULT_CROSS_LAYERS, NcfBackend, RawCtr, RunConfig};
+use crate::ctr::{self, Arch, CtrParams, CtrTrained, FieldMap, FieldRows, Kind, LabelledRows};
+use crate::dataset::{Dataset, Part};
+use crate::error::{Error, Result};
+use crate::eval::ValidationFigures;
+use crate::report::{Curve, Timing};
+
+/// A trained CTR model behind the common interface.
+pub struct CtrRecommender {
+    pub kind: Kind,
+    pub fields: FieldMap,
+    /// Columns per row of the parts' `x` (the dense columns are its first `fields.dense`).
+    pub fr: usize,
+    pub trained: CtrTrained,
+    pub validation: Option<ValidationFigures>,
+    /// Test rows that went through each field's OOV row.
+    pub test_oov: Vec<OovCount>,
+}
+
+/// How many rows of a part went through a field's OOV row.
+#[derive(Debug, Clone, Serialize)]
+pub struct OovCount {
+    pub field: String,
+    pub rows: usize,
+}
+
+impl Recommender for CtrRecommender {
+    fn name(&self) -> &str {
+        self.kind.name()
+    }
+    fn probabilistic(&self) -> bool {
+        true
+    }
+    fn score_rows(&self, part: &Part) -> Result<Vec<f32>, ModelError> {
+        let rows = self.fields.encode(part, self.fr);
+        self.trained
+            .predict(&rows)
+            .map_err(|e| ModelError::Scoring {
+                model: self.name().into(),
+                message: e.to_string(),
+            })
+    }
+    fn score_items(&self, _user: u32, _out: &mut [f32]) -> Result<(), ModelError> {
+        Err(ModelError::Scoring {
+            model: self.name().into(),
+            message: "a CTR model scores impressions (their fields are per row): use \
+                      eval.ranking = \"impressions\""
+                .into(),
+        })
+    }
+}
+
+/// The checked `[deepfm]` / `[dcnv2]` table as trainer settings.
+pub fn params(kind: Kind, raw: &RawCtr, seed: u64) -> CtrParams {
+    CtrParams {
+        name: kind.name(),
+        dropout: raw.dropout,
+        embedding_l2: raw.embedding_l2,
+        weight_decay: raw.weight_decay,
+        learning_rate: raw.learning_rate,
+        batch_size: raw.batch_size,
+        epochs: raw.epochs,
+        early_stopping: raw.early_stopping,
+        lr_decay_on_plateau: raw.lr_decay_on_plateau,
+        init_std: raw.init_std,
+        embedding_optimizer: match raw.embedding_optimizer {
+            crate::config::NcfEmbeddingOptimizer::LazyAdam => {
+                crate::ncf::EmbeddingOptimizer::LazyAdam
+            }
+            crate::config::NcfEmbeddingOptimizer::Adam => crate::ncf::EmbeddingOptimizer::Adam,
+        },
+        backend: match raw.backend {
+            NcfBackend::Flex => crate::ncf::Backend::Flex,
+            NcfBackend::Ndarray => crate::ncf::Backend::Ndarray,
+            NcfBackend::Wgpu => crate::ncf::Backend::Wgpu,
+        },
+        seed,
+    }
+}
+
+fn labels(part: &Part) -> Vec<f32> {
+    part.label
+        .as_ref()
+        .map(|l| l.iter().map(|&y| f32::from(u8::from(y))).collect())
+        .unwrap_or_default()
+}
+
+/// The rows `rows` of encoded `all`.
+fn take(all: &FieldRows, rows: &[usize]) -> FieldRows {
+    let d = if all.n > 0 {
+        all.dense.len() / all.n
+    } else {
+        0
+    };
+    FieldRows {
+        n: rows.len(),
+        single: all
+            .single
+            .iter()
+            .map(|c| rows.iter().map(|&r| c[r]).collect())
+            .collect(),
+        multi: all
+            .multi
+            .iter()
+            .map(|(off, vals)| {
+                let mut o = vec![0u32];
+                let mut v = Vec::new();
+                for &r in rows {
+                    v.extend_from_slice(&vals[off[r] as usize..off[r + 1] as usize]);
+                    o.push(v.len() as u32);
+                }
+                (o, v)
+            })
+            .collect(),
+        dense: rows
+            .iter()
+            .flat_map(|&r| all.dense[r * d..(r + 1) * d].iter().copied())
+            .collect(),
+        oov_rows: Vec::new(),
+    }
+}
+
+/// Trains `[deepfm]` or `[dcnv2]` on the dataset.
+pub fn fit(
+    kind: Kind,
+    raw: &RawCtr,
+    cfg: &RunConfig,
+    ds: &Dataset,
+    quiet: bool,
+) -> Result<(CtrRecommender, Timing, Curve)> {
+    let d = &cfg.raw.data;
+    let fields = FieldMap::fit(ds, &d.user, &d.item, d.min_count, &d.hash_buckets);
+    let fr = ds.row_spec.width();
+    let params = params(kind, raw, cfg.raw.seed);
+    let arch = Arch {
+        kind,
+        fields: fields.len(),
+        dim: raw.embedding_dim,
+        dense: fields.dense,
+        hidden: raw.hidden.clone(),
+        batch_norm: raw.batch_norm,
+        cross_layers: raw.cross_layers.unwrap_or(DEFAULT_CROSS_LAYERS),
+    };
+    let table_rows: Vec<usize> = fields.fields.iter().map(|f| f.rows).collect();
+    let all = fields.encode(&ds.train, fr);
+    let all_labels = labels(&ds.train);
+    let (train_rows, train_labels, valid_rows, valid_labels) = match &ds.valid {
+        Some(v) => (all, all_labels, fields.encode(v, fr), labels(v)),
+        None => {
+            let mut idx: Vec<usize> = (0..all.n).collect();
+            idx.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.raw.seed ^ 0xC7A1_1D));
+            let n_valid = all.n / 10;
+            let (v, t) = idx.split_at(n_valid);
+            let (mut v, mut t) = (v.to_vec(), t.to_vec());
+            v.sort_unstable();
+            t.sort_unstable();
+            let pick = |rows: &[usize]| rows.iter().map(|&r| all_labels[r]).collect::<Vec<f32>>();
+            (take(&all, &t), pick(&t), take(&all, &v), pick(&v))
+        }
+    };
+    let valid = (valid_rows.n > 0).then_some(LabelledRows {
+        rows: &valid_rows,
+        labels: &valid_labels,
+    });
+    let trained = ctr::train::train(
+        &params,
+        arch,
+        &table_rows,
+        LabelledRows {
+            rows: &train_rows,
+            labels: &train_labels,
+        },
+        valid,
+        !quiet,
+    )
+    .map_err(|e| Error::Training(format!("{}: {e}", kind.name())))?;
+    let reports = &trained.reports;
+    let best = reports.get(trained.best_epoch.saturating_sub(1));
+    let validation = (valid_rows.n > 0).then(|| ValidationFigures {
+        auc: best.and_then(|r| r.valid_auc),
+        logloss: best.and_then(|r| r.valid_logloss),
+        best_epoch: trained.best_epoch,
+        rows: valid_rows.n,
+    });
+    let test_enc = fields.encode(&ds.test, fr);
+    let test_oov = fields
+        .fields
+        .iter()
+        .zip(&test_enc.oov_rows)
+        .map(|(f, &rows)| OovCount {
+            field: f.name.clone(),
+            rows,
+        })
+        .collect();
+    let secs: f64 = reports.iter().map(|r| r.seconds).sum();
+    let samples: usize = reports.iter().map(|r| r.samples).sum();
+    let timing = Timing {
+        fit_seconds: secs,
+        samples_per_sec: Some(samples as f64 / secs.max(1e-9)),
+        seconds_per_iteration: None,
+        epoch_seconds: reports.iter().map(|r| r.seconds).collect(),
+        checkpoint_seconds: 0.0,
+    };
+    let curve = Curve {
+        loss: reports.iter().map(|r| r.loss).collect(),
+        valid_auc: reports.iter().map(|r| r.valid_auc).collect(),
+    };
+    Ok((
+        CtrRecommender {
+            kind,
+            fields,
+            fr,
+            trained,
+            validation,
+            test_oov,
+        },
+        timing,
+        curve,
+    ))
+}

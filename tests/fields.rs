@@ -1,0 +1,168 @@
+//! CTR fields and the DeepFM / DCNv2 models: given train/valid/test files without a timestamp,
+//! every categorical field embedded, the validation figures, and the bad-input rules.
+
+use crate::common::Sandbox;
+
+/// A multi-field click log with a planted signal: the click rate depends on (city, device) and
+/// on the user's first tag, so a model that embeds the fields beats popularity.
+fn field_rows(n: usize, seed: u64) -> String {
+    let mut s = String::from("user,item,city,device,tags,label\n");
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) as usize
+    };
+    for _ in 0..n {
+        let u = next() % 40;
+        let i = next() % 30;
+        let city = next() % 90; // more than the 64 one-hot levels of [ncf]
+        let device = ["ios", "android", "web"][next() % 3];
+        let tags = ["a|b", "b", "c|a|d", ""][(u + i) % 4];
+        let p = if (city % 3 == 0) == (device == "ios") {
+            80
+        } else {
+            15
+        } + if tags.starts_with('a') { 10 } else { 0 };
+        let click = u8::from(next() % 100 < p);
+        s.push_str(&format!("{u},{i},c{city},{device},{tags},{click}\n"));
+    }
+    s
+}
+
+fn setup(s: &Sandbox) {
+    s.write("train.csv", field_rows(3000, 1));
+    s.write("valid.csv", field_rows(600, 2));
+    s.write("test.csv", field_rows(600, 3));
+}
+
+fn config(extra_data: &str, models: &str) -> String {
+    format!(
+        "name = \"f\"\n[data]\nlabel = \"label\"\ncategorical = [\"city\", \"device\"]\nsequence = [\"tags\"]\n{extra_data}\n\
+         [split]\nmethod = \"files\"\ntrain_path = \"train.csv\"\nvalid_path = \"valid.csv\"\ntest_path = \"test.csv\"\n{models}\n"
+    )
+}
+
+const MODELS: &str = "[deepfm]\nepochs = 4\nhidden = [16]\nbatch_size = 256\n\
+                      [dcnv2]\nepochs = 4\nhidden = [16]\nbatch_size = 256\ncross_layers = 2\n";
+
+#[test]
+fn deepfm_and_dcnv2_train_on_given_files_without_a_timestamp() {
+    let s = Sandbox::new();
+    setup(&s);
+    s.write("c.toml", config("", MODELS));
+    s.run(&["train", "c.toml", "-q"]).ok();
+    let text = std::fs::read_to_string(s.path("artifacts/f/metrics.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["split"]["valid_rows"], 600, "{}", v["split"]);
+    let pop = v["models"]["popularity"]["auc"].as_f64().unwrap();
+    for m in ["deepfm", "dcnv2"] {
+        let model = &v["models"][m];
+        let auc = model["auc"].as_f64().unwrap();
+        let ll = model["logloss"].as_f64().unwrap();
+        assert!(auc > pop + 0.05, "{m}: test AUC {auc} vs popularity {pop}");
+        assert!(ll > 0.0 && ll < 0.69, "{m}: log loss {ll}");
+        let val = &model["validation"];
+        assert!(val["auc"].as_f64().unwrap() > 0.6, "{m}: {val}");
+        assert!(val["logloss"].as_f64().unwrap() > 0.0, "{m}: {val}");
+        let best = val["best_epoch"].as_u64().unwrap();
+        assert!((1..=4).contains(&best), "{m}: {val}");
+        assert_eq!(val["rows"], 600);
+        let notes = model["notes"].to_string();
+        assert!(
+            notes.contains("OOV") || notes.contains("no OOV"),
+            "{m}: {notes}"
+        );
+    }
+    // Same config and seed, same metrics.
+    s.write(
+        "c2.toml",
+        config("", MODELS).replace("name = \"f\"", "name = \"g\""),
+    );
+    s.run(&["train", "c2.toml", "-q"]).ok();
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/g/metrics.json")).unwrap())
+            .unwrap();
+    for m in ["deepfm", "dcnv2"] {
+        assert_eq!(v["models"][m]["auc"], again["models"][m]["auc"], "{m}");
+    }
+}
+
+#[test]
+fn ncf_refuses_a_field_with_more_than_64_levels_and_names_it() {
+    let s = Sandbox::new();
+    setup(&s);
+    s.write("c.toml", config("", "[ncf]\nepochs = 1\n"));
+    s.run(&["train", "c.toml", "-q"])
+        .fails_with(&["city", "[deepfm]", "64"]);
+    assert!(!s.path("artifacts/f").exists());
+}
+
+#[test]
+fn field_config_errors_name_the_key() {
+    let s = Sandbox::new();
+    setup(&s);
+    let cases: [(&str, &str, &[&str]); 7] = [
+        ("min_count = 0", MODELS, &["data.min_count", "at least 1"]),
+        (
+            "[data.hash_buckets]\ncity = 0",
+            MODELS,
+            &["data.hash_buckets.city"],
+        ),
+        (
+            "[data.hash_buckets]\nnope = 10",
+            MODELS,
+            &["data.hash_buckets.nope"],
+        ),
+        (
+            "sequence_separator = \",\"",
+            MODELS,
+            &["data.sequence_separator", "delimiter"],
+        ),
+        ("", "[dcnv2]\ncross_layers = 0\n", &["dcnv2.cross_layers"]),
+        (
+            "",
+            "[deepfm]\ncross_layers = 2\n",
+            &["deepfm.cross_layers", "[dcnv2]"],
+        ),
+        (
+            "",
+            "[deepfm]\ndropout = 1.0\n",
+            &["deepfm.dropout", "[0, 1)"],
+        ),
+    ];
+    for (data, models, needles) in cases {
+        s.write("c.toml", config(data, models));
+        s.run(&["train", "c.toml", "-q"]).fails_with(needles);
+        assert!(!s.path("artifacts/f").exists());
+    }
+}
+
+#[test]
+fn a_valid_file_without_a_field_column_is_refused() {
+    let s = Sandbox::new();
+    setup(&s);
+    s.write("valid.csv", "user,item,city,tags,label\n1,2,c1,a,1\n");
+    s.write("c.toml", config("", MODELS));
+    s.run(&["train", "c.toml", "-q"])
+        .fails_with(&["valid.csv", "device", "split.valid_path"]);
+    assert!(!s.path("artifacts/f").exists());
+}
+
+#[test]
+fn a_configured_timestamp_must_exist_and_time_splits_need_one() {
+    let s = Sandbox::new();
+    setup(&s);
+    s.write("c.toml", config("timestamp = \"ts\"", MODELS));
+    s.run(&["train", "c.toml", "-q"])
+        .fails_with(&["ts", "data.timestamp"]);
+    s.write("all.csv", field_rows(200, 4));
+    s.write(
+        "d.toml",
+        "name = \"d\"\n[data]\npath = \"all.csv\"\nlabel = \"label\"\n[split]\nmethod = \"last_day\"\n",
+    );
+    s.run(&["train", "d.toml", "-q"]).fails_with(&["timestamp"]);
+}
