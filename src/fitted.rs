@@ -31,7 +31,7 @@ pub struct Fitted {
     pub wall_seconds: f64,
     pub export: Option<Exporter>,
     /// Validation figures of the kept epoch (CTR models), copied into the model's metrics.
-    pub validation: Option<crate::eval::ValidationFigures>,
+    pub validation: Option<crate::ctr::ValidationFigures>,
     /// Notes for the model's metrics (e.g. rows scored through OOV rows).
     pub notes: Vec<String>,
 }

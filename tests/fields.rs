@@ -166,3 +166,25 @@ fn a_configured_timestamp_must_exist_and_time_splits_need_one() {
     );
     s.run(&["train", "d.toml", "-q"]).fails_with(&["timestamp"]);
 }
+
+#[test]
+fn tune_picks_among_the_ctr_models_on_the_given_validation_file() {
+    let s = Sandbox::new();
+    setup(&s);
+    let tune = "[tune]\nmodel = [\"deepfm\", \"dcnv2\"]\nmetric = \"auc\"\n\
+                [tune.space]\n\"deepfm.embedding_l2\" = [0.0, 0.05]\n\"dcnv2.cross_layers\" = [1, 2]\n";
+    s.write("c.toml", config("", &format!("{MODELS}{tune}")));
+    s.run(&["tune", "c.toml", "-q"]).ok();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/f/metrics.json")).unwrap())
+            .unwrap();
+    let t = &v["tuning"];
+    assert_eq!(t["trials"], 4, "{t}");
+    assert_eq!(t["validation"]["validation"], "valid_path", "{t}");
+    let best = t["best"]["model"].as_str().unwrap();
+    assert!(best == "deepfm" || best == "dcnv2", "{t}");
+    // The trials' validation figure is the models' validation AUC on the given file.
+    let csv = std::fs::read_to_string(s.path("artifacts/f/tuning.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(v["models"][best]["auc"].as_f64().unwrap() > 0.6);
+}

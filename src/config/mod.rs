@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub use error::ConfigError;
 pub use overrides::{parse_value, set as set_key};
 pub use raw::*;
-pub use raw_ctr::{DEFAULT_CROSS_LAYERS, RawCtr};
+pub use raw_ctr::{DEFAULT_CROSS_LAYERS, DENSE_TABLE_LIMIT, RawCtr};
 pub use raw_tune::{RawTune, TuneMethod, TuneModels, TuneValidation};
 pub use validate::validate;
 

@@ -10,8 +10,10 @@
 //! - `epochs = 100`, `early_stopping = 2`, `lr_decay_on_plateau = true`: train until the
 //!   validation AUC stops improving; each epoch that does not improve multiplies the learning rate
 //!   by 0.1, the second in a row stops, and the best epoch is kept (the library's `BaseModel`).
-//! - `embedding_l2 = 0.01`: L2 on the embedding rows a batch touches (see `crate::ctr`), the
-//!   row-sparse counterpart of the library's `embedding_regularizer`.
+//! - `embedding_l2 = 0.05`: the library's `embedding_regularizer` for these models; with the
+//!   dense update (the default for small tables) it is the same penalty (see `crate::ctr`).
+//!   Chosen on validation AUC of the ml-100k multi-field log: 0.05 and 0.1 tie (DeepFM 0.7732 /
+//!   0.7749, DCNv2 0.7750 / 0.7749), both above 0.01 with lazy updates (0.7684 / 0.7733).
 //! - `init_std = 1e-4`: the library's normal initialisation of embedding tables.
 //! - `cross_layers = 4` (DCNv2 only): the tuned depth of the cross network.
 
@@ -54,9 +56,9 @@ pub struct RawCtr {
     #[serde(default = "d_init")]
     pub init_std: f64,
     /// `lazy_adam`: Adam and `embedding_l2` on the rows a batch touches; `adam`: every row every
-    /// step (the reference library's rule: whole-table L2, O(table) per step).
-    #[serde(default)]
-    pub embedding_optimizer: NcfEmbeddingOptimizer,
+    /// step (the reference library's rule: whole-table L2, O(table) per step). Absent: `adam`
+    /// while all tables together hold at most [`DENSE_TABLE_LIMIT`] values, else `lazy_adam`.
+    pub embedding_optimizer: Option<NcfEmbeddingOptimizer>,
     #[serde(default)]
     pub backend: NcfBackend,
 }
@@ -74,7 +76,7 @@ fn d_dropout() -> f64 {
     0.2
 }
 fn d_l2() -> f64 {
-    0.01
+    0.05
 }
 fn d_lr() -> f64 {
     1e-3
@@ -91,6 +93,13 @@ fn d_patience() -> usize {
 fn d_init() -> f64 {
     1e-4
 }
+
+/// Up to this many table values (rows × dim over all fields) the default embedding update is
+/// dense Adam: a dense step over 4 M values costs less than the 400-400-400 MLP's step at batch
+/// 4096, and on the ml-100k multi-field log it validates better than lazy Adam (valid AUC DeepFM
+/// 0.7732 vs 0.7684, DCNv2 0.7750 vs 0.7733, seed 42). Larger tables (millions of users) stay
+/// row-sparse, where a dense step would cost O(table).
+pub const DENSE_TABLE_LIMIT: usize = 4_000_000;
 
 /// The default number of DCNv2 cross layers.
 pub const DEFAULT_CROSS_LAYERS: usize = 4;

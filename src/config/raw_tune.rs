@@ -106,7 +106,7 @@ pub fn check(t: &RawTune) -> Result<(), ConfigError> {
         rule,
     };
     let names = t.model.names();
-    let known = |m: &String| ["als", "ncf", "popularity"].contains(&m.as_str());
+    let known = |m: &String| ["als", "ncf", "deepfm", "dcnv2", "popularity"].contains(&m.as_str());
     let unique = names
         .iter()
         .enumerate()
@@ -115,7 +115,7 @@ pub fn check(t: &RawTune) -> Result<(), ConfigError> {
         return Err(invalid(
             "tune.model",
             format!("{names:?}"),
-            "must be \"als\", \"ncf\" or \"popularity\", or a list of them without repeats",
+            "must be \"als\", \"ncf\", \"deepfm\", \"dcnv2\" or \"popularity\", or a list of them without repeats",
         ));
     }
     if t.metric.trim().is_empty() {

@@ -5,18 +5,20 @@
 //!   fit on train, an OOV row per field, hashing) and the encoding of a part into table rows.
 //! - [`net`]: the shared layers (MLP block with batch norm and dropout, cross layer, FM term) and
 //!   how each model wires them; one short `match` arm per model.
+//! - `batch`: the host-side batch assembly (pooling) and the row-sparse table update.
 //! - [`train`]: host tables with row-sparse lazy Adam, validation, learning-rate decay on plateau,
 //!   early stopping, the best epoch kept.
 //!
-//! `embedding_l2 = λ` adds λ·w to the gradient of every embedding row a batch touches (before
-//! Adam), i.e. the gradient of (λ/2)·‖w‖² over those rows. The reference library's
-//! `embedding_regularizer` adds the gradient of (λ/2)·‖W‖² over whole tables to every batch, so
-//! every row shrinks on every step, also rows the batch does not touch; with Adam that shrinking
-//! is normalised per row. The two agree for rows that occur in every batch; for rare rows ours
-//! regularises less per epoch, and it costs O(batch) instead of O(table) per step. Its best
-//! value therefore differs from the library's: the default (0.01) was chosen on validation AUC of
-//! the ml-100k multi-field log (README).
+//! `embedding_l2 = λ` adds λ·w to the gradient of embedding rows before Adam, the gradient of
+//! (λ/2)·‖w‖². With `embedding_optimizer = "adam"` (the default while the tables are small,
+//! see `config::DENSE_TABLE_LIMIT`) every row of every table gets it on every step: exactly the
+//! reference library's `embedding_regularizer`, which adds (λ/2)·‖W‖² of whole tables to every
+//! batch's loss. With `lazy_adam` only the rows a batch touches get it (and move), so a step costs
+//! O(batch) instead of O(table); rare rows are then regularised less per epoch, and with Adam's
+//! per-row normalisation the whole-table rule pulls untouched rows towards 0 at about the learning
+//! rate per step, which the lazy rule does not do.
 
+mod batch;
 pub mod fields;
 pub mod net;
 pub mod train;
@@ -61,6 +63,17 @@ pub struct EpochReport {
     /// Training wall time (not validation).
     pub seconds: f64,
     pub samples: usize,
+}
+
+/// Validation AUC and log loss of the kept epoch, and which epoch that was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ValidationFigures {
+    pub auc: Option<f64>,
+    pub logloss: Option<f64>,
+    /// 1-based.
+    pub best_epoch: usize,
+    /// Rows of the validation part.
+    pub rows: usize,
 }
 
 /// What can go wrong while training or scoring a CTR model.

@@ -223,7 +223,7 @@ fn sequence_fields_embed_as_the_mean_of_their_rows_and_empty_cells_as_zero() {
         crate::ncf::embeddings::HostTable::new(&[0.0; 6], 2),
         t,
     ];
-    let pooled = super::train::pooled_for_test(&tables, &rows, &[0, 1, 3], 2);
+    let pooled = super::batch::pooled_for_test(&tables, &rows, &[0, 1, 3], 2);
     // Row 0: values 1, 2 → mean of (1, 2) and (3, 4) = (2, 3); row 1: empty → (0, 0);
     // row 3: values 1, 4 → mean of (1, 2) and (7, 8) = (4, 5).
     let seq = |p: usize| pooled[p * 6 + 4..p * 6 + 6].to_vec();

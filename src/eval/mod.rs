@@ -199,24 +199,13 @@ pub struct ModelMetrics {
     pub notes: Vec<String>,
     /// The model's figures on its validation part at the kept epoch (CTR models).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub validation: Option<ValidationFigures>,
+    pub validation: Option<crate::ctr::ValidationFigures>,
     /// The ROC curve, for the plot.
     #[serde(skip)]
     pub roc: Option<RocCurve>,
     /// Per-user rows of the top-K protocol (full ranking or impressions).
     #[serde(skip)]
     pub per_user: PerUser,
-}
-
-/// Validation AUC and log loss of the kept epoch, and which epoch that was.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct ValidationFigures {
-    pub auc: Option<f64>,
-    pub logloss: Option<f64>,
-    /// 1-based.
-    pub best_epoch: usize,
-    /// Rows of the validation part.
-    pub rows: usize,
 }
 
 impl ModelMetrics {

@@ -10,11 +10,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{ModelError, Recommender};
-use crate::config::{DEFAULT_CROSS_LAYERS, NcfBackend, RawCtr, RunConfig};
+use crate::config::{DEFAULT_CROSS_LAYERS, DENSE_TABLE_LIMIT, NcfBackend, RawCtr, RunConfig};
+use crate::ctr::ValidationFigures;
 use crate::ctr::{self, Arch, CtrParams, CtrTrained, FieldMap, FieldRows, Kind, LabelledRows};
 use crate::dataset::{Dataset, Part};
 use crate::error::{Error, Result};
-use crate::eval::ValidationFigures;
 use crate::report::{Curve, Timing};
 
 /// A trained CTR model behind the common interface.
@@ -76,10 +76,10 @@ pub fn params(kind: Kind, raw: &RawCtr, seed: u64) -> CtrParams {
         lr_decay_on_plateau: raw.lr_decay_on_plateau,
         init_std: raw.init_std,
         embedding_optimizer: match raw.embedding_optimizer {
-            crate::config::NcfEmbeddingOptimizer::LazyAdam => {
+            Some(crate::config::NcfEmbeddingOptimizer::LazyAdam) => {
                 crate::ncf::EmbeddingOptimizer::LazyAdam
             }
-            crate::config::NcfEmbeddingOptimizer::Adam => crate::ncf::EmbeddingOptimizer::Adam,
+            _ => crate::ncf::EmbeddingOptimizer::Adam,
         },
         backend: match raw.backend {
             NcfBackend::Flex => crate::ncf::Backend::Flex,
@@ -143,7 +143,12 @@ pub fn fit(
     let d = &cfg.raw.data;
     let fields = FieldMap::fit(ds, &d.user, &d.item, d.min_count, &d.hash_buckets);
     let fr = ds.row_spec.width();
-    let params = params(kind, raw, cfg.raw.seed);
+    let mut params = params(kind, raw, cfg.raw.seed);
+    let table_values: usize =
+        fields.fields.iter().map(|f| f.rows).sum::<usize>() * raw.embedding_dim;
+    if raw.embedding_optimizer.is_none() && table_values > DENSE_TABLE_LIMIT {
+        params.embedding_optimizer = crate::ncf::EmbeddingOptimizer::LazyAdam;
+    }
     let arch = Arch {
         kind,
         fields: fields.len(),

@@ -10,13 +10,13 @@ use crate::dataset::{self, Dataset};
 use crate::error::Result;
 use crate::eval::EvalError;
 use crate::pipeline;
-use crate::split::{self, SplitRule, SplitStats};
+use crate::split::{self, Split, SplitRule, SplitStats};
 
 /// How the validation part was carved, for `metrics.json.tuning.validation`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ValidationInfo {
-    /// `split` (the config's rule; `random` for a split given by files), `random` or
-    /// `leave_last_out`.
+    /// `split` (the config's rule; `random` for a split given by files), `random`,
+    /// `leave_last_out`, or `valid_path` (the given validation file).
     pub validation: String,
     /// The rule applied to the train part.
     pub rule: String,
@@ -56,6 +56,38 @@ pub fn prepare(
     let rows: Vec<usize> = (0..x.len()).collect();
     let outer = split::split(&x, &rows, &pipeline::split_rule(cfg));
     drop(rows);
+    if x.given_valid.is_some() {
+        // A given validation part (`split.valid_path`) is the trials' validation part: they
+        // train on the whole train part, stop early on it and are scored on it.
+        let mut stats = outer.stats.clone();
+        stats.test_rows = outer.valid.len();
+        let inner = Split {
+            train: outer.train,
+            test: outer.valid.clone(),
+            valid: outer.valid,
+            stats,
+        };
+        if inner.test.is_empty() {
+            return Err(EvalError::EmptyTest {
+                hint: "split.valid_path has no row left after the test filters",
+            }
+            .into());
+        }
+        let (ds, _) = dataset::build(
+            &mut x,
+            &inner,
+            user_table.as_ref(),
+            item_table.as_ref(),
+            true,
+        )?;
+        let info = ValidationInfo {
+            validation: "valid_path".into(),
+            rule: "files".into(),
+            fraction: None,
+            split: inner.stats,
+        };
+        return Ok((ds, info));
+    }
     // From here on only the train rows are used.
     let train_rows = outer.train;
     let rule = validation_rule(cfg, v, fraction);

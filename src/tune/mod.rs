@@ -96,12 +96,7 @@ pub fn run(path: &Path, overrides: &[String], opts: &TuneOptions) -> Result<Tune
     })?;
     let models = t.model.names();
     for m in &models {
-        let enabled = match m.as_str() {
-            "als" => cfg.raw.als.as_ref().is_some_and(|a| a.enabled),
-            "ncf" => cfg.raw.ncf.as_ref().is_some_and(|n| n.enabled),
-            _ => cfg.raw.popularity.enabled,
-        };
-        if !enabled {
+        if !space::model_enabled(&cfg, m) {
             return Err(tune_err(format!(
                 "tune.model names {m:?}, but [{m}] is not enabled in this config"
             ))

@@ -9,7 +9,19 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::{self, ConfigError, RunConfig, TuneMethod};
 
 /// The models `tune.model` may name, each with the config table its keys live in.
-pub const MODELS: [&str; 3] = ["als", "ncf", "popularity"];
+pub const MODELS: [&str; 5] = ["als", "ncf", "deepfm", "dcnv2", "popularity"];
+
+/// Whether the config enables the model `name` (one of [`MODELS`]).
+pub fn model_enabled(cfg: &RunConfig, name: &str) -> bool {
+    let r = &cfg.raw;
+    match name {
+        "als" => r.als.as_ref().is_some_and(|a| a.enabled),
+        "ncf" => r.ncf.as_ref().is_some_and(|n| n.enabled),
+        "deepfm" => r.deepfm.as_ref().is_some_and(|n| n.enabled),
+        "dcnv2" => r.dcnv2.as_ref().is_some_and(|n| n.enabled),
+        _ => r.popularity.enabled,
+    }
+}
 
 /// What one key ranges over.
 #[derive(Debug, Clone, PartialEq)]
@@ -249,7 +261,7 @@ pub fn check(
         if parts.len() < 2 || !MODELS.contains(&model) {
             return Err(space_err(
                 &d.key,
-                "not a model key: the data, filters, split and evaluation are prepared once for all trials; search keys of [als] or [ncf], e.g. \"als.factors\"",
+                "not a model key: the data, filters, split and evaluation are prepared once for all trials; search keys of [als], [ncf], [deepfm] or [dcnv2], e.g. \"als.factors\"",
             ));
         }
         if parts.last() == Some(&"enabled") {
@@ -258,11 +270,7 @@ pub fn check(
                 "`enabled` cannot be searched; list the models in tune.model",
             ));
         }
-        let enabled = match model {
-            "als" => cfg.raw.als.as_ref().is_some_and(|a| a.enabled),
-            "ncf" => cfg.raw.ncf.as_ref().is_some_and(|n| n.enabled),
-            _ => cfg.raw.popularity.enabled,
-        };
+        let enabled = model_enabled(cfg, model);
         if !enabled {
             return Err(space_err(
                 &d.key,
