@@ -36,7 +36,7 @@ m = json.load(open(sys.argv[1])); seed = sys.argv[2]
 wall = float(sys.argv[4]) - float(sys.argv[3])
 best = max(("deepfm", "dcnv2"), key=lambda k: m["models"][k]["validation"]["auc"])
 for k in ("deepfm", "dcnv2"):
-    x = m["models"][k]; v = x["validation"]; t = m["timings"]["models"][k]
+    x = m["models"][k]; v = x["validation"]; t = m["timings"][k]
     # Train time to the best epoch (the reference library's train_seconds covers all epochs run).
     to_best = sum(t["epoch_seconds"][: v["best_epoch"]])
     tag = " (chosen on validation)" if k == best else ""

@@ -21,6 +21,7 @@
 mod batch;
 pub mod fields;
 pub mod net;
+pub mod norm;
 pub mod train;
 
 pub use fields::{FieldMap, FieldRows};

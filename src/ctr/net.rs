@@ -5,7 +5,9 @@
 //! batch's rows as leaf tensors (see [`super::train`]), as the NCF trainer does.
 
 use burn::module::{Param, ParamId};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear};
+use burn::nn::Linear;
+
+use super::norm::Norm;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use rand_chacha::ChaCha8Rng;
@@ -84,7 +86,7 @@ pub struct Input {
 #[derive(Module, Debug)]
 pub struct CtrNet {
     pub mlp: Vec<Linear>,
-    pub norms: Vec<BatchNorm>,
+    pub norms: Vec<Norm>,
     pub cross: Vec<Linear>,
     /// DeepFM: first-order weights of the dense features, `[dense, 1]` without bias.
     pub dense_linear: Option<Linear>,
@@ -135,7 +137,7 @@ impl CtrNet {
         for &h in &arch.hidden {
             mlp.push(linear(&mut id, prev, h, true, rng, device));
             if arch.batch_norm {
-                norms.push(BatchNormConfig::new(h).init(device));
+                norms.push(Norm::new(h, &mut id, device));
             }
             prev = h;
         }

@@ -256,3 +256,35 @@ fn training_is_reproducible_for_a_seed() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn batch_norm_by_matrix_products_equals_burns_batch_norm() {
+    let d = dev().autodiff();
+    let mut id = 0;
+    let norm = super::norm::Norm::new(3, &mut id, &d);
+    let v: Vec<f32> = (0..15)
+        .map(|k| ((k * 37) % 11) as f32 / 3.0 - 1.5)
+        .collect();
+    let x = t2(&v, [5, 3], &d);
+    let ours = norm
+        .forward(x.clone())
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let ones = Tensor::<1>::ones([3], &d);
+    let zeros = Tensor::<1>::zeros([3], &d);
+    let burn = burn::tensor::module::batch_norm_train(x, ones, zeros, super::norm::EPSILON);
+    let want = burn.output.into_data().try_into_vec::<f32>().unwrap();
+    for (a, b) in ours.iter().zip(&want) {
+        assert!((a - b).abs() < 1e-5, "{ours:?} vs {want:?}");
+    }
+    // Running mean moved 0.1 of the way to the batch mean; inference uses it.
+    let mean0: f32 = (0..5).map(|r| v[r * 3]).sum::<f32>() / 5.0;
+    let rm = norm
+        .running_mean
+        .value_sync()
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    assert!((rm[0] - 0.1 * mean0).abs() < 1e-6, "{rm:?}");
+}
