@@ -38,9 +38,25 @@ pub fn run(cli: Cli) -> Result<()> {
                     force,
                     resume,
                     quiet,
+                    ..Default::default()
                 },
             )?;
+            println!("{}", crate::report::split_line(&m));
             println!("{}", crate::report::table(&m));
+            for (name, c) in &m.training {
+                if let Some(l) = c.best_line(name) {
+                    println!("{l}");
+                }
+            }
+            for (name, t) in &m.timings.models {
+                if let Some(r) = t.samples_per_sec {
+                    println!(
+                        "fit {name}: {:.2} s, {} samples",
+                        t.fit_seconds,
+                        crate::report::rate(r)
+                    );
+                }
+            }
             for (name, mm) in &m.models {
                 for n in &mm.notes {
                     println!("note ({name}): {n}");
@@ -187,6 +203,7 @@ pub fn run(cli: Cli) -> Result<()> {
             seed,
             output,
         } => {
+            crate::outpath::check("-o", &output, &[])?;
             let kind = match kind.as_str() {
                 "ctr" => crate::synth::SynthKind::Ctr,
                 "events" => crate::synth::SynthKind::Events,
@@ -216,6 +233,7 @@ pub fn run(cli: Cli) -> Result<()> {
 /// `clickrec tune`: the comparison table of the retrained winner and the chosen setting.
 fn tune(config: &Path, set: &[String], opts: &crate::tune::TuneOptions) -> Result<()> {
     let out = crate::tune::run(config, set, opts)?;
+    println!("{}", crate::report::split_line(&out.metrics));
     println!("{}", crate::report::table(&out.metrics));
     let t = &out.tuning;
     for b in t.per_model.values() {
@@ -238,6 +256,34 @@ fn tune(config: &Path, set: &[String], opts: &crate::tune::TuneOptions) -> Resul
             }
         );
     }
+    // The chosen model against both baselines, on test, by the tuning metric.
+    let test_value = |name: &str| {
+        out.metrics.models.get(name).and_then(|m| {
+            crate::tune::record::flatten(m)
+                .get(&t.metric)
+                .copied()
+                .flatten()
+        })
+    };
+    if let Some(v) = test_value(&t.best.model) {
+        let mut line = format!("chosen {} on test: {} {v:.4}", t.best.model, t.metric);
+        for (base, label) in [
+            ("popularity", "popularity".to_string()),
+            (
+                crate::models::RECENT_POPULARITY,
+                format!(
+                    "recent popularity ({} d)",
+                    t.recent_half_life_days
+                        .unwrap_or(crate::models::RECENT_HALF_LIFE_DAYS)
+                ),
+            ),
+        ] {
+            if let Some(b) = test_value(base).filter(|_| base != t.best.model) {
+                let _ = write!(line, "; {label} {b:.4} ({:+.4})", v - b);
+            }
+        }
+        println!("{line}");
+    }
     println!("{} trials; wrote {}", t.trials, out.dir.display());
     Ok(())
 }
@@ -254,10 +300,17 @@ struct DataJson<'a> {
 
 fn data(config: &Path, set: &[String], write_split: Option<&Path>, json: bool) -> Result<()> {
     let cfg = config::load(config, set)?;
+    if let Some(dir) = write_split {
+        check_split_dir(dir)?;
+    }
     let p = pipeline::prepare(&cfg)?;
     let st = &p.split.stats;
     if let Some(dir) = write_split {
-        write_split_csvs(dir, &p)?;
+        // The dataset consumed the raw feature columns: the files take them from a fresh load.
+        let (x, _) = crate::data::load(&cfg)?;
+        let rows: Vec<usize> = (0..x.len()).collect();
+        let split = crate::split::split(&x, &rows, &pipeline::split_rule(&cfg));
+        write_split_csvs(dir, &cfg, &x, &split)?;
     }
     if json {
         let out = DataJson {
@@ -321,15 +374,60 @@ fn data(config: &Path, set: &[String], write_split: Option<&Path>, json: bool) -
     Ok(())
 }
 
-/// Write train.csv / test.csv (raw ids) for outside tools, atomically as a folder.
-fn write_split_csvs(dir: &Path, p: &pipeline::Prepared) -> Result<()> {
+/// `--write-split DIR` replaces the folder: only a new folder or one holding nothing but an
+/// earlier split (train.csv, test.csv) may be given, so no file of the user's is lost.
+fn check_split_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "--write-split {}: is a file; give a folder",
+            dir.display()
+        )));
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let others: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "train.csv" && n != "test.csv")
+        .collect();
+    if let Some(first) = others.first() {
+        return Err(Error::Usage(format!(
+            "--write-split {}: the folder holds other files ({first}{}); the split replaces the whole folder, so give a new or empty one (nothing was written)",
+            dir.display(),
+            if others.len() > 1 { ", …" } else { "" }
+        )));
+    }
+    Ok(())
+}
+
+/// Write train.csv / test.csv (raw ids) for outside tools, atomically as a folder: the id
+/// columns under the config's names, `timestamp` (Unix seconds), `weight`, `label` (click
+/// logs), then every numeric and categorical row feature under its own name, so that
+/// `clickrec score MODEL DIR/test.csv` reads the file as it reads the training log.
+fn write_split_csvs(
+    dir: &Path,
+    cfg: &config::RunConfig,
+    x: &crate::data::Interactions,
+    split: &crate::split::Split,
+) -> Result<()> {
     let run = RunDir::create(dir, true)?;
-    for (name, rows) in [("train.csv", &p.split.train), ("test.csv", &p.split.test)] {
-        let x = &p.x;
-        let mut out = String::from("user,item,timestamp,weight");
-        if x.label.is_some() {
-            out.push_str(",label");
-        }
+    let d = &cfg.raw.data;
+    let mut header = vec![csv_field(&d.user), csv_field(&d.item)];
+    header.extend(["timestamp".to_string(), "weight".to_string()]);
+    if x.label.is_some() {
+        header.push("label".into());
+    }
+    for name in x
+        .features
+        .iter()
+        .map(|f| &f.name)
+        .chain(x.categorical.iter().map(|c| &c.name))
+    {
+        header.push(csv_field(name));
+    }
+    for (name, rows) in [("train.csv", &split.train), ("test.csv", &split.test)] {
+        let mut out = header.join(",");
         out.push('\n');
         for &r in rows.iter() {
             let _ = write!(
@@ -342,6 +440,13 @@ fn write_split_csvs(dir: &Path, p: &pipeline::Prepared) -> Result<()> {
             );
             if let Some(l) = &x.label {
                 let _ = write!(out, ",{}", u8::from(l[r]));
+            }
+            for f in &x.features {
+                let _ = write!(out, ",{}", f.values[r]);
+            }
+            for c in &x.categorical {
+                let level = c.levels.get(c.codes[r] as usize).map_or("", String::as_str);
+                let _ = write!(out, ",{}", csv_field(level));
             }
             out.push('\n');
         }
@@ -370,6 +475,13 @@ fn metrics_cmd(path: &Path, ks: &[usize], w: f64, youden: bool, json: bool) -> R
     cols.get("item", "item")?;
     let labels = cols.labels("label", "label")?;
     let scores = cols.f64s("score", "score")?;
+    let ranked = df.column("rank").is_ok();
+    if !ranked && !labels.contains(&false) {
+        return Err(Error::Usage(format!(
+            "{}: every row is a click (label 1): no user has a non-click to rank against, so HR/NDCG/precision would be 1 by construction and AUC is undefined. For an implicit run, score its ranked lists instead: `clickrec metrics predictions/<model>.ranked.csv`",
+            path.display()
+        )));
+    }
     let mut index: HashMap<&str, u32> = HashMap::new();
     let users: Vec<u32> = users_raw
         .iter()
@@ -378,6 +490,10 @@ fn metrics_cmd(path: &Path, ks: &[usize], w: f64, youden: bool, json: bool) -> R
             *index.entry(u.as_str()).or_insert(n)
         })
         .collect();
+    if ranked {
+        let m = ranked_metrics(&cols, &users, &labels, ks)?;
+        return print_metrics(&m, labels.len(), k, json);
+    }
     let rule = if youden {
         ThresholdRule::Youden
     } else {
@@ -393,15 +509,77 @@ fn metrics_cmd(path: &Path, ks: &[usize], w: f64, youden: bool, json: bool) -> R
     }
     crate::eval::group_auc(&users, &labels, &scores, &mut m)?;
     crate::eval::rank_impressions(&users, &labels, &scores, ks, &mut m)?;
+    print_metrics(&m, labels.len(), k, json)
+}
+
+/// The top-K metrics of a ranked-list file (`predictions/<model>.ranked.csv`: a `rank` column,
+/// 1… for each user's top list, empty for the user's positives beyond it): each user's rows
+/// ordered by rank, exactly as the run's full ranking ordered them. Every K must be within the
+/// lists' length; AUC and the threshold are not defined on a top list.
+fn ranked_metrics(
+    cols: &Columns,
+    users: &[u32],
+    labels: &[bool],
+    ks: &[usize],
+) -> Result<crate::eval::ModelMetrics> {
+    let bad = |row: usize, what: String| {
+        Error::Usage(format!(
+            "{}: column `rank` row {}: {what} is not a rank (1, 2, … or empty beyond the list)",
+            cols.path.display(),
+            row + 1
+        ))
+    };
+    let column = cols
+        .get("rank", "rank")?
+        .strict_cast(&polars::prelude::DataType::Int64)
+        .map_err(|e| bad(0, format!("a value ({e})")))?;
+    let values = column.i64().map_err(|e| bad(0, format!("a value ({e})")))?;
+    let mut ranks: Vec<Option<u32>> = Vec::with_capacity(values.len());
+    for (row, v) in values.iter().enumerate() {
+        ranks.push(match v {
+            None => None,
+            Some(r) => Some(
+                u32::try_from(r)
+                    .ok()
+                    .filter(|&r| r >= 1)
+                    .ok_or_else(|| bad(row, r.to_string()))?,
+            ),
+        });
+    }
+    let depth = ranks.iter().flatten().copied().max().unwrap_or(0);
+    if let Some(&k) = ks.iter().find(|&&k| k > depth as usize) {
+        return Err(Error::Usage(format!(
+            "{}: the ranked lists hold each user's top {depth}; --k {k} needs longer lists (raise [eval] k and train again)",
+            cols.path.display()
+        )));
+    }
+    // Rank order as scores: every listed row above the positives beyond the list.
+    let order: Vec<f64> = ranks
+        .iter()
+        .map(|r| -f64::from(r.unwrap_or(depth + 1)))
+        .collect();
+    let mut m = crate::eval::ModelMetrics::default();
+    crate::eval::rank_impressions(users, labels, &order, ks, &mut m)?;
+    m.ranking = "full".into();
+    m.base_rate = None;
+    m.users_with_at_most_k_rows = None;
+    m.notes.push(format!(
+        "ranked lists (top {depth} per user): the top-K figures of the full ranking; AUC, GAUC, log loss and the threshold are not defined on a top list"
+    ));
+    Ok(m)
+}
+
+fn print_metrics(m: &crate::eval::ModelMetrics, rows: usize, k: usize, json: bool) -> Result<()> {
+    let labels_len = rows;
     if json {
         let mut v = serde_json::to_value(&m).map_err(|e| Error::Export(e.to_string()))?;
         if let Some(o) = v.as_object_mut() {
-            o.insert("rows".into(), labels.len().into());
+            o.insert("rows".into(), labels_len.into());
             o.insert("k".into(), k.into());
         }
         println!("{v}");
     } else {
-        print!("{}", metrics_text(&m, labels.len(), k));
+        print!("{}", metrics_text(m, labels_len, k));
     }
     Ok(())
 }
@@ -441,18 +619,17 @@ fn metrics_text(m: &crate::eval::ModelMetrics, rows: usize, k: usize) -> String 
         let _ = writeln!(o, "accuracy: {:.4}", c.accuracy);
         let _ = writeln!(o, "confusion [[tn, fp], [fn, tp]]: {:?}", conf);
     }
+    let users = match (m.base_rate, m.users_with_at_most_k_rows) {
+        (Some(b), Some(n)) => format!(
+            "random order {b:.4}; {} users with a click, {n} with at most {k} rows",
+            m.ranked_users
+        ),
+        _ => format!("{} users with a click", m.ranked_users),
+    };
     let _ = writeln!(
         o,
-        "HR@{k}: {:.4} (random order {:.4}; {} users with a click, {} with at most {k} rows)   NDCG@{k}: {:.4}   P@{k}: {:.4}   Recall@{k}: {:.4}   MRR@{k}: {:.4}   MAP@{k}: {:.4}",
-        m.hr_at_k,
-        m.base_rate.unwrap_or(0.0),
-        m.ranked_users,
-        m.users_with_at_most_k_rows.unwrap_or(0),
-        m.ndcg_at_k,
-        m.precision_at_k,
-        m.recall_at_k,
-        m.mrr_at_k,
-        m.map_at_k
+        "HR@{k}: {:.4} ({users})   NDCG@{k}: {:.4}   P@{k}: {:.4}   Recall@{k}: {:.4}   MRR@{k}: {:.4}   MAP@{k}: {:.4}",
+        m.hr_at_k, m.ndcg_at_k, m.precision_at_k, m.recall_at_k, m.mrr_at_k, m.map_at_k
     );
     for (&other, a) in m.at_k.iter().filter(|(kk, _)| **kk != k) {
         let _ = writeln!(

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod model;
 pub mod models;
 pub mod ncf;
+pub mod outpath;
 pub mod pipeline;
 pub mod progress;
 pub mod report;

@@ -158,6 +158,7 @@ pub fn eval_settings_for(cfg: &RunConfig, ds: &Dataset) -> Result<EvalSettings> 
 /// The whole `clickrec train` job. Returns the run directory and its metrics.
 pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetrics)> {
     let run = RunDir::create(&cfg.output_dir, opts.force)?;
+    report_stale_checkpoint(cfg, opts.resume);
     let mut p = prepare_lean(cfg)?;
     if p.ds.test.is_empty() {
         return Err(eval::EvalError::EmptyTest {
@@ -188,6 +189,9 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
         let (m, preds) = eval::evaluate(f.model.as_ref(), &p.ds, &settings)?;
         stages.evaluate += lap.lap();
         report::write_predictions(&dir.join("predictions"), &name, &p.ds, &preds.scores)?;
+        if let Some(lists) = &preds.ranked {
+            report::write_ranked_predictions(&dir.join("predictions"), &name, &p.ds, lists)?;
+        }
         report::write_per_user(&dir.join("per_user"), &name, &p.ds, &m.per_user)?;
         stages.write += lap.lap();
         if let Some(export) = &f.export {
@@ -201,10 +205,17 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
             )?;
             stages.export += lap.lap();
         }
+        let mut m = m;
+        if name == crate::models::RECENT_POPULARITY {
+            m.notes
+                .push(crate::models::recent_note(opts.recent_half_life));
+        }
         models.insert(name.clone(), m);
         timings.insert(name.clone(), f.timing.clone());
         if let Some(c) = &f.curve {
-            training.insert(name, c.clone());
+            let mut c = c.clone();
+            c.best_epoch = c.best_valid_epoch();
+            training.insert(name, c);
         }
     }
     let oracle = oracle_metrics(cfg, &p.ds, &settings)?;
@@ -237,6 +248,25 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
     let _ = std::fs::remove_dir_all(checkpoint_dir(cfg));
     metrics.timings.stages.write += lap.lap();
     Ok((published, metrics))
+}
+
+/// A checkpoint left by an interrupted run, met by a run without `--resume`: removed (the run
+/// starts over and would replace it anyway), and said so.
+fn report_stale_checkpoint(cfg: &RunConfig, resume: bool) {
+    let ck = checkpoint_dir(cfg);
+    if resume || !ck.is_dir() {
+        return;
+    }
+    match std::fs::remove_dir_all(&ck) {
+        Ok(()) => eprintln!(
+            "note: removed the checkpoint of an interrupted run in {}: without --resume the run starts over (pass --resume to continue a killed run instead)",
+            ck.display()
+        ),
+        Err(e) => eprintln!(
+            "note: a checkpoint of an interrupted run is in {} and could not be removed ({e}); without --resume it is not used",
+            ck.display()
+        ),
+    }
 }
 
 /// With `[data.synthetic]`: the generator's own truth evaluated like a model (the achievable

@@ -9,4 +9,5 @@ mod fuzz;
 mod models;
 mod protocols;
 mod serving;
+mod trust;
 mod tune;
