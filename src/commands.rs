@@ -572,7 +572,7 @@ fn ranked_metrics(
 fn print_metrics(m: &crate::eval::ModelMetrics, rows: usize, k: usize, json: bool) -> Result<()> {
     let labels_len = rows;
     if json {
-        let mut v = serde_json::to_value(&m).map_err(|e| Error::Export(e.to_string()))?;
+        let mut v = serde_json::to_value(m).map_err(|e| Error::Export(e.to_string()))?;
         if let Some(o) = v.as_object_mut() {
             o.insert("rows".into(), labels_len.into());
             o.insert("k".into(), k.into());

@@ -14,14 +14,14 @@ pub fn check(flag: &str, out: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
             out.display()
         )));
     }
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.is_dir() {
-            return Err(Error::Usage(format!(
-                "{flag} {}: the folder {} does not exist; create it first (nothing was written)",
-                out.display(),
-                parent.display()
-            )));
-        }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(Error::Usage(format!(
+            "{flag} {}: the folder {} does not exist; create it first (nothing was written)",
+            out.display(),
+            parent.display()
+        )));
     }
     for (what, input) in inputs {
         if same_file(out, input) {

@@ -114,10 +114,10 @@ fn tree_from_str(
         .and_then(|raw| toml::Value::try_from(raw).ok());
     for o in overrides {
         overrides::apply(&mut tree, o)?;
-        if file_raw.is_some() {
-            if let Err(e) = typed(&tree) {
-                return Err(overrides::blame(o, &e, file.as_ref()));
-            }
+        if file_raw.is_some()
+            && let Err(e) = typed(&tree)
+        {
+            return Err(overrides::blame(o, &e, file.as_ref()));
         }
     }
     Ok(tree)

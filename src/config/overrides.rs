@@ -81,13 +81,15 @@ pub fn apply(tree: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
     let (key, value) = split_key_value(arg).ok_or_else(bad)?;
     let parts = key_parts(key).ok_or_else(bad)?;
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-    if let [model, rest, ..] = parts[..] {
-        if MODEL_TABLES.contains(&model) && !tree.contains_key(model) && rest != "enabled" {
-            return Err(ConfigError::OverrideDisabledModel {
-                arg: arg.to_string(),
-                model: model.to_string(),
-            });
-        }
+    if let [model, rest, ..] = parts[..]
+        && MODEL_TABLES.contains(&model)
+        && !tree.contains_key(model)
+        && rest != "enabled"
+    {
+        return Err(ConfigError::OverrideDisabledModel {
+            arg: arg.to_string(),
+            model: model.to_string(),
+        });
     }
     set(tree, &parts, parse_value(value.trim())).map_err(|key| ConfigError::OverrideNotTable {
         arg: arg.to_string(),

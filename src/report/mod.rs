@@ -61,10 +61,10 @@ impl Curve {
     pub fn best_valid_epoch(&self) -> Option<usize> {
         let mut best: Option<(usize, f64)> = None;
         for (e, a) in self.valid_auc.iter().enumerate() {
-            if let Some(a) = a.filter(|a| a.is_finite()) {
-                if best.is_none_or(|(_, b)| a > b) {
-                    best = Some((e + 1, a));
-                }
+            if let Some(a) = a.filter(|a| a.is_finite())
+                && best.is_none_or(|(_, b)| a > b)
+            {
+                best = Some((e + 1, a));
             }
         }
         best.map(|(e, _)| e)

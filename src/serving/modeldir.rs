@@ -135,10 +135,10 @@ pub fn choose(dir: &Path, kind: Option<Kind>) -> Result<(Kind, PathBuf, String)>
     let metric = if ctr { "auc" } else { "hr_at_k" };
     let mut best: Option<(f64, &(Kind, PathBuf))> = None;
     for p in &present {
-        if let Some(x) = models[p.0.name()][metric].as_f64() {
-            if best.is_none_or(|(b, _)| x > b) {
-                best = Some((x, p));
-            }
+        if let Some(x) = models[p.0.name()][metric].as_f64()
+            && best.is_none_or(|(b, _)| x > b)
+        {
+            best = Some((x, p));
         }
     }
     let (x, (k, d)) =
