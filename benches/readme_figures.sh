@@ -47,7 +47,7 @@ echo "| NCF implicit, ml-100k: full-ranking HR@10 / sampled 1+99 HR@10 (\`config
 echo "| NCF implicit, ml-100k, tuned (\`movielens-100k-tuned.toml\`): full HR@10 | $(get ml_tuned models.ncf.hr_at_k) | popularity $(get ml_tuned models.popularity.hr_at_k), recent popularity $(get ml_tuned models.recent_popularity.hr_at_k) |"
 echo "| ALS HR@10, tuned (\`deskdrop-tuned.toml\`, \`movielens-100k-tuned.toml\`) | $(get dd_tuned models.als.hr_at_k) / $(get ml_tuned models.als.hr_at_k) | |"
 echo
-echo "| data | popularity | recent popularity (7 d) | tuned ALS (\`deskdrop-tune.toml\`) |"
+echo "| data | popularity | recent popularity | tuned ALS (\`deskdrop-tune.toml\`) |"
 echo "|---|---|---|---|"
-echo "| ml-100k HR@10 / NDCG@10 | $(get ml models.popularity.hr_at_k models.popularity.ndcg_at_k) | $(get ml models.recent_popularity.hr_at_k models.recent_popularity.ndcg_at_k) | |"
-echo "| DeskDrop HR@10 / NDCG@10 | $(get dd_tune models.popularity.hr_at_k models.popularity.ndcg_at_k) | $(get dd_tune models.recent_popularity.hr_at_k models.recent_popularity.ndcg_at_k) (tuned half-life $(python3 -c "import json;print(json.load(open('$OUT/dd_tune/metrics.json'))['tuning'].get('recent_half_life_days'))") d) | $(get dd_tune models.als.hr_at_k models.als.ndcg_at_k) |"
+echo "| ml-100k HR@10 / NDCG@10 | $(get ml models.popularity.hr_at_k models.popularity.ndcg_at_k) | $(get ml models.recent_popularity.hr_at_k models.recent_popularity.ndcg_at_k) (7 d, the default) | |"
+echo "| DeskDrop HR@10 / NDCG@10 | $(get dd_tune models.popularity.hr_at_k models.popularity.ndcg_at_k) | $(get dd_tune models.recent_popularity.hr_at_k models.recent_popularity.ndcg_at_k) (half-life chosen on validation: $(python3 -c "import json;print(json.load(open('$OUT/dd_tune/metrics.json'))['tuning'].get('recent_half_life_days'))") d) | $(get dd_tune models.als.hr_at_k models.als.ndcg_at_k) |"

@@ -8,6 +8,7 @@ mod commands;
 mod fuzz;
 mod models;
 mod protocols;
+mod readme;
 mod serving;
 mod trust;
 mod tune;
