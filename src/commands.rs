@@ -256,32 +256,7 @@ fn tune(config: &Path, set: &[String], opts: &crate::tune::TuneOptions) -> Resul
             }
         );
     }
-    // The chosen model against both baselines, on test, by the tuning metric.
-    let test_value = |name: &str| {
-        out.metrics.models.get(name).and_then(|m| {
-            crate::tune::record::flatten(m)
-                .get(&t.metric)
-                .copied()
-                .flatten()
-        })
-    };
-    if let Some(v) = test_value(&t.best.model) {
-        let mut line = format!("chosen {} on test: {} {v:.4}", t.best.model, t.metric);
-        for (base, label) in [
-            ("popularity", "popularity".to_string()),
-            (
-                crate::models::RECENT_POPULARITY,
-                format!(
-                    "recent popularity ({} d)",
-                    t.recent_half_life_days
-                        .unwrap_or(crate::models::RECENT_HALF_LIFE_DAYS)
-                ),
-            ),
-        ] {
-            if let Some(b) = test_value(base).filter(|_| base != t.best.model) {
-                let _ = write!(line, "; {label} {b:.4} ({:+.4})", v - b);
-            }
-        }
+    if let Some(line) = crate::tune::against_baselines(t, &out.metrics) {
         println!("{line}");
     }
     println!("{} trials; wrote {}", t.trials, out.dir.display());

@@ -420,6 +420,8 @@ fn tune_reports_the_chosen_model_against_both_baselines() {
         line.contains("; popularity ") && line.contains(&format!("; recent popularity ({h} d) ")),
         "{line}"
     );
+    let report = read(&s, "artifacts/t/report.md");
+    assert!(report.contains(&format!("{line}.")), "{report}");
     assert!(
         m["models"]["recent_popularity"]["notes"]
             .to_string()

@@ -339,6 +339,33 @@ fn check_metric(metric: &str, cfg: &RunConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The chosen model against both baselines on test, by the tuning metric: `chosen als on test:
+/// ndcg_at_k 0.1432; popularity 0.0241 (+0.1191); recent popularity (30 d) 0.1661 (-0.0229)`
+/// (printed by `clickrec tune` and in report.md).
+pub fn against_baselines(t: &Tuning, m: &RunMetrics) -> Option<String> {
+    let test_value = |name: &str| {
+        m.models
+            .get(name)
+            .and_then(|mm| record::flatten(mm).get(&t.metric).copied().flatten())
+    };
+    let v = test_value(&t.best.model)?;
+    let mut line = format!("chosen {} on test: {} {v:.4}", t.best.model, t.metric);
+    let recent = format!(
+        "recent popularity ({} d)",
+        t.recent_half_life_days
+            .unwrap_or(models::RECENT_HALF_LIFE_DAYS)
+    );
+    for (base, label) in [
+        ("popularity", "popularity"),
+        (models::RECENT_POPULARITY, recent.as_str()),
+    ] {
+        if let Some(b) = test_value(base).filter(|_| base != t.best.model) {
+            line.push_str(&format!("; {label} {b:.4} ({:+.4})", v - b));
+        }
+    }
+    Some(line)
+}
+
 /// The half-life of the recent-popularity reference row that scores best on validation by
 /// `metric` (the first of equals); `None` when the metric is undefined for popularity.
 fn choose_recent_half_life(
