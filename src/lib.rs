@@ -25,6 +25,7 @@ pub mod ncf;
 pub mod outpath;
 pub mod pipeline;
 pub mod progress;
+pub mod reference;
 pub mod report;
 pub mod rundir;
 pub mod serving;

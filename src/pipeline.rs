@@ -206,9 +206,9 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
             stages.export += lap.lap();
         }
         let mut m = m;
-        if name == crate::models::RECENT_POPULARITY {
+        if name == crate::reference::RECENT_POPULARITY {
             m.notes
-                .push(crate::models::recent_note(opts.recent_half_life));
+                .push(crate::reference::recent_note(opts.recent_half_life));
         }
         models.insert(name.clone(), m);
         timings.insert(name.clone(), f.timing.clone());

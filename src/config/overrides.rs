@@ -6,7 +6,7 @@ use super::ConfigError;
 
 /// The tables that switch a model on by their presence: an override may not create one
 /// silently (only `<model>.enabled`).
-pub const MODEL_TABLES: [&str; 2] = ["ncf", "als"];
+pub const MODEL_TABLES: [&str; 4] = ["ncf", "als", "deepfm", "dcnv2"];
 
 /// The error of an override after which the config no longer types (`typing` is that
 /// error, `file` the config as typed before it): names the override and shows the form of the

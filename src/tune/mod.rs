@@ -222,7 +222,7 @@ pub fn run(path: &Path, overrides: &[String], opts: &TuneOptions) -> Result<Tune
     let best = best_of(done.iter(), &t.metric, lower)
         .map(as_best)
         .ok_or_else(|| tune_err("no trial finished".into()))?;
-    let recent_half_life_days = if models::fits_recent_popularity(&cfg, &ds0) {
+    let recent_half_life_days = if crate::reference::fits_recent_popularity(&cfg, &ds0) {
         choose_recent_half_life(&cfg, &ds0, &t.metric, lower)?
     } else {
         None
@@ -353,11 +353,11 @@ pub fn against_baselines(t: &Tuning, m: &RunMetrics) -> Option<String> {
     let recent = format!(
         "recent popularity ({} d)",
         t.recent_half_life_days
-            .unwrap_or(models::RECENT_HALF_LIFE_DAYS)
+            .unwrap_or(crate::reference::RECENT_HALF_LIFE_DAYS)
     );
     for (base, label) in [
         ("popularity", "popularity"),
-        (models::RECENT_POPULARITY, recent.as_str()),
+        (crate::reference::RECENT_POPULARITY, recent.as_str()),
     ] {
         if let Some(b) = test_value(base).filter(|_| base != t.best.model) {
             line.push_str(&format!("; {label} {b:.4} ({:+.4})", v - b));
