@@ -11,6 +11,7 @@ use crate::fitted::{Fitted, TrainOptions};
 use crate::model::popularity::Popularity;
 use crate::model::{ModelError, Recommender};
 use crate::report::Timing;
+
 /// The name of the recent-popularity reference row.
 pub const RECENT_POPULARITY: &str = "recent_popularity";
 
