@@ -16,8 +16,6 @@ pub struct TrainOptions {
     pub force: bool,
     pub resume: bool,
     pub quiet: bool,
-    /// Fit no reference rows (tuning trials fit only the model they try).
-    pub skip_reference: bool,
     /// The half-life of the recent-popularity reference row when a validation part chose it
     /// (`clickrec tune`); else [`crate::models::RECENT_HALF_LIFE_DAYS`].
     pub recent_half_life: Option<f64>,

@@ -72,6 +72,5 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             export: Some(Box::new(move |dir, ctx| als::export(dir, &for_export, ctx))),
         });
     }
-    out.extend(crate::reference::recent_popularity(cfg, ds, opts));
     Ok(out)
 }

@@ -205,18 +205,31 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
             )?;
             stages.export += lap.lap();
         }
-        let mut m = m;
-        if name == crate::reference::RECENT_POPULARITY {
-            m.notes
-                .push(crate::reference::recent_note(opts.recent_half_life));
-        }
         models.insert(name.clone(), m);
         timings.insert(name.clone(), f.timing.clone());
         if let Some(c) = &f.curve {
-            let mut c = c.clone();
-            c.best_epoch = c.best_valid_epoch();
-            training.insert(name, c);
+            training.insert(name, c.clone());
         }
+    }
+    // The reference row beside the models: evaluated and written like one, not exported.
+    if let Some((model, timing)) =
+        crate::reference::recent_popularity(cfg, &p.ds, opts.recent_half_life)
+    {
+        let name = model.name().to_string();
+        stages.fit.insert(name.clone(), timing.fit_seconds);
+        let (mut m, preds) = eval::evaluate(model.as_ref(), &p.ds, &settings)?;
+        m.notes
+            .push(crate::reference::recent_note(opts.recent_half_life));
+        stages.evaluate += lap.lap();
+        let out = dir.join("predictions");
+        report::write_predictions(&out, &name, &p.ds, &preds.scores)?;
+        if let Some(lists) = &preds.ranked {
+            report::write_ranked_predictions(&out, &name, &p.ds, lists)?;
+        }
+        report::write_per_user(&dir.join("per_user"), &name, &p.ds, &m.per_user)?;
+        stages.write += lap.lap();
+        models.insert(name.clone(), m);
+        timings.insert(name, timing);
     }
     let oracle = oracle_metrics(cfg, &p.ds, &settings)?;
     stages.evaluate += lap.lap();

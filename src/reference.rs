@@ -2,12 +2,10 @@
 //! shows the figure to beat. Today one: recent popularity (popularity with a half-life) wherever
 //! timestamps exist.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::RunConfig;
 use crate::dataset::Dataset;
-use crate::fitted::{Fitted, TrainOptions};
 use crate::model::popularity::Popularity;
 use crate::model::{ModelError, Recommender};
 use crate::report::Timing;
@@ -60,26 +58,24 @@ impl Recommender for RecentPopularity {
     }
 }
 
-/// The recent-popularity reference row of a run (none for tuning trials, or when
+/// The recent-popularity reference row of a run, fitted (none when
 /// [`fits_recent_popularity`] says no): popularity with the half-life a validation part chose
-/// (`opts.recent_half_life`), else [`RECENT_HALF_LIFE_DAYS`]. Evaluated like a model, not
-/// exported.
-pub fn recent_popularity(cfg: &RunConfig, ds: &Dataset, opts: &TrainOptions) -> Option<Fitted> {
-    if opts.skip_reference || !fits_recent_popularity(cfg, ds) {
+/// (`half_life`, from `clickrec tune`), else [`RECENT_HALF_LIFE_DAYS`]. `train` evaluates it like
+/// a model; it is not exported.
+pub fn recent_popularity(
+    cfg: &RunConfig,
+    ds: &Dataset,
+    half_life: Option<f64>,
+) -> Option<(Box<dyn Recommender>, Timing)> {
+    if !fits_recent_popularity(cfg, ds) {
         return None;
     }
     let t = Instant::now();
-    let h = opts.recent_half_life.unwrap_or(RECENT_HALF_LIFE_DAYS);
-    let model = Arc::new(RecentPopularity(Popularity::fit(ds, Some(h))));
+    let h = half_life.unwrap_or(RECENT_HALF_LIFE_DAYS);
+    let model = RecentPopularity(Popularity::fit(ds, Some(h)));
     let timing = Timing {
         fit_seconds: t.elapsed().as_secs_f64(),
         ..Default::default()
     };
-    Some(Fitted {
-        model,
-        timing,
-        curve: None,
-        wall_seconds: t.elapsed().as_secs_f64(),
-        export: None,
-    })
+    Some((Box::new(model), timing))
 }

@@ -45,15 +45,27 @@ pub struct Timing {
     pub checkpoint_seconds: f64,
 }
 
-/// Per-epoch / per-iteration training curve of one model.
-#[derive(Debug, Clone, Serialize, Default)]
+/// Per-epoch / per-iteration training curve of one model. In metrics.json it also holds
+/// `best_epoch`: the epoch (1-based) with the highest validation AUC, the first of equals (absent
+/// without a validation part); with `keep_best` the model of that epoch is the one returned.
+#[derive(Debug, Clone, Default)]
 pub struct Curve {
     pub loss: Vec<f64>,
     pub valid_auc: Vec<Option<f64>>,
-    /// The epoch (1-based) with the highest validation AUC, the first of equals (none without a
-    /// validation part): with `keep_best` the model of that epoch is the one returned.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub best_epoch: Option<usize>,
+}
+
+impl Serialize for Curve {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let best = self.best_valid_epoch();
+        let mut st = s.serialize_struct("Curve", 2 + usize::from(best.is_some()))?;
+        st.serialize_field("loss", &self.loss)?;
+        st.serialize_field("valid_auc", &self.valid_auc)?;
+        if let Some(e) = best {
+            st.serialize_field("best_epoch", &e)?;
+        }
+        st.end()
+    }
 }
 
 impl Curve {
@@ -72,7 +84,7 @@ impl Curve {
 
     /// `ncf: best validation AUC 0.7123 at epoch 4 of 10` (none without a validation part).
     pub fn best_line(&self, model: &str) -> Option<String> {
-        let e = self.best_epoch?;
+        let e = self.best_valid_epoch()?;
         let auc = self.valid_auc.get(e - 1).copied().flatten()?;
         Some(format!(
             "{model}: best validation AUC {auc:.4} at epoch {e} of {}",
@@ -442,13 +454,11 @@ mod tests {
         let c = Curve {
             loss: vec![0.7, 0.6, 0.5, 0.4],
             valid_auc: vec![Some(0.6), Some(0.7), Some(0.7), Some(0.65)],
-            best_epoch: None,
         };
         assert_eq!(c.best_valid_epoch(), Some(2));
-        let c = Curve {
-            best_epoch: Some(2),
-            ..c
-        };
+        let v = serde_json::to_value(&c).expect("json");
+        assert_eq!(v["best_epoch"], 2);
+        assert!(serde_json::to_value(Curve::default()).expect("json")["best_epoch"].is_null());
         assert_eq!(
             c.best_line("ncf").as_deref(),
             Some("ncf: best validation AUC 0.7000 at epoch 2 of 4")

@@ -457,7 +457,6 @@ fn run_trial(c: &TrialContext, index: usize, trial: &Trial) -> Result<TrialRecor
         force: false,
         resume: false,
         quiet: true,
-        skip_reference: true,
         recent_half_life: None,
     };
     let start = Instant::now();

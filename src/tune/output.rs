@@ -156,7 +156,6 @@ pub(super) fn finish(
         force: true,
         resume: false,
         quiet: opts.quiet,
-        skip_reference: false,
         recent_half_life: t.recent_half_life_days,
     };
     let (stage, metrics) = pipeline::train(&fcfg, &train_opts)?;
