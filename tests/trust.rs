@@ -193,6 +193,22 @@ fn an_asked_for_sampled_protocol_that_cannot_run_is_an_error() {
     s.run(&["train", "c.toml", "-q"])
         .fails_with(&["ranking = \"sampled\" cannot run", "neg.csv"]);
     assert!(!s.path("artifacts/t").exists());
+    // When it runs, its figures are the sampled ones: no full-ranking lists are written.
+    s.write(
+        "c.toml",
+        config(
+            "path = \"a.csv\"",
+            "[eval]\nranking = \"sampled\"\nsampled_negatives = 2\n",
+        ),
+    );
+    s.run(&["train", "c.toml", "-q"]).ok();
+    let m = metrics_json(&s);
+    assert_eq!(m["models"]["popularity"]["ranking"], "sampled");
+    assert!(s.path("artifacts/t/predictions/popularity.csv").exists());
+    assert!(
+        !s.path("artifacts/t/predictions/popularity.ranked.csv")
+            .exists()
+    );
 }
 
 #[test]

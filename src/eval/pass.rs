@@ -58,7 +58,9 @@ pub(super) fn full_and_sampled(
     if full {
         full_ranking(ds, &users, &pass, &items, &ks, m)?;
     }
-    let lists: Option<Vec<RankedList>> = full.then(|| {
+    // Only where the run's top-K figures are the full ranking's (not replaced by the sampled
+    // protocol's under `ranking = "sampled"`).
+    let lists: Option<Vec<RankedList>> = (full && s.ranking != RankingMode::Sampled).then(|| {
         pass.iter_mut()
             .filter_map(|p| p.list.take())
             .collect::<Vec<_>>()
