@@ -162,6 +162,10 @@ fn filters_that_leave_nothing_are_errors_naming_them() {
     ]);
     s.write("nobody.csv", "personId\nnobody\nno-one\n");
     all(&["--users", "nobody.csv"]).fails_with(&["--users nobody.csv", "none of its ids"]);
+    let (u, _) = first_pair(&s, "als");
+    s.write("one.csv", format!("personId\n{u}\n"));
+    all(&["--users", "one.csv", "--shard", "1/2"])
+        .fails_with(&["--shard 1/2", "selects none of the 1 users"]);
     assert!(!s.path("recs.csv").exists());
     s.run(&[
         "similar",
