@@ -123,9 +123,10 @@ impl Known {
     /// Refuse a model that knows fewer than [`MIN_KNOWN_USERS`] of the test users.
     fn check(&self, dir: &Path, run: &str) -> Result<()> {
         let known = self.users - self.unknown_users;
-        if (known as f64) < MIN_KNOWN_USERS * self.users as f64 || known == 0 {
+        let no_items = self.items > 0 && self.unknown_items == self.items;
+        if (known as f64) < MIN_KNOWN_USERS * self.users as f64 || known == 0 || no_items {
             return Err(Error::Usage(format!(
-                "{}: the model knows {known} of the {} test users of {run:?} ({} of {} test items); at least half must be known for the figures to describe the model — was it trained on this data set?",
+                "{}: the model knows {known} of the {} test users of {run:?} ({} of {} test items); at least half of the users and some of the items must be known for the figures to describe the model — was it trained on this data set?",
                 dir.display(),
                 self.users,
                 self.items - self.unknown_items,
@@ -277,5 +278,11 @@ mod tests {
         assert!(half.check(Path::new("m"), "r").is_ok());
         let third = Known::count(&[0, 1, 2], &[Some(0), None, None], &[0], &[Some(0)]);
         assert!(third.check(Path::new("m"), "r").is_err());
+        let no_items = Known::count(&[0], &[Some(0)], &[0, 1], &[None, None]);
+        let e = no_items
+            .check(Path::new("m"), "r")
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("(0 of 2 test items)"), "{e}");
     }
 }
