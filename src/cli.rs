@@ -116,8 +116,8 @@ pub enum Command {
         history: Option<PathBuf>,
         #[arg(short, long, default_value_t = 10)]
         k: usize,
-        /// Which model of a run directory: als, ncf or popularity (default: the one present,
-        /// NCF first).
+        /// Which model of a run directory: als, ncf or popularity (default: the only one, else
+        /// the best on the run's primary metric in metrics.json; the answer names it).
         #[arg(long)]
         model: Option<String>,
         /// With --all: only the users listed in FILE (a table with a user column).

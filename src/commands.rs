@@ -1,17 +1,16 @@
 //! The implementation of each CLI command.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
 
+mod metrics;
+
 use crate::cli::{Cli, Command};
 use crate::config;
-use crate::data::{Columns, TableSpec, read_table};
 use crate::error::{Error, Result};
 use crate::fitted::TrainOptions;
-use crate::metrics::ThresholdRule;
 use crate::pipeline;
 use crate::report::csv_field;
 use crate::rundir::RunDir;
@@ -38,9 +37,25 @@ pub fn run(cli: Cli) -> Result<()> {
                     force,
                     resume,
                     quiet,
+                    ..Default::default()
                 },
             )?;
+            println!("{}", crate::report::split_line(&m));
             println!("{}", crate::report::table(&m));
+            for (name, c) in &m.training {
+                if let Some(l) = c.best_line(name) {
+                    println!("{l}");
+                }
+            }
+            for (name, t) in &m.timings.models {
+                if let Some(r) = t.samples_per_sec {
+                    println!(
+                        "fit {name}: {:.2} s, {} samples",
+                        t.fit_seconds,
+                        crate::report::rate(r)
+                    );
+                }
+            }
             for (name, mm) in &m.models {
                 for n in &mm.notes {
                     println!("note ({name}): {n}");
@@ -78,7 +93,7 @@ pub fn run(cli: Cli) -> Result<()> {
             cutoff_weight,
             youden,
             json,
-        } => metrics_cmd(&predictions, &k, cutoff_weight, youden, json),
+        } => metrics::metrics_cmd(&predictions, &k, cutoff_weight, youden, json),
         Command::Recommend {
             model_dir,
             user,
@@ -187,6 +202,7 @@ pub fn run(cli: Cli) -> Result<()> {
             seed,
             output,
         } => {
+            crate::outpath::check("-o", &output, &[])?;
             let kind = match kind.as_str() {
                 "ctr" => crate::synth::SynthKind::Ctr,
                 "events" => crate::synth::SynthKind::Events,
@@ -216,6 +232,7 @@ pub fn run(cli: Cli) -> Result<()> {
 /// `clickrec tune`: the comparison table of the retrained winner and the chosen setting.
 fn tune(config: &Path, set: &[String], opts: &crate::tune::TuneOptions) -> Result<()> {
     let out = crate::tune::run(config, set, opts)?;
+    println!("{}", crate::report::split_line(&out.metrics));
     println!("{}", crate::report::table(&out.metrics));
     let t = &out.tuning;
     for b in t.per_model.values() {
@@ -238,6 +255,9 @@ fn tune(config: &Path, set: &[String], opts: &crate::tune::TuneOptions) -> Resul
             }
         );
     }
+    if let Some(line) = crate::tune::against_baselines(t, &out.metrics) {
+        println!("{line}");
+    }
     println!("{} trials; wrote {}", t.trials, out.dir.display());
     Ok(())
 }
@@ -254,10 +274,17 @@ struct DataJson<'a> {
 
 fn data(config: &Path, set: &[String], write_split: Option<&Path>, json: bool) -> Result<()> {
     let cfg = config::load(config, set)?;
+    if let Some(dir) = write_split {
+        check_split_dir(dir)?;
+    }
     let p = pipeline::prepare(&cfg)?;
     let st = &p.split.stats;
     if let Some(dir) = write_split {
-        write_split_csvs(dir, &p)?;
+        // The dataset consumed the raw feature columns: the files take them from a fresh load.
+        let (x, _) = crate::data::load(&cfg)?;
+        let rows: Vec<usize> = (0..x.len()).collect();
+        let split = crate::split::split(&x, &rows, &pipeline::split_rule(&cfg));
+        write_split_csvs(dir, &cfg, &x, &split)?;
     }
     if json {
         let out = DataJson {
@@ -321,15 +348,60 @@ fn data(config: &Path, set: &[String], write_split: Option<&Path>, json: bool) -
     Ok(())
 }
 
-/// Write train.csv / test.csv (raw ids) for outside tools, atomically as a folder.
-fn write_split_csvs(dir: &Path, p: &pipeline::Prepared) -> Result<()> {
+/// `--write-split DIR` replaces the folder: only a new folder or one holding nothing but an
+/// earlier split (train.csv, test.csv) may be given, so no file of the user's is lost.
+fn check_split_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "--write-split {}: is a file; give a folder",
+            dir.display()
+        )));
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let others: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "train.csv" && n != "test.csv")
+        .collect();
+    if let Some(first) = others.first() {
+        return Err(Error::Usage(format!(
+            "--write-split {}: the folder holds other files ({first}{}); the split replaces the whole folder, so give a new or empty one (nothing was written)",
+            dir.display(),
+            if others.len() > 1 { ", …" } else { "" }
+        )));
+    }
+    Ok(())
+}
+
+/// Write train.csv / test.csv (raw ids) for outside tools, atomically as a folder: the id
+/// columns under the config's names, `timestamp` (Unix seconds), `weight`, `label` (click
+/// logs), then every numeric and categorical row feature under its own name, so that
+/// `clickrec score MODEL DIR/test.csv` reads the file as it reads the training log.
+fn write_split_csvs(
+    dir: &Path,
+    cfg: &config::RunConfig,
+    x: &crate::data::Interactions,
+    split: &crate::split::Split,
+) -> Result<()> {
     let run = RunDir::create(dir, true)?;
-    for (name, rows) in [("train.csv", &p.split.train), ("test.csv", &p.split.test)] {
-        let x = &p.x;
-        let mut out = String::from("user,item,timestamp,weight");
-        if x.label.is_some() {
-            out.push_str(",label");
-        }
+    let d = &cfg.raw.data;
+    let mut header = vec![csv_field(&d.user), csv_field(&d.item)];
+    header.extend(["timestamp".to_string(), "weight".to_string()]);
+    if x.label.is_some() {
+        header.push("label".into());
+    }
+    for name in x
+        .features
+        .iter()
+        .map(|f| &f.name)
+        .chain(x.categorical.iter().map(|c| &c.name))
+    {
+        header.push(csv_field(name));
+    }
+    for (name, rows) in [("train.csv", &split.train), ("test.csv", &split.test)] {
+        let mut out = header.join(",");
         out.push('\n');
         for &r in rows.iter() {
             let _ = write!(
@@ -343,126 +415,17 @@ fn write_split_csvs(dir: &Path, p: &pipeline::Prepared) -> Result<()> {
             if let Some(l) = &x.label {
                 let _ = write!(out, ",{}", u8::from(l[r]));
             }
+            for f in &x.features {
+                let _ = write!(out, ",{}", f.values[r]);
+            }
+            for c in &x.categorical {
+                let level = c.levels.get(c.codes[r] as usize).map_or("", String::as_str);
+                let _ = write!(out, ",{}", csv_field(level));
+            }
             out.push('\n');
         }
         crate::rundir::write_atomic(&run.path().join(name), out.as_bytes())?;
     }
     run.commit()?;
     Ok(())
-}
-
-fn metrics_cmd(path: &Path, ks: &[usize], w: f64, youden: bool, json: bool) -> Result<()> {
-    if ks.is_empty() || ks.contains(&0) {
-        return Err(Error::Usage("--k must be at least 1".into()));
-    }
-    if (1..ks.len()).any(|i| ks[..i].contains(&ks[i])) {
-        return Err(Error::Usage(format!("--k {ks:?}: lists a cut-off twice")));
-    }
-    let k = ks[0];
-    if !(0.0..=1.0).contains(&w) {
-        return Err(Error::Usage(format!(
-            "--cutoff-weight {w}: must be in [0, 1]"
-        )));
-    }
-    let df = read_table(&TableSpec::with_header(path))?;
-    let cols = Columns { df: &df, path };
-    let users_raw = cols.strings("user", "user")?;
-    cols.get("item", "item")?;
-    let labels = cols.labels("label", "label")?;
-    let scores = cols.f64s("score", "score")?;
-    let mut index: HashMap<&str, u32> = HashMap::new();
-    let users: Vec<u32> = users_raw
-        .iter()
-        .map(|u| {
-            let n = index.len() as u32;
-            *index.entry(u.as_str()).or_insert(n)
-        })
-        .collect();
-    let rule = if youden {
-        ThresholdRule::Youden
-    } else {
-        ThresholdRule::WeightedCutoff(w)
-    };
-    let probabilistic = scores.iter().all(|s| (0.0..=1.0).contains(s));
-    // The same code as a model's evaluation in `clickrec train`.
-    let mut m = crate::eval::ModelMetrics::default();
-    crate::eval::classify(probabilistic, &labels, &scores, rule, &mut m)?;
-    if !probabilistic {
-        m.notes
-            .push("log loss skipped: scores are not probabilities in [0, 1]".into());
-    }
-    crate::eval::group_auc(&users, &labels, &scores, &mut m)?;
-    crate::eval::rank_impressions(&users, &labels, &scores, ks, &mut m)?;
-    if json {
-        let mut v = serde_json::to_value(&m).map_err(|e| Error::Export(e.to_string()))?;
-        if let Some(o) = v.as_object_mut() {
-            o.insert("rows".into(), labels.len().into());
-            o.insert("k".into(), k.into());
-        }
-        println!("{v}");
-    } else {
-        print!("{}", metrics_text(&m, labels.len(), k));
-    }
-    Ok(())
-}
-
-fn metrics_text(m: &crate::eval::ModelMetrics, rows: usize, k: usize) -> String {
-    let f = |v: Option<f64>| {
-        v.map(|x| format!("{x:.6}"))
-            .unwrap_or_else(|| "undefined".into())
-    };
-    let mut o = String::new();
-    let _ = writeln!(o, "rows: {rows}");
-    let _ = writeln!(
-        o,
-        "AUC: {}   GAUC: {} ({} users, {} with one class skipped)   log loss: {}",
-        f(m.auc),
-        f(m.gauc),
-        m.gauc_users.unwrap_or(0),
-        m.gauc_single_class_users.unwrap_or(0),
-        f(m.logloss)
-    );
-    let _ = writeln!(
-        o,
-        "threshold: {} (tpr {}, fpr {})",
-        f(m.threshold),
-        f(m.tpr),
-        f(m.fpr)
-    );
-    if let (Some(c), Some(conf)) = (&m.classification, &m.confusion) {
-        let _ = writeln!(o, "class        precision  recall     f1         support");
-        for (label, s) in [("0", &c.class_0), ("1", &c.class_1)] {
-            let _ = writeln!(
-                o,
-                "{label:<12} {:<10.4} {:<10.4} {:<10.4} {}",
-                s.precision, s.recall, s.f1, s.support
-            );
-        }
-        let _ = writeln!(o, "accuracy: {:.4}", c.accuracy);
-        let _ = writeln!(o, "confusion [[tn, fp], [fn, tp]]: {:?}", conf);
-    }
-    let _ = writeln!(
-        o,
-        "HR@{k}: {:.4} (random order {:.4}; {} users with a click, {} with at most {k} rows)   NDCG@{k}: {:.4}   P@{k}: {:.4}   Recall@{k}: {:.4}   MRR@{k}: {:.4}   MAP@{k}: {:.4}",
-        m.hr_at_k,
-        m.base_rate.unwrap_or(0.0),
-        m.ranked_users,
-        m.users_with_at_most_k_rows.unwrap_or(0),
-        m.ndcg_at_k,
-        m.precision_at_k,
-        m.recall_at_k,
-        m.mrr_at_k,
-        m.map_at_k
-    );
-    for (&other, a) in m.at_k.iter().filter(|(kk, _)| **kk != k) {
-        let _ = writeln!(
-            o,
-            "@{other}: HR {:.4}   NDCG {:.4}   P {:.4}   Recall {:.4}   MRR {:.4}   MAP {:.4}",
-            a.hr, a.ndcg, a.precision, a.recall, a.mrr, a.map
-        );
-    }
-    for n in &m.notes {
-        let _ = writeln!(o, "note: {n}");
-    }
-    o
 }

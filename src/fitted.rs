@@ -16,6 +16,9 @@ pub struct TrainOptions {
     pub force: bool,
     pub resume: bool,
     pub quiet: bool,
+    /// The half-life of the recent-popularity reference row when a validation part chose it
+    /// (`clickrec tune`); else [`crate::models::RECENT_HALF_LIFE_DAYS`].
+    pub recent_half_life: Option<f64>,
 }
 
 /// Writes a model's export folder into the run directory.

@@ -158,6 +158,7 @@ pub fn eval_settings_for(cfg: &RunConfig, ds: &Dataset) -> Result<EvalSettings> 
 /// The whole `clickrec train` job. Returns the run directory and its metrics.
 pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetrics)> {
     let run = RunDir::create(&cfg.output_dir, opts.force)?;
+    report_stale_checkpoint(cfg, opts.resume);
     let mut p = prepare_lean(cfg)?;
     if p.ds.test.is_empty() {
         return Err(eval::EvalError::EmptyTest {
@@ -190,6 +191,9 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
         m.notes.extend(f.notes.iter().cloned());
         stages.evaluate += lap.lap();
         report::write_predictions(&dir.join("predictions"), &name, &p.ds, &preds.scores)?;
+        if let Some(lists) = &preds.ranked {
+            report::write_ranked_predictions(&dir.join("predictions"), &name, &p.ds, lists)?;
+        }
         report::write_per_user(&dir.join("per_user"), &name, &p.ds, &m.per_user)?;
         stages.write += lap.lap();
         if let Some(export) = &f.export {
@@ -208,6 +212,26 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
         if let Some(c) = &f.curve {
             training.insert(name, c.clone());
         }
+    }
+    // The reference row beside the models: evaluated and written like one, not exported.
+    if let Some((model, timing)) =
+        crate::reference::recent_popularity(cfg, &p.ds, opts.recent_half_life)
+    {
+        let name = model.name().to_string();
+        stages.fit.insert(name.clone(), timing.fit_seconds);
+        let (mut m, preds) = eval::evaluate(model.as_ref(), &p.ds, &settings)?;
+        m.notes
+            .push(crate::reference::recent_note(opts.recent_half_life));
+        stages.evaluate += lap.lap();
+        let out = dir.join("predictions");
+        report::write_predictions(&out, &name, &p.ds, &preds.scores)?;
+        if let Some(lists) = &preds.ranked {
+            report::write_ranked_predictions(&out, &name, &p.ds, lists)?;
+        }
+        report::write_per_user(&dir.join("per_user"), &name, &p.ds, &m.per_user)?;
+        stages.write += lap.lap();
+        models.insert(name.clone(), m);
+        timings.insert(name, timing);
     }
     let oracle = oracle_metrics(cfg, &p.ds, &settings)?;
     stages.evaluate += lap.lap();
@@ -239,6 +263,25 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<(PathBuf, RunMetric
     let _ = std::fs::remove_dir_all(checkpoint_dir(cfg));
     metrics.timings.stages.write += lap.lap();
     Ok((published, metrics))
+}
+
+/// A checkpoint left by an interrupted run, met by a run without `--resume`: removed (the run
+/// starts over and would replace it anyway), and said so.
+fn report_stale_checkpoint(cfg: &RunConfig, resume: bool) {
+    let ck = checkpoint_dir(cfg);
+    if resume || !ck.is_dir() {
+        return;
+    }
+    match std::fs::remove_dir_all(&ck) {
+        Ok(()) => eprintln!(
+            "note: removed the checkpoint of an interrupted run in {}: without --resume the run starts over (pass --resume to continue a killed run instead)",
+            ck.display()
+        ),
+        Err(e) => eprintln!(
+            "note: a checkpoint of an interrupted run is in {} and could not be removed ({e}); without --resume it is not used",
+            ck.display()
+        ),
+    }
 }
 
 /// With `[data.synthetic]`: the generator's own truth evaluated like a model (the achievable

@@ -9,5 +9,7 @@ mod fields;
 mod fuzz;
 mod models;
 mod protocols;
+mod readme;
 mod serving;
+mod trust;
 mod tune;

@@ -306,3 +306,127 @@ fn an_infinite_half_life_is_chosen_and_written_back_as_inf() {
         plain["models"]["als"]["ndcg_at_k"]
     );
 }
+
+#[test]
+fn metric_rules_are_checked_before_the_first_trial_and_leave_nothing() {
+    let s = Sandbox::new();
+    s.write("a.csv", log(60, 5, 4).0);
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "metric = \"at_k.20.ndcg\"",
+            &["at_k.20.ndcg", "20 is not a cut-off of eval.k (10)"],
+        ),
+        ("metric = \"at_k.10.nope\"", &["at_k.<K>.<name>", "ndcg"]),
+        ("metric = \"auc\"", &["\"auc\"", "click label"]),
+    ];
+    for (tune, needles) in cases {
+        // A slow trial: the rules must fail before it, not after.
+        s.write(
+            "c.toml",
+            cfg(tune, "\"als.iterations\" = [100000]")
+                .replace("ranking = \"full\"\n", "ranking = \"full\"\nk = 10\n"),
+        );
+        let start = Instant::now();
+        s.run(&["tune", "c.toml", "-q"]).fails_with(needles);
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{tune}: a trial ran"
+        );
+        assert!(
+            !s.path("artifacts").exists(),
+            "{tune}: {:?}",
+            s.ls("artifacts")
+        );
+    }
+}
+
+#[test]
+fn resumed_tuning_is_bit_identical_to_an_uninterrupted_run() {
+    let (data, _) = log(300, 20, 5);
+    // Random draws over continuous ranges give metrics with long decimal expansions.
+    let c = cfg(
+        "method = \"random\"\ntrials = 6",
+        "\"als.regularization\" = { log_uniform = [0.01, 10.0] }\n\"als.iterations\" = [300, 500]",
+    )
+    .replace("factors = 4", "factors = 24");
+    let whole = Sandbox::new();
+    whole.write("a.csv", &data);
+    whole.write("c.toml", &c);
+    whole.run(&["tune", "c.toml", "-q"]).ok();
+    let expected = without_timings(&read(&whole, "artifacts/t/tuning.csv"));
+
+    let s = Sandbox::new();
+    s.write("a.csv", &data);
+    s.write("c.toml", &c);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clickrec"))
+        .args(["tune", "c.toml", "-q"])
+        .current_dir(s.path(""))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let state = s.path("artifacts/.t.tune/trials.json");
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no trial recorded"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before it could be killed"
+        );
+        if let Ok(text) = std::fs::read_to_string(&state) {
+            let v: serde_json::Value = serde_json::from_str(&text).expect("state is whole json");
+            let n = v["trials"].as_array().map_or(0, |a| a.len());
+            if n >= 1 {
+                assert!(n < 6, "every trial finished before the kill");
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().expect("kill -9");
+    assert!(!child.wait().expect("wait").success());
+    s.run(&["tune", "c.toml", "-q", "--resume"]).ok();
+    assert_eq!(
+        without_timings(&read(&s, "artifacts/t/tuning.csv")),
+        expected
+    );
+    let a = json(&s, "artifacts/t/metrics.json");
+    let b = json(&whole, "artifacts/t/metrics.json");
+    assert_eq!(a["tuning"]["best"], b["tuning"]["best"]);
+    assert_eq!(a["models"]["als"], b["models"]["als"]);
+}
+
+#[test]
+fn tune_reports_the_chosen_model_against_both_baselines() {
+    let s = Sandbox::new();
+    s.write("a.csv", log(80, 6, 6).0);
+    s.write("c.toml", cfg("", "\"als.factors\" = [2, 4]"));
+    let out = s.run(&["tune", "c.toml", "-q"]);
+    out.ok();
+    let m = json(&s, "artifacts/t/metrics.json");
+    let h = m["tuning"]["recent_half_life_days"]
+        .as_f64()
+        .expect("chosen");
+    assert!([1.0, 3.0, 7.0, 14.0, 30.0, 90.0].contains(&h), "{h}");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("chosen als on test: ndcg_at_k"))
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    assert!(
+        line.contains("; popularity ") && line.contains(&format!("; recent popularity ({h} d) ")),
+        "{line}"
+    );
+    let report = read(&s, "artifacts/t/report.md");
+    assert!(report.contains(&format!("{line}.")), "{report}");
+    assert!(
+        m["models"]["recent_popularity"]["notes"]
+            .to_string()
+            .contains("chosen on the validation part"),
+        "{}",
+        m["models"]["recent_popularity"]
+    );
+}

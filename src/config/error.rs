@@ -22,6 +22,16 @@ pub enum ConfigError {
     },
     #[error("--set {arg}: expected key=value with a dotted key, e.g. --set ncf.epochs=5")]
     BadOverride { arg: String },
+    #[error("--set {arg}: {message}{hint}")]
+    Override {
+        arg: String,
+        message: String,
+        hint: String,
+    },
+    #[error(
+        "--set {arg}: this config has no [{model}] table, so {model} is not enabled and the override would switch it on; add an [{model}] table to the config, or enable it on purpose with --set {model}.enabled=true before this override"
+    )]
+    OverrideDisabledModel { arg: String, model: String },
     #[error("--set {arg}: `{key}` is a value, not a table")]
     OverrideNotTable { arg: String, key: String },
     #[error("`{key}` = {value}: {rule}")]

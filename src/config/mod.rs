@@ -104,8 +104,23 @@ fn tree_from_str(
 ) -> Result<toml::Table, ConfigError> {
     let mut tree: toml::Table =
         toml::from_str(text).map_err(|e| ConfigError::from_toml(origin, &e))?;
+    if overrides.is_empty() {
+        return Ok(tree);
+    }
+    // When the file types on its own, a typing error after an override is that override's:
+    // the message names it (not the file) and shows the expected form.
+    let typed = |t: &toml::Table| toml::Value::Table(t.clone()).try_into::<RawConfig>();
+    let file_raw = typed(&tree).ok();
+    let file = file_raw
+        .as_ref()
+        .and_then(|raw| toml::Value::try_from(raw).ok());
     for o in overrides {
         overrides::apply(&mut tree, o)?;
+        if file_raw.is_some()
+            && let Err(e) = typed(&tree)
+        {
+            return Err(overrides::blame(o, &e, file.as_ref()));
+        }
     }
     Ok(tree)
 }

@@ -4,6 +4,75 @@
 
 use super::ConfigError;
 
+/// The tables that switch a model on by their presence: an override may not create one
+/// silently (only `<model>.enabled`).
+pub const MODEL_TABLES: [&str; 4] = ["ncf", "als", "deepfm", "dcnv2"];
+
+/// The error of an override after which the config no longer types (`typing` is that
+/// error, `file` the config as typed before it): names the override and shows the form of the
+/// key's current value, e.g. `--set 'ncf.hidden=[32, 16]'`.
+pub fn blame(arg: &str, typing: &toml::de::Error, file: Option<&toml::Value>) -> ConfigError {
+    let message = match ConfigError::from_toml(std::path::Path::new(""), typing) {
+        ConfigError::UnknownKey {
+            key,
+            suggestion,
+            allowed,
+            ..
+        } => format!(
+            "unknown key `{key}`{}; allowed here: {allowed}",
+            suggestion
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default()
+        ),
+        other => other
+            .to_string()
+            .trim_start_matches(": ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let Some((key, value)) = split_key_value(arg) else {
+        return ConfigError::Override {
+            arg: arg.to_string(),
+            message,
+            hint: String::new(),
+        };
+    };
+    let (key, value) = (key.trim(), value.trim());
+    let current = key_parts(key).and_then(|parts| {
+        let mut v = file?;
+        for p in &parts {
+            v = v.as_table()?.get(p)?;
+        }
+        Some(v.clone())
+    });
+    let read_as_text =
+        matches!(parse_value(value), toml::Value::String(_)) && !value.starts_with(['"', '\'']);
+    let hint = if read_as_text && value.contains(',') {
+        let items: Vec<&str> = value.split(',').map(str::trim).collect();
+        format!(
+            " (`{value}` is not a TOML value and was read as text; a list needs brackets: --set '{key}=[{}]')",
+            items.join(", ")
+        )
+    } else if let Some(v) = current {
+        format!(
+            " (expected a value like the current one: --set '{key}={}')",
+            v.to_string().trim()
+        )
+    } else if read_as_text {
+        format!(
+            " (`{value}` was read as text; numbers go as is (--set ncf.epochs=5), lists in brackets (--set 'ncf.hidden=[32, 16]'))"
+        )
+    } else {
+        String::new()
+    };
+    ConfigError::Override {
+        arg: arg.to_string(),
+        message,
+        hint,
+    }
+}
+
 /// Apply one `a.b.c=value` override to the tree.
 pub fn apply(tree: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
     let bad = || ConfigError::BadOverride {
@@ -12,6 +81,16 @@ pub fn apply(tree: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
     let (key, value) = split_key_value(arg).ok_or_else(bad)?;
     let parts = key_parts(key).ok_or_else(bad)?;
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    if let [model, rest, ..] = parts[..]
+        && MODEL_TABLES.contains(&model)
+        && !tree.contains_key(model)
+        && rest != "enabled"
+    {
+        return Err(ConfigError::OverrideDisabledModel {
+            arg: arg.to_string(),
+            model: model.to_string(),
+        });
+    }
     set(tree, &parts, parse_value(value.trim())).map_err(|key| ConfigError::OverrideNotTable {
         arg: arg.to_string(),
         key,
@@ -88,7 +167,7 @@ mod tests {
 
     #[test]
     fn sets_nested_keys_with_typed_values() {
-        let mut t: toml::Table = toml::from_str("name = 'a'\n[eval]\nk = 10\n").unwrap();
+        let mut t: toml::Table = toml::from_str("name = 'a'\n[eval]\nk = 10\n[ncf]\n").unwrap();
         apply(&mut t, "eval.k=5").unwrap();
         apply(&mut t, "ncf.hidden=[64, 32]").unwrap();
         apply(&mut t, "data.path=clicks.csv").unwrap();
@@ -112,6 +191,20 @@ mod tests {
             t["data"]["event_weights"]["COMMENT CREATED"].as_float(),
             Some(5.0)
         );
+    }
+
+    #[test]
+    fn an_override_may_not_switch_a_model_on_silently() {
+        let mut t: toml::Table = toml::from_str("name = 'a'\n[ncf]\n").unwrap();
+        apply(&mut t, "ncf.epochs=3").unwrap();
+        let e = apply(&mut t, "als.factors=16").expect_err("refused");
+        assert!(
+            matches!(e, ConfigError::OverrideDisabledModel { ref model, .. } if model == "als")
+        );
+        assert!(!t.contains_key("als"));
+        apply(&mut t, "als.enabled=true").unwrap();
+        apply(&mut t, "als.factors=16").unwrap();
+        assert_eq!(t["als"]["factors"].as_integer(), Some(16));
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl<'a> Columns<'a> {
                     " — only one column was found: is the delimiter right? (set [data].delimiter)"
                         .to_string()
                 } else {
-                    String::new()
+                    did_you_mean(name, self.df.get_column_names().iter().map(|s| s.as_str()))
                 };
                 Err(DataError::NoColumn {
                     path: self.path.to_path_buf(),
@@ -369,4 +369,15 @@ impl<'a> Columns<'a> {
         )?;
         Ok(v.iter().map(|&x| x == 1.0).collect())
     }
+}
+
+/// ` (did you mean `age`?)` for a column named with another case (`Age`) or a small typo.
+fn did_you_mean<'s>(name: &str, columns: impl Iterator<Item = &'s str>) -> String {
+    let lower = name.to_lowercase();
+    columns
+        .map(|c| (strsim::levenshtein(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= 2 && *d < c.len())
+        .min()
+        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
 }

@@ -10,6 +10,8 @@
 pub mod candidates;
 mod pass;
 
+pub use pass::RankedList;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -68,6 +70,10 @@ pub enum EvalError {
     Metric(#[from] MetricError),
     #[error("the test part is empty: no user has held-out rows under this split ({hint})")]
     EmptyTest { hint: &'static str },
+    #[error(
+        "[eval] ranking = \"sampled\" cannot run: {reason}; fix the data or eval.candidates, or choose ranking = \"full\""
+    )]
+    SampledImpossible { reason: String },
     #[error("{} line {line}: {problem} (set by eval.candidates)", path.display())]
     Candidates {
         path: PathBuf,
@@ -228,6 +234,8 @@ impl ModelMetrics {
 #[derive(Debug, Clone)]
 pub struct Predictions {
     pub scores: Vec<f32>,
+    /// Each ranked user's full-ranking top list (when the full ranking ran).
+    pub ranked: Option<Vec<pass::RankedList>>,
 }
 
 /// Evaluate a fitted model on the dataset's test part.
@@ -256,11 +264,13 @@ pub fn evaluate(
     if let (false, Some(labels)) = (full, &ds.test.label) {
         rank_impressions(&ds.test.user, labels, &s64, &s.cutoffs(), &mut m)?;
     }
-    if full || want_sampled {
-        pass::full_and_sampled(model, ds, s, full, want_sampled, &mut m)?;
-    }
+    let ranked = if full || want_sampled {
+        pass::full_and_sampled(model, ds, s, full, want_sampled, &mut m)?
+    } else {
+        None
+    };
     m.set_primary(s.k());
-    Ok((m, Predictions { scores }))
+    Ok((m, Predictions { scores, ranked }))
 }
 
 /// Impressions-mode top-K (each user's own test rows) at every cutoff `ks` (primary first)

@@ -17,7 +17,19 @@ use crate::model::Recommender;
 /// ranking), and the sampled protocol's 0-based rank of each positive.
 struct UserPass {
     top: Option<(Vec<UserRank>, Vec<u32>)>,
+    /// The top list with scores and labels, and the positives beyond it (full ranking).
+    list: Option<RankedList>,
     sampled: SampledPass,
+}
+
+/// One user's full-ranking top `k_max` in rank order (item, score, whether it is a test
+/// positive) and the test positives beyond it (item, score): `predictions/<model>.ranked.csv`,
+/// from which `clickrec metrics` recomputes the run's top-K figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankedList {
+    pub user: u32,
+    pub top: Vec<(u32, f32, bool)>,
+    pub beyond: Vec<(u32, f32)>,
 }
 
 /// One user's sampled-protocol result.
@@ -39,15 +51,22 @@ pub(super) fn full_and_sampled(
     full: bool,
     want_sampled: bool,
     m: &mut ModelMetrics,
-) -> Result<(), EvalError> {
+) -> Result<Option<Vec<RankedList>>, EvalError> {
     let ks = s.cutoffs();
     let (users, items) = positives(ds);
-    let pass = user_pass(model, ds, &users, &items, s, full, want_sampled)?;
+    let mut pass = user_pass(model, ds, &users, &items, s, full, want_sampled)?;
     if full {
         full_ranking(ds, &users, &pass, &items, &ks, m)?;
     }
+    // Only where the run's top-K figures are the full ranking's (not replaced by the sampled
+    // protocol's under `ranking = "sampled"`).
+    let lists: Option<Vec<RankedList>> = (full && s.ranking != RankingMode::Sampled).then(|| {
+        pass.iter_mut()
+            .filter_map(|p| p.list.take())
+            .collect::<Vec<_>>()
+    });
     if !want_sampled {
-        return Ok(());
+        return Ok(lists);
     }
     match sampled(&pass, &ks)? {
         (Some(per_k), skipped, (lo, hi)) => {
@@ -99,18 +118,22 @@ pub(super) fn full_and_sampled(
             }
             m.sampled = per_k.into_iter().next();
         }
-        (None, _, _) => m.notes.push(match &s.candidates {
-            Some(c) => format!(
-                "sampled protocol skipped: no test pair has candidates in {}",
-                c.path.display()
-            ),
-            None => format!(
-                "sampled protocol skipped: no user has {} unseen items to sample",
-                s.sampled_negatives
-            ),
-        }),
+        (None, _, _) => {
+            let reason = match &s.candidates {
+                Some(c) => format!(
+                    "no test pair has candidates in {} (their ids match no train item left to the user)",
+                    c.path.display()
+                ),
+                None => format!("no user has {} unseen items to sample", s.sampled_negatives),
+            };
+            // Asked for by name: never a silent fall-back to the full-ranking figures.
+            if s.ranking == RankingMode::Sampled {
+                return Err(super::EvalError::SampledImpossible { reason });
+            }
+            m.notes.push(format!("sampled protocol skipped: {reason}"));
+        }
     }
-    Ok(())
+    Ok(lists)
 }
 
 /// Eval users and their distinct positive test items (CTR: clicked rows only).
@@ -159,15 +182,27 @@ fn user_pass(
     let one =
         |u: u32, test: &[u32], row: &[f32], taken: &mut [bool]| -> Result<UserPass, EvalError> {
             let seen = ds.seen(u);
-            let top = if full {
+            let (top, list) = if full {
                 let top = metrics::top_k_excluding(row, seen, k_max)?;
                 let ranks = ks
                     .iter()
                     .map(|&k| metrics::user_topk_metrics(&top[..k.min(top.len())], test, k))
                     .collect::<Result<Vec<_>, _>>()?;
-                Some((ranks, top))
+                let list = RankedList {
+                    user: u,
+                    top: top
+                        .iter()
+                        .map(|&i| (i, row[i as usize], test.contains(&i)))
+                        .collect(),
+                    beyond: test
+                        .iter()
+                        .filter(|&&i| !top.contains(&i))
+                        .map(|&i| (i, row[i as usize]))
+                        .collect(),
+                };
+                (Some((ranks, top)), Some(list))
             } else {
-                None
+                (None, None)
             };
             let sampled = if !want_sampled {
                 SampledPass::default()
@@ -176,7 +211,7 @@ fn user_pass(
             } else {
                 drawn_ranks(u, test, row, seen, taken, s)?
             };
-            Ok(UserPass { top, sampled })
+            Ok(UserPass { top, list, sampled })
         };
     let blocks: Vec<Vec<UserPass>> = users
         .par_chunks(block)

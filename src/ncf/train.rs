@@ -251,9 +251,9 @@ pub fn train_owned(
         };
         if let Some(bar) = bar {
             bar.finish_with_message(format!(
-                "loss {loss:.5}, valid AUC {}, {:.0} samples/s",
+                "loss {loss:.5}, valid AUC {}, {} samples",
                 valid_auc.map_or("-".to_string(), |a| format!("{a:.4}")),
-                report.samples_per_second()
+                crate::report::rate(report.samples_per_second())
             ));
         }
         run.record(&report, &weights, params.early_stopping, keep_best);
@@ -455,7 +455,7 @@ fn run_epoch(
         {
             bar.set_position(end as u64);
             let rate = end as f64 / bar.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("{rate:.0} samples/s"));
+            bar.set_message(format!("{} samples", crate::report::rate(rate)));
         }
         std::mem::swap(&mut cur, &mut next);
     }

@@ -128,15 +128,37 @@ pub fn loss(path: &Path, curves: &BTreeMap<String, Curve>) -> PlotResult {
     } else {
         (0.0, 1.0_f64.max(hi))
     };
+    // Validation AUC per epoch (NCF with a validation part) on a second axis, dashed.
+    let aucs: Vec<f64> = curves
+        .values()
+        .flat_map(|c| c.valid_auc.iter().flatten().copied())
+        .filter(|v| v.is_finite())
+        .collect();
+    let any_auc = !aucs.is_empty();
+    let (alo, ahi) = aucs
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let (alo, ahi) = if alo < ahi { (alo, ahi) } else { (0.0, 1.0) };
     let root = SVGBackend::new(path, (640, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("training loss", ("sans-serif", 20))
+        .caption(
+            if any_auc {
+                "training loss and validation AUC"
+            } else {
+                "training loss"
+            },
+            ("sans-serif", 20),
+        )
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(60)
+        .right_y_label_area_size(if any_auc { 60 } else { 0 })
         .build_cartesian_2d(1f64..max_len as f64, lo..hi + (hi - lo) * 0.05)
-        .map_err(err)?;
+        .map_err(err)?
+        .set_secondary_coord(1f64..max_len as f64, alo..ahi + (ahi - alo) * 0.05);
     chart
         .configure_mesh()
         .x_label_formatter(&integer_label)
@@ -144,6 +166,13 @@ pub fn loss(path: &Path, curves: &BTreeMap<String, Curve>) -> PlotResult {
         .y_desc("loss")
         .draw()
         .map_err(err)?;
+    if any_auc {
+        chart
+            .configure_secondary_axes()
+            .y_desc("validation AUC (dashed)")
+            .draw()
+            .map_err(err)?;
+    }
     for (i, (name, c)) in curves.iter().enumerate() {
         let col = color(i);
         chart
@@ -154,6 +183,29 @@ pub fn loss(path: &Path, curves: &BTreeMap<String, Curve>) -> PlotResult {
             .map_err(err)?
             .label(name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
+        let points: Vec<(f64, f64)> = c
+            .valid_auc
+            .iter()
+            .enumerate()
+            .filter_map(|(e, a)| a.filter(|a| a.is_finite()).map(|a| ((e + 1) as f64, a)))
+            .collect();
+        if !points.is_empty() {
+            chart
+                .draw_secondary_series(DashedLineSeries::new(
+                    points.iter().copied(),
+                    6,
+                    4,
+                    col.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(format!("{name} validation AUC"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 8, y)], col.stroke_width(2))
+                });
+            chart
+                .draw_secondary_series(points.iter().map(|&p| Circle::new(p, 3, col.filled())))
+                .map_err(err)?;
+        }
     }
     chart
         .configure_series_labels()

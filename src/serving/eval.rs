@@ -77,6 +77,66 @@ impl Recommender for Saved {
     }
 }
 
+/// The least share of the test users a saved model must know for `eval` to score it: below
+/// half, most users are scored from cold-start rows (mean embeddings) or not at all (ALS,
+/// popularity's missing items), and the figure describes the mismatch of model and data rather
+/// than the model.
+pub const MIN_KNOWN_USERS: f64 = 0.5;
+
+/// How many distinct test users and items the saved model knows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Known {
+    users: usize,
+    unknown_users: usize,
+    items: usize,
+    unknown_items: usize,
+}
+
+impl Known {
+    fn count(
+        test_users: &[u32],
+        users: &[Option<u32>],
+        test_items: &[u32],
+        items: &[Option<u32>],
+    ) -> Known {
+        let distinct = |rows: &[u32], map: &[Option<u32>]| {
+            let mut seen = vec![false; map.len()];
+            let (mut n, mut unknown) = (0, 0);
+            for &r in rows {
+                if !std::mem::replace(&mut seen[r as usize], true) {
+                    n += 1;
+                    unknown += usize::from(map[r as usize].is_none());
+                }
+            }
+            (n, unknown)
+        };
+        let (users_n, unknown_users) = distinct(test_users, users);
+        let (items_n, unknown_items) = distinct(test_items, items);
+        Known {
+            users: users_n,
+            unknown_users,
+            items: items_n,
+            unknown_items,
+        }
+    }
+
+    /// Refuse a model that knows fewer than [`MIN_KNOWN_USERS`] of the test users.
+    fn check(&self, dir: &Path, run: &str) -> Result<()> {
+        let known = self.users - self.unknown_users;
+        let no_items = self.items > 0 && self.unknown_items == self.items;
+        if (known as f64) < MIN_KNOWN_USERS * self.users as f64 || known == 0 || no_items {
+            return Err(Error::Usage(format!(
+                "{}: the model knows {known} of the {} test users of {run:?} ({} of {} test items); at least half of the users and some of the items must be known for the figures to describe the model — was it trained on this data set?",
+                dir.display(),
+                self.users,
+                self.items - self.unknown_items,
+                self.items
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// `clickrec eval MODEL_DIR CONFIG`: evaluate a saved model on the config's held-out part.
 pub fn eval(
     dir: &Path,
@@ -85,7 +145,8 @@ pub fn eval(
     model: Option<Kind>,
     json: bool,
 ) -> Result<()> {
-    let (kind, dir) = modeldir::locate(dir, model)?;
+    let (kind, dir, why) = modeldir::choose(dir, model)?;
+    eprintln!("model: {} ({why})", kind.name());
     let cfg = config::load(config_path, set)?;
     let p = crate::pipeline::prepare(&cfg)?;
     let (name, users, items, inner) = match kind {
@@ -125,6 +186,8 @@ pub fn eval(
             )
         }
     };
+    let known = Known::count(&p.ds.test.user, &users, &p.ds.test.item, &items);
+    known.check(&dir, &cfg.raw.name)?;
     let saved = Saved {
         name,
         users,
@@ -134,11 +197,20 @@ pub fn eval(
     let settings = crate::pipeline::eval_settings_for(&cfg, &p.ds)?;
     let (m, _) = crate::eval::evaluate(&saved, &p.ds, &settings)?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string(&m).map_err(|e| Error::Export(e.to_string()))?
-        );
+        let mut v = serde_json::to_value(&m).map_err(|e| Error::Export(e.to_string()))?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("model".into(), name.into());
+            o.insert("test_users".into(), known.users.into());
+            o.insert("unknown_test_users".into(), known.unknown_users.into());
+            o.insert("test_items".into(), known.items.into());
+            o.insert("unknown_test_items".into(), known.unknown_items.into());
+        }
+        println!("{v}");
     } else {
+        println!(
+            "test users unknown to the model: {} of {}; test items unknown to the model: {} of {}",
+            known.unknown_users, known.users, known.unknown_items, known.items
+        );
         let f = crate::report::fmt_opt;
         let k = m.k;
         println!(
@@ -171,4 +243,46 @@ pub fn eval(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_distinct_unknown_ids_and_refuses_below_half() {
+        // Test rows of users 0, 0, 1, 2 (user 2 unknown) and items 0, 1, 1, 2 (item 1 unknown).
+        let k = Known::count(
+            &[0, 0, 1, 2],
+            &[Some(0), Some(1), None],
+            &[0, 1, 1, 2],
+            &[Some(0), None, Some(1)],
+        );
+        assert_eq!(
+            k,
+            Known {
+                users: 3,
+                unknown_users: 1,
+                items: 3,
+                unknown_items: 1
+            }
+        );
+        assert!(k.check(Path::new("m"), "r").is_ok());
+        let none = Known::count(&[0, 1], &[None, None], &[0], &[Some(0)]);
+        let e = none
+            .check(Path::new("m"), "r")
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("knows 0 of the 2 test users"), "{e}");
+        let half = Known::count(&[0, 1], &[Some(0), None], &[0], &[Some(0)]);
+        assert!(half.check(Path::new("m"), "r").is_ok());
+        let third = Known::count(&[0, 1, 2], &[Some(0), None, None], &[0], &[Some(0)]);
+        assert!(third.check(Path::new("m"), "r").is_err());
+        let no_items = Known::count(&[0], &[Some(0)], &[0, 1], &[None, None]);
+        let e = no_items
+            .check(Path::new("m"), "r")
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("(0 of 2 test items)"), "{e}");
+    }
 }

@@ -94,3 +94,61 @@ pub fn locate(dir: &Path, kind: Option<Kind>) -> Result<(Kind, PathBuf)> {
         dir.display()
     )))
 }
+
+/// The model that answers a serving command, its folder, and why it was chosen (printed, and
+/// in `--json`). With `--model`, that model. Without it: the only model of the directory, or,
+/// when a run directory holds several, the best of them on the run's primary metric in its
+/// `metrics.json` (AUC for CTR runs, whose ranking is per impression; HR@K otherwise; ties go
+/// to NCF, then ALS, then popularity). Several models and no `metrics.json` is an error asking
+/// for `--model`.
+pub fn choose(dir: &Path, kind: Option<Kind>) -> Result<(Kind, PathBuf, String)> {
+    if let Some(k) = kind {
+        let (k, d) = locate(dir, Some(k))?;
+        return Ok((k, d, "--model".into()));
+    }
+    let present: Vec<(Kind, PathBuf)> = KINDS
+        .iter()
+        .filter_map(|(k, _, _, _)| locate(dir, Some(*k)).ok())
+        .collect();
+    if present.len() <= 1 {
+        let (k, d) = locate(dir, None)?;
+        return Ok((k, d, "the only model here".into()));
+    }
+    let names: Vec<&str> = present.iter().map(|(k, _)| k.name()).collect();
+    let ask = |why: String| {
+        Error::Usage(format!(
+            "{}: holds {} models ({}) and {why}; choose one with --model",
+            dir.display(),
+            names.len(),
+            names.join(", ")
+        ))
+    };
+    let path = dir.join("metrics.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|_| ask("no metrics.json to pick the best from".into()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| ask(format!("{} cannot be read ({e})", path.display())))?;
+    let models = &v["models"];
+    let ctr = present
+        .iter()
+        .all(|(k, _)| models[k.name()]["ranking"].as_str() == Some("impressions"));
+    let metric = if ctr { "auc" } else { "hr_at_k" };
+    let mut best: Option<(f64, &(Kind, PathBuf))> = None;
+    for p in &present {
+        if let Some(x) = models[p.0.name()][metric].as_f64()
+            && best.is_none_or(|(b, _)| x > b)
+        {
+            best = Some((x, p));
+        }
+    }
+    let (x, (k, d)) =
+        best.ok_or_else(|| ask(format!("{} holds no {metric} of them", path.display())))?;
+    Ok((
+        *k,
+        d.clone(),
+        format!(
+            "best of {} on the run's {metric} ({x:.4})",
+            names.join(", ")
+        ),
+    ))
+}

@@ -63,6 +63,8 @@ pub fn write_ranked(
 /// One printed row.
 #[derive(Debug, serde::Serialize)]
 struct Line<'a> {
+    /// The model that answered.
+    model: &'a str,
     #[serde(rename = "user", skip_serializing_if = "Option::is_none")]
     query: Option<&'a str>,
     rank: usize,
@@ -71,8 +73,10 @@ struct Line<'a> {
     title: Option<&'a str>,
 }
 
-/// Print ranked rows (a table, or JSON lines); the query column only when `with_query`.
+/// Print ranked rows (a table, or JSON lines with the answering `model`); the query column
+/// only when `with_query`.
 pub fn print_ranked(
+    model: &str,
     queries: &[String],
     items: &IdMap,
     titles: Option<&[String]>,
@@ -86,6 +90,7 @@ pub fn print_ranked(
         rank = if prev == Some(r.query) { rank + 1 } else { 1 };
         prev = Some(r.query);
         let line = Line {
+            model,
             query: with_query.then(|| queries[r.query as usize].as_str()),
             rank,
             item: items.label(r.item as usize),

@@ -100,7 +100,17 @@ pub fn select_users(
         None => (0..users.len() as u32).collect(),
         Some(path) => read_known(path, users, user_column, "user", "--users")?,
     };
-    Ok(match shard {
+    if rows.is_empty() {
+        return Err(Error::Usage(match users_file {
+            Some(path) => format!(
+                "--users {}: none of its ids is a user of the model (`recommend --history FILE` folds in new users); nothing was written",
+                path.display()
+            ),
+            None => "the model has no users; nothing was written".into(),
+        }));
+    }
+    let n = rows.len();
+    let rows: Vec<u32> = match shard {
         None => rows,
         Some(s) => rows
             .into_iter()
@@ -108,7 +118,14 @@ pub fn select_users(
             .filter(|(n, _)| n % s.count == s.index)
             .map(|(_, u)| u)
             .collect(),
-    })
+    };
+    if let (Some(s), true) = (shard, rows.is_empty()) {
+        return Err(Error::Usage(format!(
+            "--shard {}/{}: selects none of the {n} users (more shards than users); nothing was written",
+            s.index, s.count
+        )));
+    }
+    Ok(rows)
 }
 
 /// The model row of one `--user`, or an error naming it.

@@ -42,7 +42,7 @@ pub struct Request {
     pub quiet: bool,
 }
 
-fn check(r: &Request, all: bool) -> Result<()> {
+fn check(r: &Request, target: Option<&Target>, all: bool) -> Result<()> {
     if r.k == 0 {
         return Err(Error::Usage("-k must be at least 1".into()));
     }
@@ -57,15 +57,65 @@ fn check(r: &Request, all: bool) -> Result<()> {
             o.display()
         )));
     }
+    // Every output against every input, before any work.
+    let mut inputs: Vec<(&str, &Path)> = Vec::new();
+    match target {
+        Some(Target::History(h)) => inputs.push(("--history", h.as_path())),
+        Some(Target::All {
+            users_file: Some(u),
+            ..
+        }) => inputs.push(("--users", u.as_path())),
+        _ => {}
+    }
+    if let Some(c) = &r.flags.candidates {
+        inputs.push(("--candidates", c.as_path()));
+    }
+    if let Some(e) = &r.flags.exclude {
+        inputs.push(("--exclude", e.as_path()));
+    }
+    if let Some(o) = &r.output {
+        crate::outpath::check("-o", o, &inputs)?;
+    }
+    if let Some(f) = &r.factors_out {
+        if let Some(o) = &r.output {
+            inputs.push(("-o", o.as_path()));
+        }
+        crate::outpath::check("--factors-out", f, &inputs)?;
+    }
     Ok(())
+}
+
+/// An error when candidate control left no item at all (instead of an empty answer).
+fn nonempty_catalog(catalog: &Catalog, flags: &CandidateFlags) -> Result<()> {
+    if !catalog.items.is_empty() {
+        return Ok(());
+    }
+    let mut given = Vec::new();
+    if let Some(c) = &flags.candidates {
+        given.push(format!("--candidates {}", c.display()));
+    }
+    if let Some(e) = &flags.exclude {
+        given.push(format!("--exclude {}", e.display()));
+    }
+    Err(Error::Usage(format!(
+        "{} leave no item of the model to recommend; nothing was written",
+        if given.is_empty() {
+            "the model has no items: it".to_string()
+        } else {
+            given.join(" with ")
+        }
+    )))
 }
 
 /// `clickrec recommend`: the top-k items of each target user.
 pub fn recommend(r: &Request, target: &Target) -> Result<()> {
-    check(r, matches!(target, Target::All { .. }))?;
-    let m = Served::load(&r.dir, r.model)?;
+    check(r, Some(target), matches!(target, Target::All { .. }))?;
+    let (kind, dir, why) = super::modeldir::choose(&r.dir, r.model)?;
+    let m = Served::load(&dir, Some(kind))?;
+    eprintln!("model: {} ({why})", kind.name());
     let ids = m.ids();
     let catalog = Catalog::build(&ids.items, &m.columns().item, &r.flags)?;
+    nonempty_catalog(&catalog, &r.flags)?;
     let factors = match &m {
         Served::Als(a) => Some((&a.model.user_factors[..], a.model.factors)),
         _ => None,
@@ -100,6 +150,12 @@ pub fn recommend(r: &Request, target: &Target) -> Result<()> {
     let t = Instant::now();
     let rows = m.recommend(&queries, &catalog.items, r.k, &bar)?;
     bar.finish_and_clear();
+    if rows.is_empty() {
+        return Err(Error::Usage(format!(
+            "no recommendation for any of the {} users: every remaining candidate item is among their train items (--include-seen keeps them); nothing was written",
+            queries.len()
+        )));
+    }
     let ints = matches!(ids.users, IdMap::Int(_));
     emit(
         r,
@@ -126,10 +182,18 @@ pub fn recommend(r: &Request, target: &Target) -> Result<()> {
 /// `clickrec similar`: the k most similar items of one item (`item`) or of every item (`None`);
 /// ALS unless `--model ncf`.
 pub fn similar(r: &Request, item: Option<&str>) -> Result<()> {
-    check(r, item.is_none())?;
-    let m = Served::load(&r.dir, Some(r.model.unwrap_or(Kind::Als)))?;
+    check(r, None, item.is_none())?;
+    let kind = r.model.unwrap_or(Kind::Als);
+    let m = Served::load(&r.dir, Some(kind))?;
+    let why = if r.model.is_some() {
+        "--model"
+    } else {
+        "the default of similar"
+    };
+    eprintln!("model: {} ({why})", kind.name());
     let ids = m.ids();
     let catalog = Catalog::build(&ids.items, &m.columns().item, &r.flags)?;
+    nonempty_catalog(&catalog, &r.flags)?;
     let queries: Vec<u32> = match item {
         Some(id) => vec![ids.items.find(id).ok_or_else(|| {
             Error::Usage(format!(
@@ -141,6 +205,11 @@ pub fn similar(r: &Request, item: Option<&str>) -> Result<()> {
     let bar = crate::progress::bar(queries.len() as u64, "similar", r.quiet || item.is_some());
     let rows = m.similar(&queries, &catalog.items, r.k, &bar)?;
     bar.finish_and_clear();
+    if rows.is_empty() {
+        return Err(Error::Usage(
+            "no similar item for any query item: the candidates hold only the query items themselves; nothing was written".into(),
+        ));
+    }
     let labels: Vec<String> = queries
         .iter()
         .map(|&i| ids.items.label(i as usize))
@@ -172,6 +241,7 @@ fn emit(
         Some(o) => write_ranked(o, columns, labels, ints, &ids.items, rows),
         None => {
             print_ranked(
+                m.kind().name(),
                 labels,
                 &ids.items,
                 ids.item_titles.as_deref(),

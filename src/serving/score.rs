@@ -13,6 +13,9 @@ use crate::rundir::write_atomic;
 /// `clickrec score MODEL_DIR INPUT.csv [-o OUT.csv]`: adds `score`, `click` (score ≥ threshold),
 /// `cold_user`, `cold_item` columns to an impression file with the training column names.
 pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
+    if let Some(o) = output {
+        crate::outpath::check("-o", o, &[("INPUT", input)])?;
+    }
     let (_, dir) = modeldir::locate(dir, Some(Kind::Ncf))?;
     let s = Scorer::load(&dir)?;
     let j = &s.json;

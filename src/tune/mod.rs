@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::config::{self, ConfigError, RunConfig, TuneModels};
+use crate::config::{self, ConfigError, RankingMode, RunConfig, TuneModels};
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::eval;
@@ -62,7 +62,13 @@ pub struct Tuning {
     pub best: Best,
     pub per_model: BTreeMap<String, Best>,
     pub validation: carve::ValidationInfo,
+    /// The half-life of the recent-popularity reference row, chosen on validation by
+    /// `tune.metric` among [`RECENT_HALF_LIVES`] (none when the row is not fitted).
+    pub recent_half_life_days: Option<f64>,
 }
+
+/// The half-lives (days) `tune` tries for the recent-popularity reference row.
+pub const RECENT_HALF_LIVES: [f64; 6] = [1.0, 3.0, 7.0, 14.0, 30.0, 90.0];
 
 /// What `clickrec tune` produced.
 pub struct TuneOutcome {
@@ -103,16 +109,7 @@ pub fn run(path: &Path, overrides: &[String], opts: &TuneOptions) -> Result<Tune
             .into());
         }
     }
-    let root = t.metric.split('.').next().unwrap_or_default();
-    let roots = record::metric_roots();
-    if !roots.iter().any(|r| r == root) {
-        return Err(tune_err(format!(
-            "tune.metric = {:?} is not a key of models.<name> in metrics.json; one of {}",
-            t.metric,
-            roots.join(", ")
-        ))
-        .into());
-    }
+    check_metric(&t.metric, &cfg)?;
     let dims = space::parse(&t.space, t.method)?;
     let mut base = tree;
     base.remove("tune");
@@ -139,6 +136,10 @@ pub fn run(path: &Path, overrides: &[String], opts: &TuneOptions) -> Result<Tune
         path: state.clone(),
         source,
     })?;
+    let mut guard = StateGuard {
+        path: &state,
+        done: false,
+    };
     let state_file = state.join("trials.json");
     let fingerprint = format!(
         "{}|{:?}|{:?}|{}",
@@ -216,6 +217,11 @@ pub fn run(path: &Path, overrides: &[String], opts: &TuneOptions) -> Result<Tune
     let best = best_of(done.iter(), &t.metric, lower)
         .map(as_best)
         .ok_or_else(|| tune_err("no trial finished".into()))?;
+    let recent_half_life_days = if crate::reference::fits_recent_popularity(&cfg, &ds0) {
+        choose_recent_half_life(&cfg, &ds0, &t.metric, lower)?
+    } else {
+        None
+    };
     let tuning = Tuning {
         method: format!("{:?}", t.method).to_lowercase(),
         trials: done.len(),
@@ -224,16 +230,159 @@ pub fn run(path: &Path, overrides: &[String], opts: &TuneOptions) -> Result<Tune
         best,
         per_model,
         validation: info,
+        recent_half_life_days,
     };
     drop(ds0);
     let keys: Vec<String> = dims.iter().map(|d| d.key.clone()).collect();
     let (dir, metrics) = output::finish(&cfg, &base, path, &state, &done, &keys, &tuning, opts)?;
+    guard.done = true;
+    drop(guard);
     let _ = std::fs::remove_dir_all(&state);
     Ok(TuneOutcome {
         dir,
         metrics,
         tuning,
     })
+}
+
+/// Removes the state folder of a failed run unless it holds finished trials (kept for
+/// `--resume`, and said so).
+struct StateGuard<'a> {
+    path: &'a Path,
+    /// Set when the run completed (it removes the folder itself).
+    done: bool,
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if self.path.join("trials.json").is_file() {
+            eprintln!(
+                "note: the finished trials are kept in {}; `clickrec tune ... --resume` continues after them",
+                self.path.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(self.path);
+        }
+    }
+}
+
+/// Every rule on `tune.metric` that needs no data, checked before the first trial: a key of
+/// `models.<name>` in metrics.json; `at_k.{K}.{name}` with K a cut-off of `eval.k` and a name of
+/// the per-cut-off metrics; `sampled.*` only where the sampled protocol runs; the
+/// classification metrics only on click logs.
+fn check_metric(metric: &str, cfg: &RunConfig) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = metric.split('.').collect();
+    let root = parts[0];
+    let roots = record::metric_roots();
+    if !roots.iter().any(|r| r == root) {
+        return Err(tune_err(format!(
+            "tune.metric = {metric:?} is not a key of models.<name> in metrics.json; one of {}",
+            roots.join(", ")
+        )));
+    }
+    let ks = if cfg.raw.eval.k.is_empty() {
+        vec![10]
+    } else {
+        cfg.raw.eval.k.clone()
+    };
+    let ks_text = ks
+        .iter()
+        .map(|k| k.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ctr = cfg.is_ctr();
+    let ranking = cfg.ranking();
+    match root {
+        "at_k" => {
+            let fields: Vec<String> = match serde_json::to_value(eval::AtK::default()) {
+                Ok(serde_json::Value::Object(m)) => m.into_iter().map(|(k, _)| k).collect(),
+                _ => Vec::new(),
+            };
+            let k = parts.get(1).and_then(|k| k.parse::<usize>().ok());
+            let ok_field = parts.len() == 3 && fields.iter().any(|f| f == parts[2]);
+            if !ok_field || k.is_none() {
+                return Err(tune_err(format!(
+                    "tune.metric = {metric:?}: expected at_k.<K>.<name> with K one of eval.k ({ks_text}) and name one of {}",
+                    fields.join(", ")
+                )));
+            }
+            if let Some(k) = k.filter(|k| !ks.contains(k)) {
+                return Err(tune_err(format!(
+                    "tune.metric = {metric:?}: {k} is not a cut-off of eval.k ({ks_text}); add it to eval.k, e.g. k = [{ks_text}, {k}]"
+                )));
+            }
+        }
+        "sampled" => {
+            let sampled =
+                ranking == RankingMode::Sampled || (!ctr && ranking != RankingMode::Impressions);
+            if !sampled {
+                return Err(tune_err(format!(
+                    "tune.metric = {metric:?}: the sampled protocol does not run with this config (eval.ranking resolves to {ranking:?}); set [eval] ranking = \"sampled\" or tune another metric"
+                )));
+            }
+        }
+        "auc" | "gauc" | "logloss" if !ctr => {
+            return Err(tune_err(format!(
+                "tune.metric = {metric:?} needs a click label (data.label); this implicit log has none: tune a ranking metric such as ndcg_at_k"
+            )));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The chosen model against both baselines on test, by the tuning metric: `chosen als on test:
+/// ndcg_at_k 0.1432; popularity 0.0241 (+0.1191); recent popularity (30 d) 0.1661 (-0.0229)`
+/// (printed by `clickrec tune` and in report.md).
+pub fn against_baselines(t: &Tuning, m: &RunMetrics) -> Option<String> {
+    let test_value = |name: &str| {
+        m.models
+            .get(name)
+            .and_then(|mm| record::flatten(mm).get(&t.metric).copied().flatten())
+    };
+    let v = test_value(&t.best.model)?;
+    let mut line = format!("chosen {} on test: {} {v:.4}", t.best.model, t.metric);
+    let recent = format!(
+        "recent popularity ({} d)",
+        t.recent_half_life_days
+            .unwrap_or(crate::reference::RECENT_HALF_LIFE_DAYS)
+    );
+    for (base, label) in [
+        ("popularity", "popularity"),
+        (crate::reference::RECENT_POPULARITY, recent.as_str()),
+    ] {
+        if let Some(b) = test_value(base).filter(|_| base != t.best.model) {
+            line.push_str(&format!("; {label} {b:.4} ({:+.4})", v - b));
+        }
+    }
+    Some(line)
+}
+
+/// The half-life of the recent-popularity reference row that scores best on validation by
+/// `metric` (the first of equals); `None` when the metric is undefined for popularity.
+fn choose_recent_half_life(
+    cfg: &RunConfig,
+    ds: &Dataset,
+    metric: &str,
+    lower: bool,
+) -> Result<Option<f64>> {
+    let settings = pipeline::eval_settings(cfg);
+    let mut best: Option<(f64, f64)> = None;
+    for h in RECENT_HALF_LIVES {
+        let model = crate::model::popularity::Popularity::fit(ds, Some(h));
+        let (m, _) = eval::evaluate(&model, ds, &settings)?;
+        let Some(Some(v)) = record::flatten(&m).get(metric).copied() else {
+            continue;
+        };
+        let better = best.is_none_or(|(_, b)| if lower { v < b } else { v > b });
+        if better {
+            best = Some((h, v));
+        }
+    }
+    Ok(best.map(|(h, _)| h))
 }
 
 /// The best record by `metric` (the first of equals), with its value.
@@ -303,6 +452,7 @@ fn run_trial(c: &TrialContext, index: usize, trial: &Trial) -> Result<TrialRecor
         force: false,
         resume: false,
         quiet: true,
+        recent_half_life: None,
     };
     let start = Instant::now();
     let fitted = models::fit_models(&tcfg, &mut ds, &opts);

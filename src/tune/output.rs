@@ -156,6 +156,7 @@ pub(super) fn finish(
         force: true,
         resume: false,
         quiet: opts.quiet,
+        recent_half_life: t.recent_half_life_days,
     };
     let (stage, metrics) = pipeline::train(&fcfg, &train_opts)?;
     write_atomic(
@@ -186,6 +187,9 @@ pub(super) fn finish(
     let rpath = stage.join("report.md");
     let mut report = std::fs::read_to_string(&rpath).map_err(io(&rpath))?;
     report.push_str(&report_section(t, done));
+    if let Some(line) = super::against_baselines(t, &metrics) {
+        report.push_str(&format!("\n{line}.\n"));
+    }
     write_atomic(&rpath, report.as_bytes())?;
 
     // Publish: the staged run takes the place of the run dir's temp folder, then one rename.

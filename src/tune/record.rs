@@ -21,9 +21,46 @@ pub struct TrialRecord {
     /// Searched key → value as TOML text (`128`, `10.0`, `[32, 16]`).
     pub params: BTreeMap<String, String>,
     /// Validation metrics of the trial's model, flattened (`ndcg_at_k`, `sampled.hr`, …);
-    /// `None` where the metric is undefined.
+    /// `None` where the metric is undefined. Kept as exact text in the state file (see
+    /// [`exact`]), so a resumed run compares the same numbers as an uninterrupted one.
+    #[serde(with = "exact")]
     pub metrics: BTreeMap<String, Option<f64>>,
     pub fit_seconds: f64,
+}
+
+/// Floats in the state file as their shortest round-trip text (`0.9815950920245399`), parsed
+/// back by Rust's exact parser: serde_json's default float parser may miss the last bit, which
+/// could flip a near-tie between trials after `--resume`.
+mod exact {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<String, Option<f64>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let text: BTreeMap<&String, Option<String>> = m
+            .iter()
+            .map(|(k, v)| (k, v.map(|x| format!("{x:?}"))))
+            .collect();
+        text.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Option<f64>>, D::Error> {
+        let text = BTreeMap::<String, Option<String>>::deserialize(d)?;
+        text.into_iter()
+            .map(|(k, v)| {
+                let x = v
+                    .map(|t| t.parse::<f64>())
+                    .transpose()
+                    .map_err(|e| serde::de::Error::custom(format!("metric {k}: {e}")))?;
+                Ok((k, x))
+            })
+            .collect()
+    }
 }
 
 /// The state file: which config and trial list the records belong to, and the records.
@@ -193,5 +230,27 @@ mod tests {
         assert_eq!(load(&p, "fp"), Some(vec![rec(0, 0.5)]));
         assert_eq!(load(&p, "other"), None);
         assert_eq!(load(&dir.path().join("missing"), "fp"), None);
+    }
+
+    #[test]
+    fn state_keeps_every_bit_of_the_metrics() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("trials.json");
+        // Values whose last bit serde_json's default (non-round-trip) float parser can lose.
+        let values = [
+            0.9815950920245399,
+            0.1 + 0.2,
+            1.0 / 3.0,
+            f64::from_bits(1),
+            123456.78901234567,
+            f64::INFINITY,
+        ];
+        let recs: Vec<TrialRecord> = values.iter().enumerate().map(|(i, &v)| rec(i, v)).collect();
+        save(&p, "fp", &recs).expect("save");
+        let back = load(&p, "fp").expect("load");
+        for (a, b) in recs.iter().zip(&back) {
+            let (x, y) = (a.metrics["ndcg_at_k"], b.metrics["ndcg_at_k"]);
+            assert_eq!(x.map(f64::to_bits), y.map(f64::to_bits), "{x:?} vs {y:?}");
+        }
     }
 }
