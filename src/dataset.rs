@@ -163,8 +163,26 @@ pub fn build(
             stage: "the split (train part)",
         });
     }
-    let (umap, users) = train_index(&x.users, split.train.iter().map(|&r| x.user[r]));
-    let (imap, items) = train_index(&x.items, split.train.iter().map(|&r| x.item[r]));
+    // A given CTR split keeps test rows of users and items unseen in train: they get indices
+    // too (the maps stay in ascending raw id order); no model trains their rows.
+    let indexed: Vec<usize> = if split.keep_unknown {
+        split
+            .train
+            .iter()
+            .chain(&split.test)
+            .chain(&split.valid)
+            .copied()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let rows: &[usize] = if split.keep_unknown {
+        &indexed
+    } else {
+        &split.train
+    };
+    let (umap, users) = train_index(&x.users, rows.iter().map(|&r| x.user[r]));
+    let (imap, items) = train_index(&x.items, rows.iter().map(|&r| x.item[r]));
     let mut train = part_columns(x, &split.train, &umap, &imap);
     let mut test = part_columns(x, &split.test, &umap, &imap);
     let mut valid = (x.given_valid.is_some()).then(|| part_columns(x, &split.valid, &umap, &imap));

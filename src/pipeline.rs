@@ -37,6 +37,7 @@ pub fn split_rule(cfg: &RunConfig) -> SplitRule {
         test_fraction: cfg.raw.split.test_fraction,
         seed: cfg.raw.seed,
         drop_seen: !cfg.is_ctr(),
+        keep_unknown: cfg.is_ctr() && cfg.raw.split.method == crate::config::SplitMethod::Files,
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Split {
     pub test: Vec<usize>,
     /// The given validation rows (`split.valid_path`), filtered like the test rows.
     pub valid: Vec<usize>,
+    /// Test and validation rows whose user or item is not in train were kept (see
+    /// [`SplitRule::keep_unknown`]): the id maps must then cover them too.
+    pub keep_unknown: bool,
     pub stats: SplitStats,
 }
 
@@ -52,6 +55,10 @@ pub struct SplitStats {
     pub test_rows_dropped_unknown_item: usize,
     pub test_rows_dropped_unknown_user: usize,
     pub test_rows_dropped_seen_in_train: usize,
+    /// Test rows kept although their user or item is not in train (a given CTR split: scored
+    /// through the models' cold-start / OOV rows).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub test_rows_unknown_kept: usize,
     pub test_rows: usize,
     pub test_pairs: usize,
     pub eval_users: usize,
@@ -69,6 +76,14 @@ pub struct SplitRule {
     pub seed: u64,
     /// Drop test pairs already seen in train (implicit mode); CTR mode keeps them.
     pub drop_seen: bool,
+    /// Keep test (and validation) rows whose user or item is not in train instead of dropping
+    /// them: a given CTR split (`files`), where every test row is scored, as the reference CTR
+    /// library does.
+    pub keep_unknown: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn distinct(v: impl Iterator<Item = u64>) -> usize {
@@ -217,7 +232,11 @@ pub fn split(x: &Interactions, rows: &[usize], rule: &SplitRule) -> Split {
         stats.input_users - count(&present(n_users, raw_test.iter().map(|&r| x.user[r])));
     let mut test = Vec::with_capacity(raw_test.len());
     for &r in &raw_test {
-        if !train_items[x.item[r] as usize] {
+        let known = train_items[x.item[r] as usize] && train_users[x.user[r] as usize];
+        if rule.keep_unknown && !known {
+            stats.test_rows_unknown_kept += 1;
+            test.push(r);
+        } else if !train_items[x.item[r] as usize] {
             stats.test_rows_dropped_unknown_item += 1;
         } else if !train_users[x.user[r] as usize] {
             stats.test_rows_dropped_unknown_user += 1;
@@ -232,7 +251,10 @@ pub fn split(x: &Interactions, rows: &[usize], rule: &SplitRule) -> Split {
     stats.eval_users = count(&present(n_users, test.iter().map(|&r| x.user[r])));
     let valid: Vec<usize> = given_valid
         .into_iter()
-        .filter(|&r| train_items[x.item[r] as usize] && train_users[x.user[r] as usize])
+        .filter(|&r| {
+            rule.keep_unknown
+                || (train_items[x.item[r] as usize] && train_users[x.user[r] as usize])
+        })
         .filter(|&r| !(rule.drop_seen && train_pairs.binary_search(&pair(x, r)).is_ok()))
         .collect();
     if x.given_valid.is_some() {
@@ -243,6 +265,7 @@ pub fn split(x: &Interactions, rows: &[usize], rule: &SplitRule) -> Split {
         train,
         test,
         valid,
+        keep_unknown: rule.keep_unknown,
         stats,
     }
 }
@@ -296,6 +319,7 @@ pub(crate) mod tests {
             test_fraction: 0.5,
             seed: 7,
             drop_seen,
+            keep_unknown: false,
         }
     }
 

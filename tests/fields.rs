@@ -36,7 +36,9 @@ fn field_rows(n: usize, seed: u64) -> String {
 fn setup(s: &Sandbox) {
     s.write("train.csv", field_rows(3000, 1));
     s.write("valid.csv", field_rows(600, 2));
-    s.write("test.csv", field_rows(600, 3));
+    // Two test rows of a user and an item that train never saw, and a city level it never saw.
+    let test = field_rows(600, 3) + "999,998,c5,ios,a,1\n999,3,zz,web,b,0\n";
+    s.write("test.csv", test);
 }
 
 fn config(extra_data: &str, models: &str) -> String {
@@ -58,6 +60,9 @@ fn deepfm_and_dcnv2_train_on_given_files_without_a_timestamp() {
     let text = std::fs::read_to_string(s.path("artifacts/f/metrics.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["split"]["valid_rows"], 600, "{}", v["split"]);
+    // Every test row is scored: the unseen user and item go through their fields' OOV rows.
+    assert_eq!(v["split"]["test_rows"], 602, "{}", v["split"]);
+    assert_eq!(v["split"]["test_rows_unknown_kept"], 2, "{}", v["split"]);
     let pop = v["models"]["popularity"]["auc"].as_f64().unwrap();
     for m in ["deepfm", "dcnv2"] {
         let model = &v["models"][m];
@@ -187,4 +192,40 @@ fn tune_picks_among_the_ctr_models_on_the_given_validation_file() {
     let csv = std::fs::read_to_string(s.path("artifacts/f/tuning.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
     assert!(v["models"][best]["auc"].as_f64().unwrap() > 0.6);
+}
+
+#[test]
+fn every_model_scores_the_unseen_users_and_items_of_a_given_ctr_split() {
+    let s = Sandbox::new();
+    let mut train = String::from("user,item,click\n");
+    for u in 0..20 {
+        for i in 0..6 {
+            train.push_str(&format!(
+                "{u},{},{}\n",
+                (u + i) % 10,
+                u8::from((u * i) % 3 == 0)
+            ));
+        }
+    }
+    s.write("train.csv", train);
+    s.write(
+        "test.csv",
+        "user,item,click\n1,2,1\n1,3,0\n77,2,1\n2,55,0\n2,4,1\n77,66,0\n",
+    );
+    s.write(
+        "c.toml",
+        "name = \"u\"\n[data]\nlabel = \"click\"\n[split]\nmethod = \"files\"\ntrain_path = \"train.csv\"\ntest_path = \"test.csv\"\n\
+         [ncf]\nepochs = 1\n[als]\nfactors = 4\niterations = 2\n[dcnv2]\nepochs = 2\nhidden = [8]\n",
+    );
+    s.run(&["train", "c.toml", "-q"]).ok();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/u/metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["split"]["test_rows"], 6, "{}", v["split"]);
+    assert_eq!(v["split"]["test_rows_unknown_kept"], 3, "{}", v["split"]);
+    for m in ["ncf", "als", "dcnv2", "popularity"] {
+        assert!(v["models"][m]["auc"].is_number(), "{m}: {}", v["models"][m]);
+    }
+    let preds = std::fs::read_to_string(s.path("artifacts/u/predictions/dcnv2.csv")).unwrap();
+    assert_eq!(preds.lines().count(), 7, "{preds}");
 }

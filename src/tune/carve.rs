@@ -65,6 +65,7 @@ pub fn prepare(
             train: outer.train,
             test: outer.valid.clone(),
             valid: outer.valid,
+            keep_unknown: outer.keep_unknown,
             stats,
         };
         if inner.test.is_empty() {
