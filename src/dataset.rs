@@ -40,6 +40,11 @@ pub struct SideMatrix {
     pub spec: FeatureSpec,
     /// Row-major [n × width].
     pub values: Vec<f32>,
+    /// The table's categorical columns as fields: name, sorted levels, and the level code of
+    /// each user (or item) index.
+    pub fields: Vec<(String, Vec<String>, Vec<u32>)>,
+    /// A categorical column left out of the one-hot columns (more than [`MAX_LEVELS`] levels).
+    pub one_hot_skipped: Option<(String, usize)>,
 }
 
 /// Everything the models and the evaluation need.
@@ -140,9 +145,32 @@ fn side_matrix(
             rows[train_i as usize] = t.row(log_ids, log_i as u32, what)?;
         }
     }
-    let spec = FeatureSpec::fit(&t.features, &t.categorical, &rows);
-    let values = spec.transform(&t.features, &t.categorical, &rows);
-    Ok(SideMatrix { spec, values })
+    let fields = t
+        .categorical
+        .iter()
+        .map(|c| {
+            let codes = rows.iter().map(|&r| c.codes[r]).collect();
+            (c.name.clone(), c.levels.clone(), codes)
+        })
+        .collect();
+    let one_hot_skipped = t
+        .categorical
+        .iter()
+        .find(|c| c.levels.len() > MAX_LEVELS)
+        .map(|c| (c.name.clone(), c.levels.len()));
+    let one_hot: &[crate::data::Categorical] = if one_hot_skipped.is_some() {
+        &[]
+    } else {
+        &t.categorical
+    };
+    let spec = FeatureSpec::fit(&t.features, one_hot, &rows);
+    let values = spec.transform(&t.features, one_hot, &rows);
+    Ok(SideMatrix {
+        spec,
+        values,
+        fields,
+        one_hot_skipped,
+    })
 }
 
 /// Encode a split into a [`Dataset`]. The raw feature columns of `x` are consumed (scaled into
@@ -261,6 +289,9 @@ pub fn build(
 
     let user_side = side_matrix(user_table, &x.users, &umap, users.len(), "user")?;
     let item_side = side_matrix(item_table, &x.items, &imap, items.len(), "item")?;
+    let one_hot_skipped = one_hot_skipped
+        .or_else(|| user_side.one_hot_skipped.clone())
+        .or_else(|| item_side.one_hot_skipped.clone());
     let per_item = |col: Option<&Vec<String>>| -> Option<Vec<String>> {
         let (t, col) = (item_table?, col?);
         Some(

@@ -71,14 +71,24 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             .filter(|o| o.rows > 0)
             .map(|o| format!("{} {}", o.field, o.rows))
             .collect();
-        let notes = if oov.is_empty() {
+        let fields: Vec<String> = model
+            .fields
+            .fields
+            .iter()
+            .map(|f| match f.hash_buckets {
+                Some(n) => format!("{} ({n} hash buckets)", f.name),
+                None => format!("{} ({} levels)", f.name, f.vocabulary),
+            })
+            .collect();
+        let mut notes = vec![format!("fields: {}", fields.join(", "))];
+        notes.extend(if oov.is_empty() {
             vec!["every test row's levels are in the train vocabularies (no OOV row used)".into()]
         } else {
             vec![format!(
                 "test rows scored through a field's OOV row (unseen or rarer than data.min_count in train): {}",
                 oov.join(", ")
             )]
-        };
+        });
         let validation = model.validation;
         out.push(Fitted {
             model: Arc::new(model),

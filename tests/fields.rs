@@ -229,3 +229,38 @@ fn every_model_scores_the_unseen_users_and_items_of_a_given_ctr_split() {
     let preds = std::fs::read_to_string(s.path("artifacts/u/predictions/dcnv2.csv")).unwrap();
     assert_eq!(preds.lines().count(), 7, "{preds}");
 }
+
+#[test]
+fn side_table_categoricals_are_fields() {
+    let s = Sandbox::new();
+    let mut train = String::from("user,item,label\n");
+    let mut users = String::from("user,region\n");
+    for u in 0..90 {
+        users.push_str(&format!("{u},r{u}\n")); // 90 regions: too many to one-hot
+        for i in 0..8 {
+            train.push_str(&format!("{u},{i},{}\n", u8::from((u + i) % 4 == 0)));
+        }
+    }
+    s.write("train.csv", &train);
+    s.write("test.csv", "user,item,label\n1,2,0\n3,1,1\n5,7,0\n2,2,1\n");
+    s.write("users.csv", users);
+    let cfg = |models: &str| {
+        format!(
+            "name = \"s\"\n[data]\nlabel = \"label\"\n[data.user_table]\npath = \"users.csv\"\nkey = \"user\"\ncategorical = [\"region\"]\n\
+             [split]\nmethod = \"files\"\ntrain_path = \"train.csv\"\ntest_path = \"test.csv\"\n{models}"
+        )
+    };
+    s.write("c.toml", cfg("[deepfm]\nepochs = 2\nhidden = [8]\n"));
+    s.run(&["train", "c.toml", "-q"]).ok();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/s/metrics.json")).unwrap())
+            .unwrap();
+    let notes = v["models"]["deepfm"]["notes"].to_string();
+    assert!(notes.contains("region (90 levels)"), "{notes}");
+    s.write(
+        "n.toml",
+        cfg("[ncf]\nepochs = 1\n").replace("name = \"s\"", "name = \"n\""),
+    );
+    s.run(&["train", "n.toml", "-q"])
+        .fails_with(&["region", "[deepfm]"]);
+}

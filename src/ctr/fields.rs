@@ -2,7 +2,8 @@
 //! encoding of a part's rows into table rows.
 //!
 //! Fields, in this order: the user column, the item column, each `[data] categorical` column,
-//! each `[data] sequence` column. Each field has one embedding table; row 0 is the field's
+//! each categorical column of `[data.user_table]` and of `[data.item_table]` (a row takes the
+//! level of its user or item), each `[data] sequence` column. Each field has one embedding table; row 0 is the field's
 //! out-of-vocabulary (OOV) row, shared by levels seen fewer than `min_count` times in train and by
 //! levels never seen in train; the levels kept get rows 1.. in ascending level order. A field in
 //! `hash_buckets` has no vocabulary: a level's row is 1 + (FNV-1a hash of its text mod N), and
@@ -21,11 +22,28 @@ pub enum FieldKind {
     Sequence,
 }
 
+/// Where a field's level of a data row comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    User,
+    Item,
+    /// `[data] categorical` column k.
+    Row(usize),
+    /// Categorical column k of the user table (by the row's user).
+    UserTable(usize),
+    /// Categorical column k of the item table (by the row's item).
+    ItemTable(usize),
+    /// `[data] sequence` column k.
+    Sequence(usize),
+}
+
 /// One field: its name, kind and the table row of every level of the log.
 #[derive(Debug, Clone, Serialize)]
 pub struct Field {
     pub name: String,
     pub kind: FieldKind,
+    pub source: Source,
     /// Rows of the field's table, the OOV row included.
     pub rows: usize,
     /// Levels that kept a row of their own (0 when hashed).
@@ -35,6 +53,9 @@ pub struct Field {
     /// Table row of each level code of the log (0 = OOV).
     #[serde(skip)]
     pub row_of: Vec<u32>,
+    /// Side-table fields: the level code of each user (or item) index.
+    #[serde(skip)]
+    pub index_codes: Vec<u32>,
 }
 
 /// Every field of the model plus the width of the dense (numeric) input.
@@ -74,6 +95,7 @@ pub fn fnv1a(text: &str) -> u64 {
 fn fit_field(
     name: &str,
     kind: FieldKind,
+    source: Source,
     levels: &dyn Fn(usize) -> String,
     n_levels: usize,
     train_codes: &mut dyn Iterator<Item = u32>,
@@ -87,10 +109,12 @@ fn fit_field(
         return Field {
             name: name.to_string(),
             kind,
+            source,
             rows: n + 1,
             vocabulary: 0,
             hash_buckets: Some(n),
             row_of,
+            index_codes: Vec::new(),
         };
     }
     let mut count = vec![0usize; n_levels];
@@ -108,10 +132,12 @@ fn fit_field(
     Field {
         name: name.to_string(),
         kind,
+        source,
         rows: next as usize,
         vocabulary: next as usize - 1,
         hash_buckets: None,
         row_of,
+        index_codes: Vec::new(),
     }
 }
 
@@ -131,6 +157,7 @@ impl FieldMap {
             fit_field(
                 user_name,
                 FieldKind::Categorical,
+                Source::User,
                 &|c| ds.users.label(c),
                 ds.n_users(),
                 &mut t.user.iter().copied(),
@@ -140,6 +167,7 @@ impl FieldMap {
             fit_field(
                 item_name,
                 FieldKind::Categorical,
+                Source::Item,
                 &|c| ds.items.label(c),
                 ds.n_items(),
                 &mut t.item.iter().copied(),
@@ -152,6 +180,7 @@ impl FieldMap {
             fields.push(fit_field(
                 name,
                 FieldKind::Categorical,
+                Source::Row(k),
                 &|c| levels[c].clone(),
                 levels.len(),
                 &mut t.cats[k].iter().copied(),
@@ -159,10 +188,38 @@ impl FieldMap {
                 hb(name),
             ));
         }
-        for q in &t.seqs {
+        for (side, ids, make) in [
+            (
+                &ds.user_side,
+                &t.user,
+                Source::UserTable as fn(usize) -> Source,
+            ),
+            (
+                &ds.item_side,
+                &t.item,
+                Source::ItemTable as fn(usize) -> Source,
+            ),
+        ] {
+            for (k, (name, levels, codes)) in side.fields.iter().enumerate() {
+                let mut f = fit_field(
+                    name,
+                    FieldKind::Categorical,
+                    make(k),
+                    &|c| levels[c].clone(),
+                    levels.len(),
+                    &mut ids.iter().map(|&i| codes[i as usize]),
+                    min_count,
+                    hb(name),
+                );
+                f.index_codes = codes.clone();
+                fields.push(f);
+            }
+        }
+        for (k, q) in t.seqs.iter().enumerate() {
             fields.push(fit_field(
                 &q.name,
                 FieldKind::Sequence,
+                Source::Sequence(k),
                 &|c| q.levels[c].clone(),
                 q.levels.len(),
                 &mut q.codes.iter().copied(),
@@ -194,35 +251,33 @@ impl FieldMap {
         let mut oov_rows = vec![0usize; self.fields.len()];
         let mut single = Vec::new();
         let mut multi = Vec::new();
-        let mut cat = 0;
-        let mut seq = 0;
         for (j, f) in self.fields.iter().enumerate() {
-            match f.kind {
-                FieldKind::Categorical => {
-                    let codes: &[u32] = match j {
-                        0 => &part.user,
-                        1 => &part.item,
-                        _ => {
-                            cat += 1;
-                            &part.cats[cat - 1]
-                        }
-                    };
-                    let rows: Vec<u32> = codes.iter().map(|&c| f.row_of[c as usize]).collect();
-                    oov_rows[j] = rows.iter().filter(|&&r| r == 0).count();
-                    single.push(rows);
-                }
-                FieldKind::Sequence => {
-                    let q = &part.seqs[seq];
-                    seq += 1;
-                    let rows: Vec<u32> = q.codes.iter().map(|&c| f.row_of[c as usize]).collect();
+            let row = |c: u32| f.row_of[c as usize];
+            let side = |ids: &[u32]| -> Vec<u32> {
+                ids.iter()
+                    .map(|&i| row(f.index_codes[i as usize]))
+                    .collect()
+            };
+            let rows: Vec<u32> = match f.source {
+                Source::User => part.user.iter().map(|&c| row(c)).collect(),
+                Source::Item => part.item.iter().map(|&c| row(c)).collect(),
+                Source::Row(k) => part.cats[k].iter().map(|&c| row(c)).collect(),
+                Source::UserTable(_) => side(&part.user),
+                Source::ItemTable(_) => side(&part.item),
+                Source::Sequence(k) => {
+                    let q = &part.seqs[k];
+                    let rows: Vec<u32> = q.codes.iter().map(|&c| row(c)).collect();
                     oov_rows[j] = (0..n)
                         .filter(|&r| {
                             rows[q.offsets[r] as usize..q.offsets[r + 1] as usize].contains(&0)
                         })
                         .count();
                     multi.push((q.offsets.clone(), rows));
+                    continue;
                 }
-            }
+            };
+            oov_rows[j] = rows.iter().filter(|&&r| r == 0).count();
+            single.push(rows);
         }
         let d = self.dense;
         let dense = if d == 0 {
@@ -257,6 +312,7 @@ mod tests {
         let f = fit_field(
             "f",
             FieldKind::Categorical,
+            Source::User,
             &|c| levels[c].to_string(),
             4,
             &mut train.iter().copied(),
@@ -268,6 +324,7 @@ mod tests {
         let all = fit_field(
             "f",
             FieldKind::Categorical,
+            Source::User,
             &|c| levels[c].to_string(),
             4,
             &mut train.iter().copied(),
@@ -283,6 +340,7 @@ mod tests {
         let f = fit_field(
             "h",
             FieldKind::Categorical,
+            Source::User,
             &|c| levels[c].to_string(),
             3,
             &mut std::iter::empty(),

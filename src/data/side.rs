@@ -2,10 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{
-    Categorical, Columns, DataError, IdMap, MAX_LEVELS, Numeric, RawIds, TableSpec, read,
-    read_table,
-};
+use super::{Categorical, Columns, DataError, IdMap, Numeric, RawIds, TableSpec, read, read_table};
 use crate::config::{RawConfig, RawTable};
 
 /// A side table aligned to the log's id map: `row_of[id index]` is the table row, if any.
@@ -102,7 +99,7 @@ pub fn load(
     }
     let mut categorical = Vec::new();
     for c in &t.categorical {
-        let (levels, codes) = cols.categorical(c, &key("categorical"), MAX_LEVELS)?;
+        let (levels, codes) = cols.field(c, &key("categorical"))?;
         categorical.push(Categorical {
             name: c.clone(),
             levels,
