@@ -75,9 +75,15 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             .fields
             .fields
             .iter()
-            .map(|f| match f.hash_buckets {
-                Some(n) => format!("{} ({n} hash buckets)", f.name),
-                None => format!("{} ({} levels)", f.name, f.vocabulary),
+            .map(|f| {
+                let size = match f.hash_buckets {
+                    Some(n) => format!("{n} hash buckets"),
+                    None => format!("{} levels", f.vocabulary),
+                };
+                match f.empty_train_rows {
+                    0 => format!("{} ({size})", f.name),
+                    e => format!("{} ({size}; {e} empty train values)", f.name),
+                }
             })
             .collect();
         let mut notes = vec![format!("fields: {}", fields.join(", "))];

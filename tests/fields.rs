@@ -77,6 +77,9 @@ fn deepfm_and_dcnv2_train_on_given_files_without_a_timestamp() {
         assert!((1..=4).contains(&best), "{m}: {val}");
         assert_eq!(val["rows"], 600);
         let notes = model["notes"].to_string();
+        // A quarter of the rows have an empty tags cell (the generator's fourth tag list).
+        assert!(notes.contains("tags (4 levels; "), "{m}: {notes}");
+        assert!(notes.contains("empty train values"), "{m}: {notes}");
         assert!(
             notes.contains("OOV") || notes.contains("no OOV"),
             "{m}: {notes}"

@@ -48,6 +48,9 @@ pub struct Field {
     pub rows: usize,
     /// Levels that kept a row of their own (0 when hashed).
     pub vocabulary: usize,
+    /// Train rows whose value is empty (a categorical field's `""` level, a sequence cell with
+    /// no values).
+    pub empty_train_rows: usize,
     /// `hash_buckets` of the field, when hashed.
     pub hash_buckets: Option<usize>,
     /// Table row of each level code of the log (0 = OOV).
@@ -112,6 +115,7 @@ fn fit_field(
             source,
             rows: n + 1,
             vocabulary: 0,
+            empty_train_rows: 0,
             hash_buckets: Some(n),
             row_of,
             index_codes: Vec::new(),
@@ -135,6 +139,7 @@ fn fit_field(
         source,
         rows: next as usize,
         vocabulary: next as usize - 1,
+        empty_train_rows: 0,
         hash_buckets: None,
         row_of,
         index_codes: Vec::new(),
@@ -153,7 +158,7 @@ impl FieldMap {
     ) -> FieldMap {
         let t = &ds.train;
         let hb = |n: &str| hash_buckets.get(n).copied();
-        let mut fields = vec![
+        let mut fields: Vec<Field> = vec![
             fit_field(
                 user_name,
                 FieldKind::Categorical,
@@ -226,6 +231,34 @@ impl FieldMap {
                 min_count,
                 hb(&q.name),
             ));
+        }
+        for f in &mut fields {
+            f.empty_train_rows = match f.source {
+                Source::Sequence(k) => {
+                    let o = &t.seqs[k].offsets;
+                    o.windows(2).filter(|w| w[0] == w[1]).count()
+                }
+                Source::Row(k) => {
+                    let empty = ds.cat_levels[k].iter().position(|l| l.is_empty());
+                    empty.map_or(0, |e| {
+                        t.cats[k].iter().filter(|&&c| c as usize == e).count()
+                    })
+                }
+                Source::UserTable(k) | Source::ItemTable(k) => {
+                    let (side, ids) = match f.source {
+                        Source::UserTable(_) => (&ds.user_side, &t.user),
+                        _ => (&ds.item_side, &t.item),
+                    };
+                    let (_, levels, codes) = &side.fields[k];
+                    let empty = levels.iter().position(|l| l.is_empty());
+                    empty.map_or(0, |e| {
+                        ids.iter()
+                            .filter(|&&i| codes[i as usize] as usize == e)
+                            .count()
+                    })
+                }
+                Source::User | Source::Item => 0,
+            };
         }
         FieldMap {
             fields,
