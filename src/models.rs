@@ -96,12 +96,16 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             )]
         });
         let validation = model.validation;
+        let model = Arc::new(model);
+        let for_export = model.clone();
         out.push(Fitted {
-            model: Arc::new(model),
+            model,
             timing,
             curve: Some(curve),
             wall_seconds: t.elapsed().as_secs_f64(),
-            export: None,
+            export: Some(Box::new(move |dir, ctx| {
+                model_ctr::export(dir, &for_export, ctx)
+            })),
             validation,
             notes,
         });

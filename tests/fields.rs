@@ -85,6 +85,27 @@ fn deepfm_and_dcnv2_train_on_given_files_without_a_timestamp() {
             "{m}: {notes}"
         );
     }
+    // Both models are exported: every weight, and the field map a service needs.
+    for m in ["deepfm", "dcnv2"] {
+        assert!(s.path(&format!("artifacts/f/{m}/model.safetensors")).exists(), "{m}");
+        let j: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(s.path(&format!("artifacts/f/{m}/model.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(j["format"], "clickrec-ctr-1");
+        assert_eq!(j["model"], m);
+        let names: Vec<&str> = j["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["user", "item", "city", "device", "tags"], "{m}");
+        let tags = &j["fields"][4];
+        assert_eq!(tags["kind"], "sequence");
+        assert_eq!(tags["vocabulary"], serde_json::json!(["a", "b", "c", "d"]));
+        assert_eq!(tags["rows"], 5);
+    }
     // Same config and seed, same metrics.
     s.write(
         "c2.toml",

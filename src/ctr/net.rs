@@ -109,6 +109,69 @@ fn param<const D: usize>(
     Param::initialized(ParamId::from(*id), t)
 }
 
+/// Named weight tensors: (name, shape, row-major values).
+pub type NamedTensors = Vec<(String, Vec<usize>, Vec<f32>)>;
+
+/// Looks a named tensor up (None when absent).
+pub type TensorSource<'a> = &'a dyn Fn(&str) -> Option<(Vec<usize>, Vec<f32>)>;
+
+fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
+    t.into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| format!("reading a weight: {e:?}"))
+}
+
+/// A tensor of `src` with the expected shape.
+fn fetch(src: TensorSource<'_>, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
+    let (s, v) = src(name).ok_or_else(|| format!("no tensor `{name}`"))?;
+    if s != shape || v.len() != shape.iter().product::<usize>() {
+        return Err(format!(
+            "tensor `{name}` has shape {s:?}, expected {shape:?}"
+        ));
+    }
+    Ok(v)
+}
+
+/// A Linear layer from `src` (`{name}.weight` `[i, o]`, `{name}.bias` `[o]` when `bias`).
+fn linear_from(
+    id: &mut u64,
+    src: TensorSource<'_>,
+    name: &str,
+    (i, o): (usize, usize),
+    bias: bool,
+    device: &Device,
+) -> Result<Linear, String> {
+    let weight = param(
+        id,
+        fetch(src, &format!("{name}.weight"), &[i, o])?,
+        [i, o],
+        device,
+    );
+    let bias = match bias {
+        true => Some(param(
+            id,
+            fetch(src, &format!("{name}.bias"), &[o])?,
+            [o],
+            device,
+        )),
+        false => None,
+    };
+    Ok(Linear { weight, bias })
+}
+
+fn push_linear(out: &mut NamedTensors, name: &str, l: &Linear) -> Result<(), String> {
+    let [i, o] = l.weight.val().dims();
+    out.push((
+        format!("{name}.weight"),
+        vec![i, o],
+        values(l.weight.val())?,
+    ));
+    if let Some(b) = &l.bias {
+        out.push((format!("{name}.bias"), vec![o], values(b.val())?));
+    }
+    Ok(())
+}
+
 /// A Linear layer `[i, o]` with Xavier-normal weights and zero bias (the reference library's
 /// `init_weights`), drawn from `rng` so a seed gives the same start on every backend.
 fn linear(
@@ -158,6 +221,98 @@ impl CtrNet {
             dense_linear,
             output,
         }
+    }
+
+    /// The weights as named tensors: `mlp.{k}.weight` `[in, out]` / `.bias`, `norm.{k}.gamma`,
+    /// `.beta`, `.running_mean`, `.running_var`, `cross.{k}.weight` / `.bias`,
+    /// `dense_linear.weight` `[dense, 1]`, `output.weight` `[in, 1]` / `.bias`.
+    pub fn tensors(&self) -> Result<NamedTensors, String> {
+        let mut out = Vec::new();
+        for (k, l) in self.mlp.iter().enumerate() {
+            push_linear(&mut out, &format!("mlp.{k}"), l)?;
+        }
+        for (k, n) in self.norms.iter().enumerate() {
+            let c = n.gamma.val().dims()[0];
+            let parts = [
+                ("gamma", n.gamma.val()),
+                ("beta", n.beta.val()),
+                ("running_mean", n.running_mean.value()),
+                ("running_var", n.running_var.value()),
+            ];
+            for (what, t) in parts {
+                out.push((format!("norm.{k}.{what}"), vec![c], values(t)?));
+            }
+        }
+        for (k, l) in self.cross.iter().enumerate() {
+            push_linear(&mut out, &format!("cross.{k}"), l)?;
+        }
+        if let Some(l) = &self.dense_linear {
+            push_linear(&mut out, "dense_linear", l)?;
+        }
+        push_linear(&mut out, "output", &self.output)?;
+        Ok(out)
+    }
+
+    /// The network of `arch` from named tensors (see [`Self::tensors`]), checking every shape.
+    pub fn from_tensors(
+        arch: &Arch,
+        src: TensorSource<'_>,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let mut id = 0u64;
+        let mut prev = arch.input_dim();
+        let mut mlp = Vec::new();
+        let mut norms = Vec::new();
+        for (k, &h) in arch.hidden.iter().enumerate() {
+            mlp.push(linear_from(
+                &mut id,
+                src,
+                &format!("mlp.{k}"),
+                (prev, h),
+                true,
+                device,
+            )?);
+            if arch.batch_norm {
+                let get = |what: &str| fetch(src, &format!("norm.{k}.{what}"), &[h]);
+                norms.push(Norm::from_values(
+                    [
+                        get("gamma")?,
+                        get("beta")?,
+                        get("running_mean")?,
+                        get("running_var")?,
+                    ],
+                    &mut id,
+                    device,
+                ));
+            }
+            prev = h;
+        }
+        let n = arch.input_dim();
+        let cross = match arch.kind {
+            Kind::DcnV2 => (0..arch.cross_layers)
+                .map(|k| linear_from(&mut id, src, &format!("cross.{k}"), (n, n), true, device))
+                .collect::<Result<_, _>>()?,
+            Kind::DeepFm => Vec::new(),
+        };
+        let dense_linear = match arch.kind == Kind::DeepFm && arch.dense > 0 {
+            true => Some(linear_from(
+                &mut id,
+                src,
+                "dense_linear",
+                (arch.dense, 1),
+                false,
+                device,
+            )?),
+            false => None,
+        };
+        let output = linear_from(&mut id, src, "output", (arch.output_in(), 1), true, device)?;
+        Ok(Self {
+            mlp,
+            norms,
+            cross,
+            dense_linear,
+            output,
+        })
     }
 
     /// Logits of a batch.

@@ -48,6 +48,31 @@ impl Norm {
         }
     }
 
+    /// A layer with the given `[gamma, beta, running_mean, running_var]` (an export).
+    pub fn from_values(v: [Vec<f32>; 4], id: &mut u64, device: &Device) -> Self {
+        let c = v[0].len();
+        let [g, b, m, var] = v;
+        let tensor = |x: Vec<f32>| Tensor::<1>::from_data(TensorData::new(x, [c]), device);
+        let mut param = |x: Vec<f32>| {
+            *id += 1;
+            let t = tensor(x);
+            let t = if device.is_autodiff() {
+                t.require_grad()
+            } else {
+                t
+            };
+            Param::initialized(ParamId::from(*id), t)
+        };
+        let gamma = param(g);
+        let beta = param(b);
+        Self {
+            gamma,
+            beta,
+            running_mean: RunningState::new(tensor(m)),
+            running_var: RunningState::new(tensor(var)),
+        }
+    }
+
     /// Normalises with the batch's statistics on an autodiff device (training; the running
     /// statistics are updated), with the running ones elsewhere (inference).
     ///

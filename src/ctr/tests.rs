@@ -288,3 +288,49 @@ fn batch_norm_by_matrix_products_equals_burns_batch_norm() {
         .unwrap();
     assert!((rm[0] - 0.1 * mean0).abs() < 1e-6, "{rm:?}");
 }
+
+#[test]
+fn exported_tensors_rebuild_a_model_that_scores_the_same() {
+    let (rows, labels) = rows_fixture();
+    for kind in [Kind::DeepFm, Kind::DcnV2] {
+        let arch = Arch {
+            batch_norm: true,
+            ..tiny_arch(kind)
+        };
+        let trained = train(
+            &params(2, 4),
+            arch.clone(),
+            &[4, 3, 5],
+            LabelledRows {
+                rows: &rows,
+                labels: &labels,
+            },
+            None,
+            false,
+        )
+        .unwrap();
+        let tensors = trained.tensors().unwrap();
+        let get = |name: &str| {
+            tensors
+                .iter()
+                .find(|t| t.0 == name)
+                .map(|t| (t.1.clone(), t.2.clone()))
+        };
+        let back = super::CtrTrained::from_tensors(arch.clone(), &[4, 3, 5], &get).unwrap();
+        assert_eq!(
+            back.predict(&rows).unwrap(),
+            trained.predict(&rows).unwrap(),
+            "{kind:?}"
+        );
+        // A missing or mis-shaped tensor is an error naming it.
+        let broken = |name: &str| {
+            if name == "output.bias" {
+                None
+            } else {
+                get(name)
+            }
+        };
+        let e = super::CtrTrained::from_tensors(arch, &[4, 3, 5], &broken).unwrap_err();
+        assert!(e.to_string().contains("output.bias"), "{e}");
+    }
+}

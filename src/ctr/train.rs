@@ -112,6 +112,64 @@ fn frozen(values: &[Vec<f32>], dim: usize) -> Vec<HostTable> {
 }
 
 impl CtrTrained {
+    /// Every weight as named tensors: the network's (see [`CtrNet::tensors`]) plus
+    /// `field.{j}.embedding` `[rows, D]` and, for DeepFM, `field.{j}.first` `[rows, 1]`.
+    pub fn tensors(&self) -> Result<super::net::NamedTensors, CtrError> {
+        let mut out = self.net.tensors().map_err(CtrError::Tensor)?;
+        let d = self.arch.dim;
+        for (j, t) in self.emb.iter().enumerate() {
+            out.push((
+                format!("field.{j}.embedding"),
+                vec![t.len() / d, d],
+                t.clone(),
+            ));
+        }
+        for (j, t) in self.first.iter().enumerate() {
+            out.push((format!("field.{j}.first"), vec![t.len(), 1], t.clone()));
+        }
+        Ok(out)
+    }
+
+    /// A model from named tensors (see [`Self::tensors`]) with `rows[j]` table rows per field,
+    /// scoring on the CPU.
+    pub fn from_tensors(
+        arch: Arch,
+        rows: &[usize],
+        src: super::net::TensorSource<'_>,
+    ) -> Result<Self, CtrError> {
+        let device = crate::ncf::Backend::Flex
+            .device()
+            .map_err(|e| CtrError::Tensor(e.to_string()))?;
+        let net = CtrNet::from_tensors(&arch, src, &device).map_err(CtrError::Input)?;
+        let table = |name: String, shape: [usize; 2]| -> Result<Vec<f32>, CtrError> {
+            match src(&name) {
+                Some((s, v)) if s == shape && v.len() == shape[0] * shape[1] => Ok(v),
+                Some((s, _)) => Err(CtrError::Input(format!(
+                    "tensor `{name}` has shape {s:?}, expected {shape:?}"
+                ))),
+                None => Err(CtrError::Input(format!("no tensor `{name}`"))),
+            }
+        };
+        let emb = (0..arch.fields)
+            .map(|j| table(format!("field.{j}.embedding"), [rows[j], arch.dim]))
+            .collect::<Result<_, _>>()?;
+        let first = match arch.kind {
+            super::Kind::DeepFm => (0..arch.fields)
+                .map(|j| table(format!("field.{j}.first"), [rows[j], 1]))
+                .collect::<Result<_, _>>()?,
+            super::Kind::DcnV2 => Vec::new(),
+        };
+        Ok(Self {
+            arch,
+            net,
+            emb,
+            first,
+            reports: Vec::new(),
+            best_epoch: 0,
+            device,
+        })
+    }
+
     /// Click probabilities of every row.
     pub fn predict(&self, rows: &FieldRows) -> Result<Vec<f32>, CtrError> {
         let emb = frozen(&self.emb, self.arch.dim);

@@ -235,3 +235,143 @@ pub fn fit(
         curve,
     ))
 }
+
+/// One field of `model.json`: how to turn a raw row into the field's table row.
+#[derive(Debug, Serialize)]
+struct FieldJson {
+    name: String,
+    kind: crate::ctr::fields::FieldKind,
+    /// `user`, `item`, `row` (a log column), `user_table` / `item_table` (a side-table column,
+    /// looked up by the row's user / item through `by_id`), `sequence`.
+    source: &'static str,
+    /// Rows of the field's table; row 0 is the OOV row.
+    rows: usize,
+    /// Hashed field: row = 1 + FNV-1a-64(text) mod N.
+    hash_buckets: Option<usize>,
+    /// Vocabulary field: `vocabulary[k]` has row k + 1; any other value has row 0.
+    vocabulary: Vec<String>,
+    /// Side-table fields: the level of each raw user (item) id.
+    by_id: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// `model.json` of an exported CTR model.
+#[derive(Debug, Serialize)]
+struct ModelJson {
+    format: &'static str,
+    clickrec_version: &'static str,
+    model: &'static str,
+    arch: Arch,
+    user_column: String,
+    item_column: String,
+    sequence_separator: String,
+    fields: Vec<FieldJson>,
+    /// Numeric columns fed after the embeddings, min-max scaled with these ranges (not clipped).
+    dense: crate::features::FeatureSpec,
+    threshold: Option<f64>,
+}
+
+/// The `model.json` format this version writes.
+pub const FORMAT: &str = "clickrec-ctr-1";
+
+/// Write `<dir>/<model>/model.safetensors` (every weight, see [`CtrTrained::tensors`]) and
+/// `model.json` (architecture, field map with vocabularies, dense scaling, threshold).
+pub fn export(
+    dir: &std::path::Path,
+    r: &CtrRecommender,
+    ctx: &crate::export::ExportContext,
+) -> Result<()> {
+    use crate::ctr::fields::Source;
+    let ds = ctx.ds;
+    let d = dir.join(r.kind.name());
+    std::fs::create_dir_all(&d).map_err(|e| Error::Export(format!("{}: {e}", d.display())))?;
+    let tensors = r
+        .trained
+        .tensors()
+        .map_err(|e| Error::Export(format!("{}: {e}", r.kind.name())))?;
+    let views: Vec<crate::export::Tensor> = tensors
+        .iter()
+        .map(|(name, shape, data)| crate::export::Tensor {
+            name,
+            shape: shape.clone(),
+            data,
+        })
+        .collect();
+    let mut meta = std::collections::HashMap::new();
+    meta.insert("format".to_string(), FORMAT.to_string());
+    crate::export::write_safetensors(&d.join("model.safetensors"), &views, meta)?;
+    let fields = r
+        .fields
+        .fields
+        .iter()
+        .map(|f| {
+            let label = |c: usize| -> String {
+                match f.source {
+                    Source::User => ds.users.label(c),
+                    Source::Item => ds.items.label(c),
+                    Source::Row(k) => ds.cat_levels[k][c].clone(),
+                    Source::UserTable(k) => ds.user_side.fields[k].1[c].clone(),
+                    Source::ItemTable(k) => ds.item_side.fields[k].1[c].clone(),
+                    Source::Sequence(k) => ds.train.seqs[k].levels[c].clone(),
+                }
+            };
+            let mut vocabulary = vec![String::new(); f.vocabulary];
+            if f.hash_buckets.is_none() {
+                for (c, &row) in f.row_of.iter().enumerate() {
+                    if row > 0 {
+                        vocabulary[row as usize - 1] = label(c);
+                    }
+                }
+            }
+            let by_id = match f.source {
+                Source::UserTable(_) => Some(
+                    (0..ds.n_users())
+                        .map(|i| (ds.users.label(i), label(f.index_codes[i] as usize)))
+                        .collect(),
+                ),
+                Source::ItemTable(_) => Some(
+                    (0..ds.n_items())
+                        .map(|i| (ds.items.label(i), label(f.index_codes[i] as usize)))
+                        .collect(),
+                ),
+                _ => None,
+            };
+            FieldJson {
+                name: f.name.clone(),
+                kind: f.kind,
+                source: match f.source {
+                    Source::User => "user",
+                    Source::Item => "item",
+                    Source::Row(_) => "row",
+                    Source::UserTable(_) => "user_table",
+                    Source::ItemTable(_) => "item_table",
+                    Source::Sequence(_) => "sequence",
+                },
+                rows: f.rows,
+                hash_buckets: f.hash_buckets,
+                vocabulary,
+                by_id,
+            }
+        })
+        .collect();
+    let spec = &ds.row_spec;
+    let dense = crate::features::FeatureSpec {
+        numeric: spec.numeric.clone(),
+        ranges: spec.ranges.clone(),
+        categorical: Vec::new(),
+        levels: Vec::new(),
+    };
+    let c = &ctx.cfg.raw.data;
+    let json = ModelJson {
+        format: FORMAT,
+        clickrec_version: env!("CARGO_PKG_VERSION"),
+        model: r.kind.name(),
+        arch: r.trained.arch.clone(),
+        user_column: c.user.clone(),
+        item_column: c.item.clone(),
+        sequence_separator: c.sequence_separator.clone(),
+        fields,
+        dense,
+        threshold: ctx.threshold.filter(|t| t.is_finite()),
+    };
+    crate::export::write_json(&d.join("model.json"), &json)
+}
