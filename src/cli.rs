@@ -178,8 +178,9 @@ pub enum Command {
         #[arg(long)]
         onnx: bool,
     },
-    /// Score an impression file with an exported NCF model: adds score, click (score >=
-    /// threshold), cold_user and cold_item columns.
+    /// Score an impression file with an exported NCF model (a run directory) or an exported
+    /// DeepFM / DCNv2 model (its folder, e.g. artifacts/run/dcnv2): adds score, click (score >=
+    /// threshold) and cold_user / cold_item (NCF) or oov_fields (DeepFM, DCNv2) columns.
     Score {
         model_dir: PathBuf,
         /// CSV with the training column names (user, item and feature columns).

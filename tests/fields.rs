@@ -87,7 +87,11 @@ fn deepfm_and_dcnv2_train_on_given_files_without_a_timestamp() {
     }
     // Both models are exported: every weight, and the field map a service needs.
     for m in ["deepfm", "dcnv2"] {
-        assert!(s.path(&format!("artifacts/f/{m}/model.safetensors")).exists(), "{m}");
+        assert!(
+            s.path(&format!("artifacts/f/{m}/model.safetensors"))
+                .exists(),
+            "{m}"
+        );
         let j: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(s.path(&format!("artifacts/f/{m}/model.json"))).unwrap(),
         )
@@ -287,4 +291,45 @@ fn side_table_categoricals_are_fields() {
     );
     s.run(&["train", "n.toml", "-q"])
         .fails_with(&["region", "[deepfm]"]);
+}
+
+#[test]
+fn score_with_an_exported_ctr_model_equals_the_runs_predictions() {
+    let s = Sandbox::new();
+    setup(&s);
+    s.write("c.toml", config("", MODELS));
+    s.run(&["train", "c.toml", "-q"]).ok();
+    for m in ["deepfm", "dcnv2"] {
+        let out = format!("scored_{m}.csv");
+        s.run(&["score", &format!("artifacts/f/{m}"), "test.csv", "-o", &out])
+            .ok();
+        let read = |p: &str, col: &str| -> Vec<String> {
+            let text = std::fs::read_to_string(s.path(p)).unwrap();
+            let mut lines = text.lines();
+            let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+            let k = header.iter().position(|h| *h == col).unwrap();
+            lines
+                .map(|l| l.split(',').nth(k).unwrap().to_string())
+                .collect()
+        };
+        let scored = read(&out, "score");
+        let run = read(&format!("artifacts/f/predictions/{m}.csv"), "score");
+        assert_eq!(scored.len(), 602);
+        for (a, b) in scored.iter().zip(&run) {
+            let (a, b): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
+            assert!((a - b).abs() < 1e-6, "{m}: {a} vs {b}");
+        }
+        // The last two rows hold the unseen user, item and city: OOV rows are counted.
+        let oov = read(&out, "oov_fields");
+        assert_eq!(oov[600], "2", "{m}");
+        assert_eq!(oov[601], "2", "{m}");
+        assert_eq!(oov[0], "0", "{m}");
+    }
+    // A model folder of another format is refused with a message naming the file.
+    let json = s.path("artifacts/f/dcnv2/model.json");
+    let text = std::fs::read_to_string(&json).unwrap();
+    std::fs::write(&json, text.replace("clickrec-ctr-1", "clickrec-ctr-0")).unwrap();
+    s.run(&["score", "artifacts/f/dcnv2", "test.csv", "-o", "x.csv"])
+        .fails_with(&["model.json", "clickrec-ctr-1", "re-export"]);
+    assert!(!s.path("x.csv").exists());
 }

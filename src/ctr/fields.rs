@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::dataset::{Dataset, Part};
 
 /// Single-valued or multi-valued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     Categorical,

@@ -237,37 +237,37 @@ pub fn fit(
 }
 
 /// One field of `model.json`: how to turn a raw row into the field's table row.
-#[derive(Debug, Serialize)]
-struct FieldJson {
-    name: String,
-    kind: crate::ctr::fields::FieldKind,
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct FieldJson {
+    pub name: String,
+    pub kind: crate::ctr::fields::FieldKind,
     /// `user`, `item`, `row` (a log column), `user_table` / `item_table` (a side-table column,
     /// looked up by the row's user / item through `by_id`), `sequence`.
-    source: &'static str,
+    pub source: String,
     /// Rows of the field's table; row 0 is the OOV row.
-    rows: usize,
+    pub rows: usize,
     /// Hashed field: row = 1 + FNV-1a-64(text) mod N.
-    hash_buckets: Option<usize>,
+    pub hash_buckets: Option<usize>,
     /// Vocabulary field: `vocabulary[k]` has row k + 1; any other value has row 0.
-    vocabulary: Vec<String>,
+    pub vocabulary: Vec<String>,
     /// Side-table fields: the level of each raw user (item) id.
-    by_id: Option<std::collections::BTreeMap<String, String>>,
+    pub by_id: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `model.json` of an exported CTR model.
-#[derive(Debug, Serialize)]
-struct ModelJson {
-    format: &'static str,
-    clickrec_version: &'static str,
-    model: &'static str,
-    arch: Arch,
-    user_column: String,
-    item_column: String,
-    sequence_separator: String,
-    fields: Vec<FieldJson>,
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct ModelJson {
+    pub format: String,
+    pub clickrec_version: String,
+    pub model: String,
+    pub arch: Arch,
+    pub user_column: String,
+    pub item_column: String,
+    pub sequence_separator: String,
+    pub fields: Vec<FieldJson>,
     /// Numeric columns fed after the embeddings, min-max scaled with these ranges (not clipped).
-    dense: crate::features::FeatureSpec,
-    threshold: Option<f64>,
+    pub dense: crate::features::FeatureSpec,
+    pub threshold: Option<f64>,
 }
 
 /// The `model.json` format this version writes.
@@ -345,7 +345,8 @@ pub fn export(
                     Source::UserTable(_) => "user_table",
                     Source::ItemTable(_) => "item_table",
                     Source::Sequence(_) => "sequence",
-                },
+                }
+                .into(),
                 rows: f.rows,
                 hash_buckets: f.hash_buckets,
                 vocabulary,
@@ -362,9 +363,9 @@ pub fn export(
     };
     let c = &ctx.cfg.raw.data;
     let json = ModelJson {
-        format: FORMAT,
-        clickrec_version: env!("CARGO_PKG_VERSION"),
-        model: r.kind.name(),
+        format: FORMAT.into(),
+        clickrec_version: env!("CARGO_PKG_VERSION").into(),
+        model: r.kind.name().into(),
         arch: r.trained.arch.clone(),
         user_column: c.user.clone(),
         item_column: c.item.clone(),

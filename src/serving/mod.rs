@@ -1,5 +1,5 @@
 //! Serving what was trained: the commands that use an exported model directory without the
-//! training data — `score` (NCF), `recommend` (one user, every user, folded-in histories),
+//! training data — `score` (NCF; DeepFM and DCNv2 through [`ctr`]), `recommend` (one user, every user, folded-in histories),
 //! `similar`, `eval` (a saved model on a config's held-out part) and `export --onnx`.
 //!
 //! [`modeldir`] finds a model in a directory; [`als`], [`ncf`] and [`served`] load the exported
@@ -10,6 +10,7 @@
 
 pub mod als;
 pub mod candidates;
+pub mod ctr;
 pub mod eval;
 pub mod foldin;
 pub mod modeldir;

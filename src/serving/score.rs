@@ -16,6 +16,9 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
     if let Some(o) = output {
         crate::outpath::check("-o", o, &[("INPUT", input)])?;
     }
+    if super::ctr::is_ctr_model(dir) {
+        return super::ctr::score(dir, input, output);
+    }
     let (_, dir) = modeldir::locate(dir, Some(Kind::Ncf))?;
     let s = Scorer::load(&dir)?;
     let j = &s.json;
