@@ -64,7 +64,8 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             continue;
         };
         let t = Instant::now();
-        let (model, timing, curve) = model_ctr::fit(kind, raw, cfg, ds, opts.quiet)?;
+        let (model, timing, curve) =
+            model_ctr::fit(kind, raw, cfg, ds, &ck, opts.resume, opts.quiet)?;
         let oov: Vec<String> = model
             .test_oov
             .iter()

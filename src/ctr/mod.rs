@@ -19,6 +19,7 @@
 //! rate per step, which the lazy rule does not do.
 
 mod batch;
+pub mod checkpoint;
 pub mod fields;
 pub mod net;
 pub mod norm;

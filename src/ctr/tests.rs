@@ -173,6 +173,8 @@ fn lazy_updates_touch_only_the_rows_a_batch_reads_in_every_table() {
             },
             None,
             false,
+            None,
+            false,
         )
         .unwrap();
         // The same seed draws the same initial tables; a second run with more steps and another
@@ -188,6 +190,8 @@ fn lazy_updates_touch_only_the_rows_a_batch_reads_in_every_table() {
                 rows: &rows,
                 labels: &labels,
             },
+            None,
+            false,
             None,
             false,
         )
@@ -249,6 +253,8 @@ fn training_is_reproducible_for_a_seed() {
             },
             None,
             false,
+            None,
+            false,
         )
         .unwrap()
         .predict(&rows)
@@ -307,6 +313,8 @@ fn exported_tensors_rebuild_a_model_that_scores_the_same() {
             },
             None,
             false,
+            None,
+            false,
         )
         .unwrap();
         let tensors = trained.tensors().unwrap();
@@ -333,4 +341,68 @@ fn exported_tensors_rebuild_a_model_that_scores_the_same() {
         let e = super::CtrTrained::from_tensors(arch, &[4, 3, 5], &broken).unwrap_err();
         assert!(e.to_string().contains("output.bias"), "{e}");
     }
+}
+
+#[test]
+fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
+    let (rows, labels) = rows_fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck");
+    let arch = Arch {
+        batch_norm: true,
+        ..tiny_arch(Kind::DeepFm)
+    };
+    let mut p = params(4, 4);
+    p.dropout = 0.2;
+    p.lr_decay_on_plateau = true;
+    let run = |p: &CtrParams, ck: Option<&std::path::Path>, resume: bool| {
+        train(
+            p,
+            arch.clone(),
+            &[4, 3, 5],
+            LabelledRows {
+                rows: &rows,
+                labels: &labels,
+            },
+            Some(LabelledRows {
+                rows: &rows,
+                labels: &labels,
+            }),
+            false,
+            ck,
+            resume,
+        )
+        .unwrap()
+    };
+    let whole = run(&p, None, false);
+    // "Killed" after epoch 2: a run with a budget of 2 epochs leaves its checkpoint behind.
+    let mut two = p.clone();
+    two.epochs = 2;
+    run(&two, Some(&ck), false);
+    assert!(ck.join("state.json").exists());
+    let resumed = run(&p, Some(&ck), true);
+    assert_eq!(
+        resumed.predict(&rows).unwrap(),
+        whole.predict(&rows).unwrap()
+    );
+    assert_eq!(resumed.reports.len(), whole.reports.len());
+    assert_eq!(resumed.best_epoch, whole.best_epoch);
+    // A checkpoint of other settings is refused.
+    let mut other = p.clone();
+    other.learning_rate = 0.5;
+    let e = train(
+        &other,
+        arch.clone(),
+        &[4, 3, 5],
+        LabelledRows {
+            rows: &rows,
+            labels: &labels,
+        },
+        None,
+        false,
+        Some(&ck),
+        true,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("other settings"), "{e}");
 }

@@ -19,6 +19,7 @@ use rand_distr::{Distribution, Normal};
 use std::time::Instant;
 
 use super::batch::{BatchIds, batch_input, update};
+use super::checkpoint;
 use super::fields::FieldRows;
 use super::net::{Arch, CtrNet};
 use super::{CtrError, CtrParams, EpochReport};
@@ -252,6 +253,8 @@ pub fn train(
     train: LabelledRows<'_>,
     valid: Option<LabelledRows<'_>>,
     progress: bool,
+    checkpoint: Option<&std::path::Path>,
+    resume: bool,
 ) -> Result<CtrTrained, CtrError> {
     if train.rows.n == 0 || train.labels.len() != train.rows.n {
         return Err(CtrError::Input(format!(
@@ -295,9 +298,89 @@ pub fn train(
     let mut reports = Vec::new();
     let mut best: Option<(f64, usize, CtrNet, Vec<Vec<f32>>, Vec<Vec<f32>>)> = None;
     let mut bad_epochs = 0usize;
+    let mut first_epoch = 1;
+    let fingerprint = format!(
+        "{:016x}",
+        super::fields::fnv1a(&format!(
+            "{:?} {arch:?} {table_rows:?} {n} {} {}",
+            // The epoch budget may change between a run and its resumption.
+            CtrParams {
+                epochs: 0,
+                ..params.clone()
+            },
+            train.labels.iter().sum::<f32>(),
+            valid.as_ref().map_or(0, |v| v.rows.n)
+        ))
+    );
+    if let (Some(dir), true) = (checkpoint, resume)
+        && let Some(saved) = checkpoint::load(dir, &fingerprint)?
+    {
+        let t = &saved.tensors;
+        let get = |name: &str| t.tensors.get(name).cloned();
+        let bad = |e: String| CtrError::Input(format!("checkpoint {}: {e}", dir.display()));
+        net = CtrNet::from_tensors(&arch, &|k: &str| get(&format!("net.{k}")), &device)
+            .map_err(bad)?;
+        let table = |name: &str, dim: usize| -> Result<HostTable, CtrError> {
+            let part = |p: &str| {
+                get(&format!("{name}.{p}"))
+                    .map(|x| x.1)
+                    .ok_or_else(|| bad(format!("no tensor `{name}.{p}`")))
+            };
+            Ok(HostTable::with_moments(
+                &part("w")?,
+                &part("m")?,
+                &part("v")?,
+                dim,
+            ))
+        };
+        for j in 0..tables.emb.len() {
+            tables.emb[j] = table(&format!("emb.{j}"), arch.dim)?;
+        }
+        for j in 0..tables.first.len() {
+            tables.first[j] = table(&format!("first.{j}"), 1)?;
+        }
+        let st = saved.state;
+        tables.step = st.step;
+        lr = st.learning_rate;
+        tables.settings.learning_rate = lr as f32;
+        optim = optim
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(saved.optimizer))
+            .map_err(|e| bad(format!("optimizer state unreadable: {e:?}")))?;
+        if saved.order.len() == n {
+            order = saved.order;
+        }
+        bad_epochs = st.bad_epochs;
+        if let Some((auc, epoch)) = st.best {
+            let bnet =
+                CtrNet::from_tensors(&arch, &|k: &str| get(&format!("best.net.{k}")), &infer)
+                    .map_err(bad)?;
+            let list = |name: &str, count: usize| -> Result<Vec<Vec<f32>>, CtrError> {
+                (0..count)
+                    .map(|j| {
+                        get(&format!("best.{name}.{j}"))
+                            .map(|x| x.1)
+                            .ok_or_else(|| bad(format!("no tensor `best.{name}.{j}`")))
+                    })
+                    .collect()
+            };
+            best = Some((
+                auc,
+                epoch,
+                bnet,
+                list("emb", tables.emb.len())?,
+                list("first", tables.first.len())?,
+            ));
+        }
+        first_epoch = if st.stopped {
+            params.epochs + 1
+        } else {
+            st.epoch + 1
+        };
+        reports = st.reports;
+    }
     let mut ids = BatchIds::default();
     let (mut e, mut f, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
-    for epoch in 1..=params.epochs {
+    for epoch in first_epoch..=params.epochs {
         let t0 = Instant::now();
         let mut rng = crate::ncf::data::epoch_rng(params.seed, epoch);
         order.shuffle(&mut rng);
@@ -409,22 +492,59 @@ pub fn train(
             ));
         }
         reports.push(report);
-        let Some(auc) = valid_auc else {
-            continue;
-        };
-        if best.as_ref().is_none_or(|b| auc > b.0) {
-            let (emb, first) = tables.values();
-            best = Some((auc, epoch, net.valid(), emb, first));
-            bad_epochs = 0;
-        } else {
-            bad_epochs += 1;
-            if params.lr_decay_on_plateau {
-                lr = (lr * 0.1).max(1e-6);
-                tables.settings.learning_rate = lr as f32;
+        let mut stop = false;
+        if let Some(auc) = valid_auc {
+            if best.as_ref().is_none_or(|b| auc > b.0) {
+                let (emb, first) = tables.values();
+                best = Some((auc, epoch, net.valid(), emb, first));
+                bad_epochs = 0;
+            } else {
+                bad_epochs += 1;
+                if params.lr_decay_on_plateau {
+                    lr = (lr * 0.1).max(1e-6);
+                    tables.settings.learning_rate = lr as f32;
+                }
+                stop = params.early_stopping > 0 && bad_epochs >= params.early_stopping;
             }
-            if params.early_stopping > 0 && bad_epochs >= params.early_stopping {
-                break;
+        }
+        if let Some(dir) = checkpoint {
+            let state = checkpoint::State {
+                fingerprint: fingerprint.clone(),
+                epoch,
+                learning_rate: lr,
+                step: tables.step,
+                bad_epochs,
+                best: best.as_ref().map(|b| (b.0, b.1)),
+                reports: reports.clone(),
+                stopped: stop,
+            };
+            let mut tensors = prefixed("net.", net.tensors().map_err(CtrError::Tensor)?);
+            for (name, t) in [("emb", &tables.emb), ("first", &tables.first)] {
+                for (j, t) in t.iter().enumerate() {
+                    let shape = vec![t.rows(), t.dim];
+                    for (part, v) in [("w", t.values()), ("m", t.m()), ("v", t.v())] {
+                        tensors.push((format!("{name}.{j}.{part}"), shape.clone(), v));
+                    }
+                }
             }
+            if let Some((_, _, bnet, bemb, bfirst)) = &best {
+                tensors.extend(prefixed(
+                    "best.net.",
+                    bnet.tensors().map_err(CtrError::Tensor)?,
+                ));
+                for (name, t) in [("emb", bemb), ("first", bfirst)] {
+                    for (j, v) in t.iter().enumerate() {
+                        tensors.push((format!("best.{name}.{j}"), vec![v.len()], v.clone()));
+                    }
+                }
+            }
+            let bytes = optim
+                .into_bytes()
+                .map_err(|e| CtrError::Tensor(format!("serialising the optimizer: {e:?}")))?;
+            checkpoint::save(dir, &state, &tensors, &bytes, &order)?;
+        }
+        if stop {
+            break;
         }
     }
     let (net, emb, first, best_epoch) = match best {
@@ -443,6 +563,14 @@ pub fn train(
         best_epoch,
         device: infer,
     })
+}
+
+/// `tensors` with every name prefixed.
+fn prefixed(prefix: &str, tensors: super::net::NamedTensors) -> super::net::NamedTensors {
+    tensors
+        .into_iter()
+        .map(|(n, s, v)| (format!("{prefix}{n}"), s, v))
+        .collect()
 }
 
 fn epoch_bar(name: &str, epoch: usize, epochs: usize, rows: usize) -> ProgressBar {

@@ -138,6 +138,8 @@ pub fn fit(
     raw: &RawCtr,
     cfg: &RunConfig,
     ds: &Dataset,
+    checkpoint: &std::path::Path,
+    resume: bool,
     quiet: bool,
 ) -> Result<(CtrRecommender, Timing, Curve)> {
     let d = &cfg.raw.data;
@@ -189,6 +191,8 @@ pub fn fit(
         },
         valid,
         !quiet,
+        Some(&checkpoint.join(kind.name())),
+        resume,
     )
     .map_err(|e| Error::Training(format!("{}: {e}", kind.name())))?;
     let reports = &trained.reports;
