@@ -138,7 +138,12 @@ fn ncf_refuses_a_field_with_more_than_64_levels_and_names_it() {
 fn field_config_errors_name_the_key() {
     let s = Sandbox::new();
     setup(&s);
-    let cases: [(&str, &str, &[&str]); 7] = [
+    let cases: [(&str, &str, &[&str]); 8] = [
+        (
+            "",
+            "[eval]\nranking = \"full\"\n[deepfm]\n",
+            &["eval.ranking", "impressions"],
+        ),
         ("min_count = 0", MODELS, &["data.min_count", "at least 1"]),
         (
             "[data.hash_buckets]\ncity = 0",

@@ -365,6 +365,17 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
     for (table, c) in [("deepfm", &raw.deepfm), ("dcnv2", &raw.dcnv2)] {
         if let Some(c) = c {
             check_ctr(table, c, raw.data.label.is_some())?;
+            let ranking = raw.eval.ranking;
+            check(
+                !c.enabled
+                    || matches!(
+                        ranking,
+                        super::RankingMode::Auto | super::RankingMode::Impressions
+                    ),
+                "eval.ranking",
+                format!("{ranking:?}").to_lowercase(),
+                "must be \"impressions\" (or auto) with [deepfm] / [dcnv2]: their fields are per impression, so they rank a user's impressions, not every item",
+            )?;
         }
     }
     if let Some(a) = &raw.als {
