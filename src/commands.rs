@@ -186,6 +186,21 @@ pub fn run(cli: Cli) -> Result<()> {
             set,
             model,
             json,
+        } if serving::ctr::is_ctr_model(&model_dir) => {
+            if model.is_some() {
+                return Err(Error::Usage(format!(
+                    "{}: a DeepFM/DCNv2 model folder holds one model; drop --model",
+                    model_dir.display()
+                )));
+            }
+            serving::eval::eval_ctr(&model_dir, &config, &set, json)
+        }
+        Command::Eval {
+            model_dir,
+            config,
+            set,
+            model,
+            json,
         } => serving::eval::eval(
             &model_dir,
             &config,

@@ -330,6 +330,24 @@ fn score_with_an_exported_ctr_model_equals_the_runs_predictions() {
         assert_eq!(oov[601], "2", "{m}");
         assert_eq!(oov[0], "0", "{m}");
     }
+    // `eval` of the exported models on the config's test part gives the run's own figures.
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/f/metrics.json")).unwrap())
+            .unwrap();
+    for m in ["deepfm", "dcnv2"] {
+        let out = s.run(&["eval", &format!("artifacts/f/{m}"), "c.toml", "--json"]);
+        out.ok();
+        let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+        assert_eq!(v["model"], m);
+        for key in ["auc", "logloss", "gauc"] {
+            let (a, b) = (
+                v[key].as_f64().unwrap(),
+                run["models"][m][key].as_f64().unwrap(),
+            );
+            assert!((a - b).abs() < 1e-9, "{m} {key}: eval {a} vs run {b}");
+        }
+        assert_eq!(v["unknown_test_users"], 1, "{v}");
+    }
     // A model folder of another format is refused with a message naming the file.
     let json = s.path("artifacts/f/dcnv2/model.json");
     let text = std::fs::read_to_string(&json).unwrap();

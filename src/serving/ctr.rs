@@ -27,32 +27,197 @@ fn row_of(f: &FieldJson, index: &HashMap<&str, u32>, text: &str) -> u32 {
     }
 }
 
+/// An exported CTR model, loaded.
+pub struct Loaded {
+    pub json: ModelJson,
+    pub model: CtrTrained,
+}
+
+impl Loaded {
+    /// Reads `model.json` and `model.safetensors` of `dir`; another format, a missing file or a
+    /// tensor that does not fit is an error naming the file.
+    pub fn load(dir: &Path) -> Result<Loaded> {
+        let json_path = dir.join("model.json");
+        let m: ModelJson = crate::export::read_json(&json_path)?;
+        if m.format != FORMAT {
+            return Err(Error::Export(format!(
+                "{}: format {:?}, this version reads {FORMAT:?}; re-export with this version",
+                json_path.display(),
+                m.format
+            )));
+        }
+        let st_path = dir.join("model.safetensors");
+        let loaded = crate::export::read_safetensors(&st_path)?;
+        let rows: Vec<usize> = m.fields.iter().map(|f| f.rows).collect();
+        if rows.len() != m.arch.fields {
+            return Err(Error::Export(format!(
+                "{}: {} fields, the architecture has {}",
+                json_path.display(),
+                rows.len(),
+                m.arch.fields
+            )));
+        }
+        let get = |name: &str| loaded.tensors.get(name).cloned();
+        let model = CtrTrained::from_tensors(m.arch.clone(), &rows, &get)
+            .map_err(|e| Error::Export(format!("{}: {e}", st_path.display())))?;
+        Ok(Loaded { json: m, model })
+    }
+}
+
+/// A loaded CTR model scoring a dataset's parts: each field's table row for every level code of
+/// that dataset, found through the level's text.
+pub struct OnDataset {
+    loaded: Loaded,
+    /// Per field: the exported row of each of the dataset's codes (users, items, levels).
+    rows_of: Vec<Vec<u32>>,
+    /// Per field: its column among the dataset's categorical (or sequence) columns.
+    column: Vec<usize>,
+    /// Columns per row of the parts' `x`.
+    fr: usize,
+}
+
+impl OnDataset {
+    /// Maps the dataset's codes; a field the config does not have, or other dense columns, are
+    /// errors naming them.
+    pub fn new(loaded: Loaded, ds: &crate::dataset::Dataset) -> Result<Self> {
+        let m = &loaded.json;
+        if m.dense.numeric != ds.row_spec.numeric {
+            return Err(Error::Usage(format!(
+                "the model's numeric features {:?} differ from the config's {:?}",
+                m.dense.numeric, ds.row_spec.numeric
+            )));
+        }
+        let missing = |f: &FieldJson| {
+            Error::Usage(format!(
+                "the model's field `{}` ({}) is not in the config",
+                f.name, f.source
+            ))
+        };
+        let mut rows_of = Vec::new();
+        let mut column = Vec::new();
+        for f in &m.fields {
+            let mut col = 0;
+            let index: HashMap<&str, u32> = f
+                .vocabulary
+                .iter()
+                .enumerate()
+                .map(|(k, v)| (v.as_str(), k as u32 + 1))
+                .collect();
+            let by_text = |texts: &mut dyn Iterator<Item = String>| -> Vec<u32> {
+                texts.map(|t| row_of(f, &index, &t)).collect()
+            };
+            let via_id = |ids: &crate::data::IdMap| -> Vec<u32> {
+                let by_id = f.by_id.as_ref();
+                (0..ids.len())
+                    .map(|i| {
+                        by_id
+                            .and_then(|b| b.get(&ids.label(i)))
+                            .map_or(0, |l| row_of(f, &index, l))
+                    })
+                    .collect()
+            };
+            let rows = match f.source.as_str() {
+                "user" => by_text(&mut (0..ds.n_users()).map(|i| ds.users.label(i))),
+                "item" => by_text(&mut (0..ds.n_items()).map(|i| ds.items.label(i))),
+                "user_table" => via_id(&ds.users),
+                "item_table" => via_id(&ds.items),
+                "row" => {
+                    let k = ds
+                        .cat_names
+                        .iter()
+                        .position(|n| *n == f.name)
+                        .ok_or_else(|| missing(f))?;
+                    col = k;
+                    by_text(&mut ds.cat_levels[k].iter().cloned())
+                }
+                _ => {
+                    let k = ds
+                        .test
+                        .seqs
+                        .iter()
+                        .position(|q| q.name == f.name)
+                        .ok_or_else(|| missing(f))?;
+                    col = k;
+                    by_text(&mut ds.test.seqs[k].levels.iter().cloned())
+                }
+            };
+            rows_of.push(rows);
+            column.push(col);
+        }
+        Ok(Self {
+            loaded,
+            rows_of,
+            column,
+            fr: ds.row_spec.width(),
+        })
+    }
+
+    /// Per dataset user (item) index, whether the model has a row for it (for `eval`'s counts).
+    pub fn known_ids(&self) -> (Vec<Option<u32>>, Vec<Option<u32>>) {
+        let known = |rows: &[u32]| rows.iter().map(|&r| (r > 0).then_some(r)).collect();
+        (known(&self.rows_of[0]), known(&self.rows_of[1]))
+    }
+}
+
+impl crate::model::Recommender for OnDataset {
+    fn name(&self) -> &str {
+        &self.loaded.json.model
+    }
+    fn probabilistic(&self) -> bool {
+        true
+    }
+    fn score_rows(
+        &self,
+        part: &crate::dataset::Part,
+    ) -> std::result::Result<Vec<f32>, crate::model::ModelError> {
+        let m = &self.loaded.json;
+        let n = part.len();
+        let mut enc = FieldRows {
+            n,
+            ..Default::default()
+        };
+        for ((f, rows), &k) in m.fields.iter().zip(&self.rows_of).zip(&self.column) {
+            let look = |codes: &[u32]| codes.iter().map(|&c| rows[c as usize]).collect();
+            match f.source.as_str() {
+                "user" | "user_table" => enc.single.push(look(&part.user)),
+                "item" | "item_table" => enc.single.push(look(&part.item)),
+                "row" => enc.single.push(look(&part.cats[k])),
+                _ => {
+                    let q = &part.seqs[k];
+                    enc.multi.push((q.offsets.clone(), look(&q.codes)));
+                }
+            }
+        }
+        let d = m.dense.numeric.len();
+        if d > 0 {
+            for row in part.x.chunks_exact(self.fr.max(1)) {
+                enc.dense.extend_from_slice(&row[..d]);
+            }
+        }
+        self.loaded
+            .model
+            .predict(&enc)
+            .map_err(|e| crate::model::ModelError::Scoring {
+                model: m.model.clone(),
+                message: e.to_string(),
+            })
+    }
+    fn score_items(
+        &self,
+        _user: u32,
+        _out: &mut [f32],
+    ) -> std::result::Result<(), crate::model::ModelError> {
+        Err(crate::model::ModelError::Scoring {
+            model: self.loaded.json.model.clone(),
+            message: "a CTR model ranks impressions: use eval.ranking = \"impressions\"".into(),
+        })
+    }
+}
+
 /// Scores `input` with the model in `dir`; adds `score`, `click` (score ≥ the exported threshold)
 /// and `oov_fields` (how many fields went through their OOV row) columns.
 pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
-    let json_path = dir.join("model.json");
-    let m: ModelJson = crate::export::read_json(&json_path)?;
-    if m.format != FORMAT {
-        return Err(Error::Export(format!(
-            "{}: format {:?}, this version reads {FORMAT:?}; re-export with this version",
-            json_path.display(),
-            m.format
-        )));
-    }
-    let st_path = dir.join("model.safetensors");
-    let loaded = crate::export::read_safetensors(&st_path)?;
-    let rows: Vec<usize> = m.fields.iter().map(|f| f.rows).collect();
-    if rows.len() != m.arch.fields {
-        return Err(Error::Export(format!(
-            "{}: {} fields, the architecture has {}",
-            json_path.display(),
-            rows.len(),
-            m.arch.fields
-        )));
-    }
-    let get = |name: &str| loaded.tensors.get(name).cloned();
-    let model = CtrTrained::from_tensors(m.arch.clone(), &rows, &get)
-        .map_err(|e| Error::Export(format!("{}: {e}", st_path.display())))?;
+    let Loaded { json: m, model } = Loaded::load(dir)?;
     let df = read_table(&TableSpec::with_header(input))?;
     let cols = Columns {
         df: &df,

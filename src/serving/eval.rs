@@ -196,8 +196,34 @@ pub fn eval(
     };
     let settings = crate::pipeline::eval_settings_for(&cfg, &p.ds)?;
     let (m, _) = crate::eval::evaluate(&saved, &p.ds, &settings)?;
+    print_report(name, &cfg.raw.name, &m, known, json)
+}
+
+/// `clickrec eval <run>/deepfm CONFIG`: an exported CTR model on the config's held-out part.
+pub fn eval_ctr(dir: &Path, config_path: &Path, set: &[String], json: bool) -> Result<()> {
+    let model = super::ctr::Loaded::load(dir)?;
+    eprintln!("model: {} ({})", model.json.model, dir.display());
+    let cfg = config::load(config_path, set)?;
+    let p = crate::pipeline::prepare(&cfg)?;
+    let saved = super::ctr::OnDataset::new(model, &p.ds)?;
+    let (users, items) = saved.known_ids();
+    let known = Known::count(&p.ds.test.user, &users, &p.ds.test.item, &items);
+    known.check(dir, &cfg.raw.name)?;
+    let settings = crate::pipeline::eval_settings_for(&cfg, &p.ds)?;
+    let (m, _) = crate::eval::evaluate(&saved, &p.ds, &settings)?;
+    let name = saved.name().to_string();
+    print_report(&name, &cfg.raw.name, &m, known, json)
+}
+
+fn print_report(
+    name: &str,
+    run: &str,
+    m: &crate::eval::ModelMetrics,
+    known: Known,
+    json: bool,
+) -> Result<()> {
     if json {
-        let mut v = serde_json::to_value(&m).map_err(|e| Error::Export(e.to_string()))?;
+        let mut v = serde_json::to_value(m).map_err(|e| Error::Export(e.to_string()))?;
         if let Some(o) = v.as_object_mut() {
             o.insert("model".into(), name.into());
             o.insert("test_users".into(), known.users.into());
@@ -214,8 +240,7 @@ pub fn eval(
         let f = crate::report::fmt_opt;
         let k = m.k;
         println!(
-            "{name} on {}: AUC {}  logloss {}  threshold {}  HR@{k} {:.4}  NDCG@{k} {:.4}  P@{k} {:.4} ({} ranking, {} users)",
-            cfg.raw.name,
+            "{name} on {run}: AUC {}  logloss {}  threshold {}  HR@{k} {:.4}  NDCG@{k} {:.4}  P@{k} {:.4} ({} ranking, {} users)",
             f(m.auc),
             f(m.logloss),
             f(m.threshold),
