@@ -95,6 +95,7 @@ pub fn fnv1a(text: &str) -> u64 {
 }
 
 /// Fits one field: counts of each level code over the train rows → table rows.
+#[allow(clippy::too_many_arguments)]
 fn fit_field(
     name: &str,
     kind: FieldKind,

@@ -246,6 +246,7 @@ pub fn log_loss(labels: &[f32], p: &[f32]) -> f64 {
 
 /// Trains a CTR model on `train`; `valid` drives early stopping, the learning-rate decay and
 /// the choice of the kept epoch (without it every epoch runs and the last is kept).
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     params: &CtrParams,
     arch: Arch,
@@ -296,7 +297,7 @@ pub fn train(
     let b = params.batch_size;
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut reports = Vec::new();
-    let mut best: Option<(f64, usize, CtrNet, Vec<Vec<f32>>, Vec<Vec<f32>>)> = None;
+    let mut best: Option<Best> = None;
     let mut bad_epochs = 0usize;
     let mut first_epoch = 1;
     let fingerprint = format!(
@@ -564,6 +565,9 @@ pub fn train(
         device: infer,
     })
 }
+
+/// The best epoch so far: validation AUC, epoch, inference network, tables, first-order tables.
+type Best = (f64, usize, CtrNet, Vec<Vec<f32>>, Vec<Vec<f32>>);
 
 /// `tensors` with every name prefixed.
 fn prefixed(prefix: &str, tensors: super::net::NamedTensors) -> super::net::NamedTensors {

@@ -99,11 +99,7 @@ fn labels(part: &Part) -> Vec<f32> {
 
 /// The rows `rows` of encoded `all`.
 fn take(all: &FieldRows, rows: &[usize]) -> FieldRows {
-    let d = if all.n > 0 {
-        all.dense.len() / all.n
-    } else {
-        0
-    };
+    let d = all.dense.len().checked_div(all.n).unwrap_or(0);
     FieldRows {
         n: rows.len(),
         single: all
@@ -167,7 +163,7 @@ pub fn fit(
         Some(v) => (all, all_labels, fields.encode(v, fr), labels(v)),
         None => {
             let mut idx: Vec<usize> = (0..all.n).collect();
-            idx.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.raw.seed ^ 0xC7A1_1D));
+            idx.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.raw.seed ^ 0x00C7_A11D));
             let n_valid = all.n / 10;
             let (v, t) = idx.split_at(n_valid);
             let (mut v, mut t) = (v.to_vec(), t.to_vec());
