@@ -23,6 +23,19 @@ fn bad(path: &Path, column: &str, row: usize, problem: String) -> DataError {
     }
 }
 
+/// The levels of `first` (level → code in order of first appearance) sorted, with `codes`
+/// renumbered to the sorted order: a level's code is its position among the sorted levels.
+fn sorted_levels(first: std::collections::HashMap<&str, u32>, codes: &mut [u32]) -> Vec<String> {
+    let mut levels: Vec<(&str, u32)> = first.into_iter().collect();
+    levels.sort_unstable();
+    let mut remap = vec![0u32; levels.len()];
+    for (sorted, (_, seen)) in levels.iter().enumerate() {
+        remap[*seen as usize] = sorted as u32;
+    }
+    codes.iter_mut().for_each(|c| *c = remap[*c as usize]);
+    levels.into_iter().map(|(l, _)| l.to_string()).collect()
+}
+
 /// Position of the first null of a column (0 when there is none).
 fn first_null(s: &Series) -> usize {
     s.is_null()
@@ -168,17 +181,8 @@ impl<'a> Columns<'a> {
             }
             codes.push(code);
         }
-        let mut levels: Vec<(&str, u32)> = first.into_iter().collect();
-        levels.sort_unstable();
-        let mut remap = vec![0u32; levels.len()];
-        for (sorted, (_, seen)) in levels.iter().enumerate() {
-            remap[*seen as usize] = sorted as u32;
-        }
-        codes.iter_mut().for_each(|c| *c = remap[*c as usize]);
-        Ok((
-            levels.into_iter().map(|(l, _)| l.to_string()).collect(),
-            codes,
-        ))
+        let levels = sorted_levels(first, &mut codes);
+        Ok((levels, codes))
     }
 
     /// A categorical field: like [`Self::categorical`] without a level limit, and a missing value
@@ -197,17 +201,8 @@ impl<'a> Columns<'a> {
             let n = first.len() as u32;
             codes.push(*first.entry(v.unwrap_or_default()).or_insert(n));
         }
-        let mut levels: Vec<(&str, u32)> = first.into_iter().collect();
-        levels.sort_unstable();
-        let mut remap = vec![0u32; levels.len()];
-        for (sorted, (_, seen)) in levels.iter().enumerate() {
-            remap[*seen as usize] = sorted as u32;
-        }
-        codes.iter_mut().for_each(|c| *c = remap[*c as usize]);
-        Ok((
-            levels.into_iter().map(|(l, _)| l.to_string()).collect(),
-            codes,
-        ))
+        let levels = sorted_levels(first, &mut codes);
+        Ok((levels, codes))
     }
 
     /// A multi-valued field: each cell split on `sep` (empty parts dropped; a missing or empty
@@ -239,16 +234,10 @@ impl<'a> Columns<'a> {
             })?;
             offsets.push(end);
         }
-        let mut levels: Vec<(&str, u32)> = first.into_iter().collect();
-        levels.sort_unstable();
-        let mut remap = vec![0u32; levels.len()];
-        for (sorted, (_, seen)) in levels.iter().enumerate() {
-            remap[*seen as usize] = sorted as u32;
-        }
-        codes.iter_mut().for_each(|c| *c = remap[*c as usize]);
+        let levels = sorted_levels(first, &mut codes);
         Ok(super::Sequence {
             name: name.to_string(),
-            levels: levels.into_iter().map(|(l, _)| l.to_string()).collect(),
+            levels,
             offsets,
             codes,
         })

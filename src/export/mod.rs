@@ -69,6 +69,18 @@ pub struct Tensor<'a> {
     pub data: &'a [f32],
 }
 
+/// Borrowed views of owned `(name, shape, values)` tensors, for [`write_safetensors`].
+pub fn views(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<Tensor<'_>> {
+    tensors
+        .iter()
+        .map(|(name, shape, data)| Tensor {
+            name,
+            shape: shape.clone(),
+            data,
+        })
+        .collect()
+}
+
 /// Write tensors (f32, little-endian, row-major) with string metadata.
 pub fn write_safetensors(
     path: &Path,

@@ -288,14 +288,7 @@ pub fn export(
         .trained
         .tensors()
         .map_err(|e| Error::Export(format!("{}: {e}", r.kind.name())))?;
-    let views: Vec<crate::export::Tensor> = tensors
-        .iter()
-        .map(|(name, shape, data)| crate::export::Tensor {
-            name,
-            shape: shape.clone(),
-            data,
-        })
-        .collect();
+    let views = crate::export::views(&tensors);
     let mut meta = std::collections::HashMap::new();
     meta.insert("format".to_string(), FORMAT.to_string());
     crate::export::write_safetensors(&d.join("model.safetensors"), &views, meta)?;
