@@ -54,7 +54,7 @@ pub fn save(
 ) -> Result<(), CtrError> {
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
     let e = state.epoch;
-    let views = crate::export::views(&tensors);
+    let views = crate::export::views(tensors);
     let t = file(dir, "tensors", e, "safetensors");
     crate::export::write_safetensors(&t, &views, Default::default()).map_err(|x| err(&t, x))?;
     let o = file(dir, "optim", e, "bin");

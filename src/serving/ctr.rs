@@ -281,9 +281,10 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
         .iter()
         .map(|c| cols.strings(c, "a numeric feature of the model"))
         .collect::<Result<_, _>>()?;
-    for r in 0..n {
-        for (k, range) in spec.ranges.iter().enumerate() {
-            let text = &numeric[k][r];
+    enc.dense = vec![0.0; n * spec.ranges.len()];
+    let width = spec.ranges.len();
+    for (k, (range, column)) in spec.ranges.iter().zip(&numeric).enumerate() {
+        for (r, text) in column.iter().enumerate() {
             let v: f64 = text.trim().parse().map_err(|_| {
                 Error::Usage(format!(
                     "{}: row {}: `{}`: {text:?} is not a number",
@@ -292,7 +293,7 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
                     spec.numeric[k]
                 ))
             })?;
-            enc.dense.push(range.scale(v));
+            enc.dense[r * width + k] = range.scale(v);
         }
     }
     let scores = model
