@@ -94,11 +94,11 @@ pub fn fnv1a(text: &str) -> u64 {
     h
 }
 
-/// Fits one field: counts of each level code over the train rows → table rows.
-#[allow(clippy::too_many_arguments)]
+/// Fits one field: counts of each level code over the train rows → table rows. The kind
+/// follows from the source; a categorical field's empty train values are the train count of its
+/// `""` level (a sequence's empty cells are counted by the caller).
 fn fit_field(
     name: &str,
-    kind: FieldKind,
     source: Source,
     levels: &dyn Fn(usize) -> String,
     n_levels: usize,
@@ -106,42 +106,45 @@ fn fit_field(
     min_count: usize,
     hash_buckets: Option<usize>,
 ) -> Field {
-    if let Some(n) = hash_buckets {
-        let row_of = (0..n_levels)
-            .map(|c| 1 + (fnv1a(&levels(c)) % n as u64) as u32)
-            .collect();
-        return Field {
-            name: name.to_string(),
-            kind,
-            source,
-            rows: n + 1,
-            vocabulary: 0,
-            empty_train_rows: 0,
-            hash_buckets: Some(n),
-            row_of,
-            index_codes: Vec::new(),
-        };
-    }
     let mut count = vec![0usize; n_levels];
     for c in train_codes {
         count[c as usize] += 1;
     }
-    let mut row_of = vec![0u32; n_levels];
-    let mut next = 1u32;
-    for (c, &k) in count.iter().enumerate() {
-        if k >= min_count {
-            row_of[c] = next;
-            next += 1;
+    let (kind, empty_train_rows) = match source {
+        Source::Sequence(_) => (FieldKind::Sequence, 0),
+        Source::User | Source::Item => (FieldKind::Categorical, 0),
+        _ => {
+            let empty = (0..n_levels).find(|&c| levels(c).is_empty());
+            (FieldKind::Categorical, empty.map_or(0, |e| count[e]))
         }
-    }
+    };
+    let (row_of, rows, vocabulary) = match hash_buckets {
+        Some(n) => {
+            let row_of = (0..n_levels)
+                .map(|c| 1 + (fnv1a(&levels(c)) % n as u64) as u32)
+                .collect();
+            (row_of, n + 1, 0)
+        }
+        None => {
+            let mut row_of = vec![0u32; n_levels];
+            let mut next = 1u32;
+            for (c, &k) in count.iter().enumerate() {
+                if k >= min_count {
+                    row_of[c] = next;
+                    next += 1;
+                }
+            }
+            (row_of, next as usize, next as usize - 1)
+        }
+    };
     Field {
         name: name.to_string(),
         kind,
         source,
-        rows: next as usize,
-        vocabulary: next as usize - 1,
-        empty_train_rows: 0,
-        hash_buckets: None,
+        rows,
+        vocabulary,
+        empty_train_rows,
+        hash_buckets,
         row_of,
         index_codes: Vec::new(),
     }
@@ -162,7 +165,6 @@ impl FieldMap {
         let mut fields: Vec<Field> = vec![
             fit_field(
                 user_name,
-                FieldKind::Categorical,
                 Source::User,
                 &|c| ds.users.label(c),
                 ds.n_users(),
@@ -172,7 +174,6 @@ impl FieldMap {
             ),
             fit_field(
                 item_name,
-                FieldKind::Categorical,
                 Source::Item,
                 &|c| ds.items.label(c),
                 ds.n_items(),
@@ -185,7 +186,6 @@ impl FieldMap {
             let levels = &ds.cat_levels[k];
             fields.push(fit_field(
                 name,
-                FieldKind::Categorical,
                 Source::Row(k),
                 &|c| levels[c].clone(),
                 levels.len(),
@@ -209,7 +209,6 @@ impl FieldMap {
             for (k, (name, levels, codes)) in side.fields.iter().enumerate() {
                 let mut f = fit_field(
                     name,
-                    FieldKind::Categorical,
                     make(k),
                     &|c| levels[c].clone(),
                     levels.len(),
@@ -222,44 +221,17 @@ impl FieldMap {
             }
         }
         for (k, q) in t.seqs.iter().enumerate() {
-            fields.push(fit_field(
+            let mut f = fit_field(
                 &q.name,
-                FieldKind::Sequence,
                 Source::Sequence(k),
                 &|c| q.levels[c].clone(),
                 q.levels.len(),
                 &mut q.codes.iter().copied(),
                 min_count,
                 hb(&q.name),
-            ));
-        }
-        for f in &mut fields {
-            f.empty_train_rows = match f.source {
-                Source::Sequence(k) => {
-                    let o = &t.seqs[k].offsets;
-                    o.windows(2).filter(|w| w[0] == w[1]).count()
-                }
-                Source::Row(k) => {
-                    let empty = ds.cat_levels[k].iter().position(|l| l.is_empty());
-                    empty.map_or(0, |e| {
-                        t.cats[k].iter().filter(|&&c| c as usize == e).count()
-                    })
-                }
-                Source::UserTable(k) | Source::ItemTable(k) => {
-                    let (side, ids) = match f.source {
-                        Source::UserTable(_) => (&ds.user_side, &t.user),
-                        _ => (&ds.item_side, &t.item),
-                    };
-                    let (_, levels, codes) = &side.fields[k];
-                    let empty = levels.iter().position(|l| l.is_empty());
-                    empty.map_or(0, |e| {
-                        ids.iter()
-                            .filter(|&&i| codes[i as usize] as usize == e)
-                            .count()
-                    })
-                }
-                Source::User | Source::Item => 0,
-            };
+            );
+            f.empty_train_rows = q.offsets.windows(2).filter(|w| w[0] == w[1]).count();
+            fields.push(f);
         }
         FieldMap {
             fields,
@@ -345,7 +317,6 @@ mod tests {
         let train = [0u32, 0, 0, 1, 2, 2];
         let f = fit_field(
             "f",
-            FieldKind::Categorical,
             Source::User,
             &|c| levels[c].to_string(),
             4,
@@ -357,7 +328,6 @@ mod tests {
         assert_eq!((f.rows, f.vocabulary), (3, 2));
         let all = fit_field(
             "f",
-            FieldKind::Categorical,
             Source::User,
             &|c| levels[c].to_string(),
             4,
@@ -373,7 +343,6 @@ mod tests {
         let levels = ["x", "y", "z"];
         let f = fit_field(
             "h",
-            FieldKind::Categorical,
             Source::User,
             &|c| levels[c].to_string(),
             3,

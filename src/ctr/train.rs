@@ -206,7 +206,8 @@ fn predict_with(
     Ok(out)
 }
 
-/// Inverted-dropout masks from the epoch RNG, one `[batch, h]` per hidden layer.
+/// Inverted-dropout masks from the epoch RNG, one `[batch, h]` per hidden layer (an entry is
+/// dropped when a u32 draw falls below p · 2³²).
 fn dropout_masks(
     p: f64,
     hidden: &[usize],
@@ -214,20 +215,8 @@ fn dropout_masks(
     rng: &mut ChaCha8Rng,
     device: &Device,
 ) -> Vec<Tensor<2>> {
-    if p <= 0.0 {
-        return Vec::new();
-    }
-    let keep = (1.0 / (1.0 - p)) as f32;
     let cut = (p * u32::MAX as f64) as u32;
-    hidden
-        .iter()
-        .map(|&h| {
-            let v: Vec<f32> = (0..batch * h)
-                .map(|_| if rng.random::<u32>() < cut { 0.0 } else { keep })
-                .collect();
-            Tensor::<2>::from_data(TensorData::new(v, [batch, h]), device)
-        })
-        .collect()
+    crate::ncf::model::dropout_masks(p, hidden, batch, device, || rng.random::<u32>() < cut)
 }
 
 /// Mean binary log loss of probabilities (clipped to [1e-7, 1 − 1e-7], as sklearn).

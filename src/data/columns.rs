@@ -149,28 +149,30 @@ impl<'a> Columns<'a> {
         Ok(v.into_iter().map(|x| x as f32).collect())
     }
 
-    /// A categorical column: sorted levels and each row's level index, without materialising a
-    /// `String` per row. More than `max` levels is an error.
-    pub fn categorical(
-        &self,
-        name: &str,
-        key: &str,
-        max: usize,
-    ) -> Result<(Vec<String>, Vec<u32>), DataError> {
-        let s = self.get(name, key)?;
-        self.no_nulls(s, name)?;
+    /// The column as text (numbers rendered as text; nulls stay null).
+    fn text(&self, s: &Series, name: &str) -> Result<StringChunked, DataError> {
         let c = s
             .cast(&DataType::String)
             .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
-        let ca = c
-            .str()
-            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        Ok(c.str()
+            .map_err(|e| bad(self.path, name, 0, e.to_string()))?
+            .clone())
+    }
+
+    /// Sorted levels of `ca` and each row's level index, without materialising a `String` per
+    /// row; a null is the level `""`. More than `max` levels is an error (found as soon as the
+    /// `max + 1`-th level appears).
+    fn levels(
+        &self,
+        name: &str,
+        ca: &StringChunked,
+        max: usize,
+    ) -> Result<(Vec<String>, Vec<u32>), DataError> {
         let mut first: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
         let mut codes = Vec::with_capacity(ca.len());
         for v in ca.iter() {
-            let v = v.unwrap_or_default();
             let n = first.len() as u32;
-            let code = *first.entry(v).or_insert(n);
+            let code = *first.entry(v.unwrap_or_default()).or_insert(n);
             if first.len() > max {
                 return Err(DataError::TooManyLevels {
                     path: self.path.to_path_buf(),
@@ -185,36 +187,31 @@ impl<'a> Columns<'a> {
         Ok((levels, codes))
     }
 
+    /// A categorical column: sorted levels and each row's level index. A missing value or more
+    /// than `max` levels is an error.
+    pub fn categorical(
+        &self,
+        name: &str,
+        key: &str,
+        max: usize,
+    ) -> Result<(Vec<String>, Vec<u32>), DataError> {
+        let s = self.get(name, key)?;
+        self.no_nulls(s, name)?;
+        self.levels(name, &self.text(s, name)?, max)
+    }
+
     /// A categorical field: like [`Self::categorical`] without a level limit, and a missing value
     /// (null or empty cell) is the level `""` of its own rather than an error.
     pub fn field(&self, name: &str, key: &str) -> Result<(Vec<String>, Vec<u32>), DataError> {
         let s = self.get(name, key)?;
-        let c = s
-            .cast(&DataType::String)
-            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
-        let ca = c
-            .str()
-            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
-        let mut first: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
-        let mut codes = Vec::with_capacity(ca.len());
-        for v in ca.iter() {
-            let n = first.len() as u32;
-            codes.push(*first.entry(v.unwrap_or_default()).or_insert(n));
-        }
-        let levels = sorted_levels(first, &mut codes);
-        Ok((levels, codes))
+        self.levels(name, &self.text(s, name)?, usize::MAX)
     }
 
     /// A multi-valued field: each cell split on `sep` (empty parts dropped; a missing or empty
     /// cell has no values).
     pub fn sequence(&self, name: &str, key: &str, sep: &str) -> Result<super::Sequence, DataError> {
         let s = self.get(name, key)?;
-        let c = s
-            .cast(&DataType::String)
-            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
-        let ca = c
-            .str()
-            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let ca = self.text(s, name)?;
         let mut first: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
         let mut offsets = Vec::with_capacity(ca.len() + 1);
         offsets.push(0u32);
@@ -269,12 +266,7 @@ impl<'a> Columns<'a> {
     pub fn strings(&self, name: &str, key: &str) -> Result<Vec<String>, DataError> {
         let s = self.get(name, key)?;
         self.no_nulls(s, name)?;
-        let c = s
-            .cast(&DataType::String)
-            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
-        let ca = c
-            .str()
-            .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
+        let ca = self.text(s, name)?;
         Ok(ca
             .iter()
             .map(|v| v.unwrap_or_default().to_string())

@@ -299,15 +299,7 @@ pub fn fit(
     let reports = trained.reports();
     curve.loss = reports.iter().map(|r| r.loss).collect();
     curve.valid_auc = reports.iter().map(|r| r.valid_auc).collect();
-    let secs: f64 = reports.iter().map(|r| r.seconds).sum();
-    let samples: usize = reports.iter().map(|r| r.samples).sum();
-    let timing = Timing {
-        fit_seconds: secs,
-        samples_per_sec: Some(samples as f64 / secs.max(1e-9)),
-        seconds_per_iteration: None,
-        epoch_seconds: reports.iter().map(|r| r.seconds).collect(),
-        checkpoint_seconds: 0.0,
-    };
+    let timing = Timing::from_epochs(reports.iter().map(|r| (r.seconds, r.samples)));
     Ok((
         NcfRecommender {
             trained,

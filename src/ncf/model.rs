@@ -231,6 +231,31 @@ impl NcfNet {
     }
 }
 
+/// Inverted-dropout masks, one `[batch, h]` per hidden layer: entries 0 where `dropped()` (called
+/// once per entry, layer after layer, row-major) says so, else 1/(1 − p); none when p ≤ 0. The
+/// draw is the caller's, so each trainer keeps its own seeded stream.
+pub fn dropout_masks(
+    p: f64,
+    hidden: &[usize],
+    batch: usize,
+    device: &Device,
+    mut dropped: impl FnMut() -> bool,
+) -> Vec<Tensor<2>> {
+    if p <= 0.0 {
+        return Vec::new();
+    }
+    let keep = (1.0 / (1.0 - p)) as f32;
+    hidden
+        .iter()
+        .map(|&h| {
+            let v: Vec<f32> = (0..batch * h)
+                .map(|_| if dropped() { 0.0 } else { keep })
+                .collect();
+            Tensor::<2>::from_data(TensorData::new(v, [batch, h]), device)
+        })
+        .collect()
+}
+
 /// Binary cross-entropy on logits, mean over the batch:
 /// `-[y log σ(x) + (1 - y) log(1 - σ(x))] = (1 - y) x - log σ(x)`, computed with the backend's
 /// fused, numerically stable `log_sigmoid` (equal to `max(x, 0) - x y + log(1 + exp(-|x|))`).

@@ -475,19 +475,7 @@ fn dropout_masks(
     rng: &mut ChaCha8Rng,
     device: &Device,
 ) -> Vec<Tensor<2>> {
-    if p <= 0.0 {
-        return Vec::new();
-    }
-    let keep = (1.0 / (1.0 - p)) as f32;
-    hidden
-        .iter()
-        .map(|&h| {
-            let v: Vec<f32> = (0..batch * h)
-                .map(|_| if rng.random::<f64>() < p { 0.0 } else { keep })
-                .collect();
-            Tensor::<2>::from_data(TensorData::new(v, [batch, h]), device)
-        })
-        .collect()
+    super::model::dropout_masks(p, hidden, batch, device, || rng.random::<f64>() < p)
 }
 
 fn validation_auc(

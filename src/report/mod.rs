@@ -45,6 +45,22 @@ pub struct Timing {
     pub checkpoint_seconds: f64,
 }
 
+impl Timing {
+    /// The timing of an epoch-based trainer from each epoch's (training seconds, samples).
+    pub fn from_epochs(epochs: impl Iterator<Item = (f64, usize)>) -> Timing {
+        let (epoch_seconds, samples): (Vec<f64>, Vec<usize>) = epochs.unzip();
+        let secs: f64 = epoch_seconds.iter().sum();
+        let samples: usize = samples.iter().sum();
+        Timing {
+            fit_seconds: secs,
+            samples_per_sec: Some(samples as f64 / secs.max(1e-9)),
+            seconds_per_iteration: None,
+            epoch_seconds,
+            checkpoint_seconds: 0.0,
+        }
+    }
+}
+
 /// Per-epoch / per-iteration training curve of one model. In metrics.json it also holds
 /// `best_epoch`: the epoch (1-based) with the highest validation AUC, the first of equals (absent
 /// without a validation part); with `keep_best` the model of that epoch is the one returned.

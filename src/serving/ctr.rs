@@ -19,11 +19,38 @@ pub fn is_ctr_model(dir: &Path) -> bool {
     dir.join("model.json").is_file() && dir.join("model.safetensors").is_file()
 }
 
-/// The table row of `text` in field `f` (0: out of vocabulary).
-fn row_of(f: &FieldJson, index: &HashMap<&str, u32>, text: &str) -> u32 {
-    match f.hash_buckets {
-        Some(n) => 1 + (fnv1a(text) % n as u64) as u32,
-        None => index.get(text).copied().unwrap_or(0),
+/// One exported field's lookup from a value's text to its table row (0: out of vocabulary).
+struct Lookup<'a> {
+    field: &'a FieldJson,
+    index: HashMap<&'a str, u32>,
+}
+
+impl<'a> Lookup<'a> {
+    fn new(field: &'a FieldJson) -> Self {
+        let index = field
+            .vocabulary
+            .iter()
+            .enumerate()
+            .map(|(k, v)| (v.as_str(), k as u32 + 1))
+            .collect();
+        Self { field, index }
+    }
+
+    /// The row of a level's text (hashed or from the vocabulary).
+    fn level(&self, text: &str) -> u32 {
+        match self.field.hash_buckets {
+            Some(n) => 1 + (fnv1a(text) % n as u64) as u32,
+            None => self.index.get(text).copied().unwrap_or(0),
+        }
+    }
+
+    /// The row of a value of the field's input column: a side-table field's column holds the
+    /// user (item) id, whose level comes from `by_id`; any other column holds the level.
+    fn value(&self, text: &str) -> u32 {
+        match &self.field.by_id {
+            Some(by_id) => by_id.get(text).map_or(0, |l| self.level(l)),
+            None => self.level(text),
+        }
     }
 }
 
@@ -97,30 +124,17 @@ impl OnDataset {
         let mut column = Vec::new();
         for f in &m.fields {
             let mut col = 0;
-            let index: HashMap<&str, u32> = f
-                .vocabulary
-                .iter()
-                .enumerate()
-                .map(|(k, v)| (v.as_str(), k as u32 + 1))
-                .collect();
-            let by_text = |texts: &mut dyn Iterator<Item = String>| -> Vec<u32> {
-                texts.map(|t| row_of(f, &index, &t)).collect()
-            };
-            let via_id = |ids: &crate::data::IdMap| -> Vec<u32> {
-                let by_id = f.by_id.as_ref();
-                (0..ids.len())
-                    .map(|i| {
-                        by_id
-                            .and_then(|b| b.get(&ids.label(i)))
-                            .map_or(0, |l| row_of(f, &index, l))
-                    })
-                    .collect()
+            let lookup = Lookup::new(f);
+            let rows_for = |texts: &mut dyn Iterator<Item = String>| -> Vec<u32> {
+                texts.map(|t| lookup.value(&t)).collect()
             };
             let rows = match f.source.as_str() {
-                "user" => by_text(&mut (0..ds.n_users()).map(|i| ds.users.label(i))),
-                "item" => by_text(&mut (0..ds.n_items()).map(|i| ds.items.label(i))),
-                "user_table" => via_id(&ds.users),
-                "item_table" => via_id(&ds.items),
+                "user" | "user_table" => {
+                    rows_for(&mut (0..ds.n_users()).map(|i| ds.users.label(i)))
+                }
+                "item" | "item_table" => {
+                    rows_for(&mut (0..ds.n_items()).map(|i| ds.items.label(i)))
+                }
                 "row" => {
                     let k = ds
                         .cat_names
@@ -128,7 +142,7 @@ impl OnDataset {
                         .position(|n| *n == f.name)
                         .ok_or_else(|| missing(f))?;
                     col = k;
-                    by_text(&mut ds.cat_levels[k].iter().cloned())
+                    rows_for(&mut ds.cat_levels[k].iter().cloned())
                 }
                 _ => {
                     let k = ds
@@ -138,7 +152,7 @@ impl OnDataset {
                         .position(|q| q.name == f.name)
                         .ok_or_else(|| missing(f))?;
                     col = k;
-                    by_text(&mut ds.test.seqs[k].levels.iter().cloned())
+                    rows_for(&mut ds.test.seqs[k].levels.iter().cloned())
                 }
             };
             rows_of.push(rows);
@@ -230,12 +244,7 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
     };
     let mut oov = vec![0u32; n];
     for f in &m.fields {
-        let index: HashMap<&str, u32> = f
-            .vocabulary
-            .iter()
-            .enumerate()
-            .map(|(k, v)| (v.as_str(), k as u32 + 1))
-            .collect();
+        let lookup = Lookup::new(f);
         let column = match f.source.as_str() {
             "user" | "user_table" => &m.user_column,
             "item" | "item_table" => &m.item_column,
@@ -243,16 +252,11 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
         };
         // An empty cell is the level "" (as in training), not an error.
         let (levels, codes) = cols.field(column, "a field column of the model")?;
-        let texts: Vec<&str> = codes.iter().map(|&c| levels[c as usize].as_str()).collect();
         match f.kind {
             FieldKind::Categorical => {
-                let v: Vec<u32> = texts
-                    .iter()
-                    .map(|t| match &f.by_id {
-                        Some(by_id) => by_id.get(*t).map_or(0, |l| row_of(f, &index, l)),
-                        None => row_of(f, &index, t),
-                    })
-                    .collect();
+                // One lookup per distinct value, then per row by its code.
+                let level_rows: Vec<u32> = levels.iter().map(|l| lookup.value(l)).collect();
+                let v: Vec<u32> = codes.iter().map(|&c| level_rows[c as usize]).collect();
                 v.iter()
                     .zip(&mut oov)
                     .for_each(|(&r, o)| *o += u32::from(r == 0));
@@ -260,13 +264,13 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
             }
             FieldKind::Sequence => {
                 let (mut offsets, mut vals) = (vec![0u32], Vec::new());
-                for (t, o) in texts.iter().zip(&mut oov) {
+                for (&c, o) in codes.iter().zip(&mut oov) {
                     let before = vals.len();
-                    for part in t
+                    for part in levels[c as usize]
                         .split(m.sequence_separator.as_str())
                         .filter(|p| !p.is_empty())
                     {
-                        vals.push(row_of(f, &index, part));
+                        vals.push(lookup.level(part));
                     }
                     *o += u32::from(vals[before..].contains(&0));
                     offsets.push(vals.len() as u32);

@@ -56,11 +56,17 @@ pub fn prepare(
     let rows: Vec<usize> = (0..x.len()).collect();
     let outer = split::split(&x, &rows, &pipeline::split_rule(cfg));
     drop(rows);
-    if x.given_valid.is_some() {
+    let (inner, info, empty_hint) = if x.given_valid.is_some() {
         // A given validation part (`split.valid_path`) is the trials' validation part: they
         // train on the whole train part, stop early on it and are scored on it.
         let mut stats = outer.stats.clone();
         stats.test_rows = outer.valid.len();
+        let info = ValidationInfo {
+            validation: "valid_path".into(),
+            rule: "files".into(),
+            fraction: None,
+            split: stats.clone(),
+        };
         let inner = Split {
             train: outer.train,
             test: outer.valid.clone(),
@@ -68,37 +74,30 @@ pub fn prepare(
             keep_unknown: outer.keep_unknown,
             stats,
         };
-        if inner.test.is_empty() {
-            return Err(EvalError::EmptyTest {
-                hint: "split.valid_path has no row left after the test filters",
-            }
-            .into());
-        }
-        let (ds, _) = dataset::build(
-            &mut x,
-            &inner,
-            user_table.as_ref(),
-            item_table.as_ref(),
-            true,
-        )?;
+        let hint = "split.valid_path has no row left after the test filters";
+        (inner, info, hint)
+    } else {
+        // From here on only the train rows are used.
+        let rule = validation_rule(cfg, v, fraction);
+        let train_rows = outer.train;
+        let inner = split::split(&x, &train_rows, &rule);
+        drop(train_rows);
         let info = ValidationInfo {
-            validation: "valid_path".into(),
-            rule: "files".into(),
-            fraction: None,
-            split: inner.stats,
+            validation: match v {
+                TuneValidation::Split => "split",
+                TuneValidation::Random => "random",
+                TuneValidation::LeaveLastOut => "leave_last_out",
+            }
+            .into(),
+            rule: rule.method.name().into(),
+            fraction: (rule.method == SplitMethod::Random).then_some(rule.test_fraction),
+            split: inner.stats.clone(),
         };
-        return Ok((ds, info));
-    }
-    // From here on only the train rows are used.
-    let train_rows = outer.train;
-    let rule = validation_rule(cfg, v, fraction);
-    let inner = split::split(&x, &train_rows, &rule);
-    drop(train_rows);
+        let hint = "the validation part carved from the train part is empty; try tune.validation = \"random\"";
+        (inner, info, hint)
+    };
     if inner.test.is_empty() {
-        return Err(EvalError::EmptyTest {
-            hint: "the validation part carved from the train part is empty; try tune.validation = \"random\"",
-        }
-        .into());
+        return Err(EvalError::EmptyTest { hint: empty_hint }.into());
     }
     let (ds, _) = dataset::build(
         &mut x,
@@ -108,16 +107,5 @@ pub fn prepare(
         true,
     )?;
     drop(x);
-    let info = ValidationInfo {
-        validation: match v {
-            TuneValidation::Split => "split",
-            TuneValidation::Random => "random",
-            TuneValidation::LeaveLastOut => "leave_last_out",
-        }
-        .into(),
-        rule: rule.method.name().into(),
-        fraction: (rule.method == SplitMethod::Random).then_some(rule.test_fraction),
-        split: inner.stats.clone(),
-    };
     Ok((ds, info))
 }
