@@ -14,7 +14,8 @@ use crate::model::{als, ncf};
 use crate::report::Timing;
 
 /// Fit every enabled model: popularity, then NCF, DeepFM, DCNv2 and ALS when their tables are
-/// enabled.
+/// enabled. `[ncf]` on a click log with categorical fields trains over fields
+/// ([`crate::config::RunConfig::ncf_over_fields`]).
 pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Result<Vec<Fitted>> {
     let mut out = Vec::new();
     if cfg.raw.popularity.enabled {
@@ -38,7 +39,8 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
         });
     }
     let ck = checkpoint_dir(cfg);
-    if let Some(raw) = cfg.raw.ncf.as_ref().filter(|n| n.enabled) {
+    let ncf_fields = cfg.ncf_over_fields();
+    if let Some(raw) = cfg.raw.ncf.as_ref().filter(|n| n.enabled && !ncf_fields) {
         let t = Instant::now();
         let (model, timing, curve) = ncf::fit(raw, cfg.raw.seed, ds, &ck, opts.resume, opts.quiet)?;
         let model = Arc::new(model);
@@ -56,11 +58,20 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             notes: Vec::new(),
         });
     }
+    // NCF over fields (a click log with categorical columns) shares DeepFM's and DCNv2's
+    // field map, trainer and export.
+    let ncf = cfg
+        .raw
+        .ncf
+        .as_ref()
+        .filter(|_| ncf_fields)
+        .map(model_ctr::ncf_table);
     for (kind, raw) in [
-        (ctr::Kind::DeepFm, &cfg.raw.deepfm),
-        (ctr::Kind::DcnV2, &cfg.raw.dcnv2),
+        (ctr::Kind::Ncf, ncf.as_ref()),
+        (ctr::Kind::DeepFm, cfg.raw.deepfm.as_ref()),
+        (ctr::Kind::DcnV2, cfg.raw.dcnv2.as_ref()),
     ] {
-        let Some(raw) = raw.as_ref().filter(|r| r.enabled) else {
+        let Some(raw) = raw.filter(|r| r.enabled) else {
             continue;
         };
         let t = Instant::now();

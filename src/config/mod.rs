@@ -45,6 +45,14 @@ impl RunConfig {
         self.raw.data.label.is_some()
     }
 
+    /// Whether `[ncf]` trains over fields (the CTR trainer, `crate::ctr`): a click log with at
+    /// least one categorical or sequence column (in the log or a side table). Without one it
+    /// is the seed NCF (user and item embeddings plus scaled numeric features), unchanged; so is
+    /// `[ncf]` on an implicit log, whose side-table categoricals stay one-hot columns.
+    pub fn ncf_over_fields(&self) -> bool {
+        over_fields(&self.raw)
+    }
+
     /// The ranking protocol after resolving `auto`.
     pub fn ranking(&self) -> RankingMode {
         match self.raw.eval.ranking {
@@ -58,6 +66,17 @@ impl RunConfig {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(&self.raw).unwrap_or_else(|e| format!("# could not render: {e}\n"))
     }
+}
+
+/// See [`RunConfig::ncf_over_fields`].
+fn over_fields(raw: &RawConfig) -> bool {
+    let d = &raw.data;
+    let side = |t: &Option<RawTable>| t.as_ref().is_some_and(|t| !t.categorical.is_empty());
+    d.label.is_some()
+        && (!d.categorical.is_empty()
+            || !d.sequence.is_empty()
+            || side(&d.user_table)
+            || side(&d.item_table))
 }
 
 /// Read, override and validate a config file.

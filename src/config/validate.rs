@@ -362,6 +362,33 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
             )?;
         }
     }
+    if let Some(n) = raw
+        .ncf
+        .as_ref()
+        .filter(|n| n.enabled && super::over_fields(&raw))
+    {
+        // NCF over fields runs on the CTR trainer, which has no positive weight, popularity
+        // feature or last-epoch choice, and scores impressions only.
+        let why = "is not available to [ncf] over categorical fields (a click log with [data] categorical or sequence columns trains NCF on the CTR trainer)";
+        check(n.pos_weight == 1.0, "ncf.pos_weight", n.pos_weight, why)?;
+        check(!n.item_popularity, "ncf.item_popularity", true, why)?;
+        check(
+            n.keep_best != Some(false),
+            "ncf.keep_best",
+            false,
+            "must stay on with [ncf] over categorical fields: the CTR trainer always keeps the epoch with the best validation AUC",
+        )?;
+        let ranking = raw.eval.ranking;
+        check(
+            matches!(
+                ranking,
+                super::RankingMode::Auto | super::RankingMode::Impressions
+            ),
+            "eval.ranking",
+            format!("{ranking:?}").to_lowercase(),
+            "must be \"impressions\" (or auto) with [ncf] over categorical fields: they are per impression, so it ranks a user's impressions, not every item",
+        )?;
+    }
     for (table, c) in [("deepfm", &raw.deepfm), ("dcnv2", &raw.dcnv2)] {
         if let Some(c) = c {
             check_ctr(table, c, raw.data.label.is_some())?;

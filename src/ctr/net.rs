@@ -1,5 +1,5 @@
 //! The Burn module of the CTR models: the shared layers (MLP block, cross layer, FM term) and
-//! how DeepFM and DCNv2 wire them.
+//! how DeepFM, DCNv2 and NCF over fields wire them.
 //!
 //! Embedding tables are not part of the module: the trainer keeps them on the host and feeds the
 //! batch's rows as leaf tensors (see [`super::train`]), as the NCF trainer does.
@@ -22,6 +22,10 @@ pub enum Kind {
     DeepFm,
     /// DCN-V2 (Wang et al., WWW 2021), parallel: full-rank cross layers beside the MLP.
     DcnV2,
+    /// NCF over fields (`[ncf]` on a log with categorical fields): every field's embedding and
+    /// the dense features concatenated into the MLP; with `Arch::neumf` the GMF branch
+    /// (user row ⊙ item row) joins the last hidden layer before the output layer (He et al. 2017).
+    Ncf,
 }
 
 impl Kind {
@@ -30,6 +34,7 @@ impl Kind {
         match self {
             Kind::DeepFm => "deepfm",
             Kind::DcnV2 => "dcnv2",
+            Kind::Ncf => "ncf",
         }
     }
 }
@@ -48,6 +53,10 @@ pub struct Arch {
     pub batch_norm: bool,
     /// DCNv2 only.
     pub cross_layers: usize,
+    /// NCF only: the NeuMF variant's GMF branch over fields 0 and 1 (user, item). Absent in
+    /// exports written before NCF over fields: false.
+    #[serde(default)]
+    pub neumf: bool,
 }
 
 impl Arch {
@@ -67,6 +76,8 @@ impl Arch {
         match self.kind {
             Kind::DeepFm => mlp_out,
             Kind::DcnV2 => mlp_out + self.input_dim(),
+            Kind::Ncf if self.neumf => mlp_out + self.dim,
+            Kind::Ncf => mlp_out,
         }
     }
 }
@@ -209,7 +220,7 @@ impl CtrNet {
             Kind::DcnV2 => (0..arch.cross_layers)
                 .map(|_| linear(&mut id, n, n, true, rng, device))
                 .collect(),
-            Kind::DeepFm => Vec::new(),
+            Kind::DeepFm | Kind::Ncf => Vec::new(),
         };
         let dense_linear = (arch.kind == Kind::DeepFm && arch.dense > 0)
             .then(|| linear(&mut id, arch.dense, 1, false, rng, device));
@@ -292,7 +303,7 @@ impl CtrNet {
             Kind::DcnV2 => (0..arch.cross_layers)
                 .map(|k| linear_from(&mut id, src, &format!("cross.{k}"), (n, n), true, device))
                 .collect::<Result<_, _>>()?,
-            Kind::DeepFm => Vec::new(),
+            Kind::DeepFm | Kind::Ncf => Vec::new(),
         };
         let dense_linear = match arch.kind == Kind::DeepFm && arch.dense > 0 {
             true => Some(linear_from(
@@ -318,8 +329,8 @@ impl CtrNet {
     /// Logits of a batch.
     ///
     /// # Shapes
-    /// - `input.emb`: `[batch, F·D]`; `input.dense`: `[batch, dense]`; `input.first`:
-    ///   `[batch, F]` (DeepFM)
+    /// - `input.emb`: `[batch, F·D]` (NCF: fields 0 and 1 are the user and item); `input.dense`:
+    ///   `[batch, dense]`; `input.first`: `[batch, F]` (DeepFM)
     /// - `dropout`: one `[batch, hidden[k]]` mask per hidden layer (0 or 1/(1-p)), or empty
     /// - output: `[batch]` logits
     pub fn forward(&self, arch: &Arch, input: Input, dropout: &[Tensor<2>]) -> Tensor<1> {
@@ -346,6 +357,13 @@ impl CtrNet {
                 self.output
                     .forward(Tensor::cat(vec![c, h], 1))
                     .reshape([batch])
+            }
+            Kind::Ncf => {
+                let z = match arch.neumf {
+                    true => Tensor::cat(vec![h, gmf_term(input.emb, arch.dim)], 1),
+                    false => h,
+                };
+                self.output.forward(z).reshape([batch])
             }
         }
     }
@@ -384,6 +402,16 @@ pub fn fm_term(emb: Tensor<2>, fields: usize, dim: usize) -> Tensor<1> {
         .sum_dim(2)
         .reshape([batch])
         .mul_scalar(0.5)
+}
+
+/// NeuMF's GMF branch over fields: the element-wise product of field 0's and field 1's rows
+/// (the user and item embeddings; NCF over fields shares them with the MLP).
+///
+/// # Shapes
+/// - `emb`: `[batch, F·D]` with F ≥ 2; output `[batch, D]`
+pub fn gmf_term(emb: Tensor<2>, dim: usize) -> Tensor<2> {
+    let [batch, _] = emb.dims();
+    emb.clone().slice([0..batch, 0..dim]) * emb.slice([0..batch, dim..2 * dim])
 }
 
 /// The DCN-V2 cross network: `x_{l+1} = x_0 ⊙ (W_l x_l + b_l) + x_l`.

@@ -62,6 +62,7 @@ fn tiny_arch(kind: Kind) -> Arch {
         hidden: vec![4],
         batch_norm: false,
         cross_layers: 2,
+        neumf: false,
     }
 }
 
@@ -161,6 +162,7 @@ fn lazy_updates_touch_only_the_rows_a_batch_reads_in_every_table() {
             hidden: vec![4],
             batch_norm: true,
             cross_layers: 1,
+            neumf: false,
         };
         let sizes = [4, 3, 5];
         let before = train(

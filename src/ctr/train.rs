@@ -158,7 +158,7 @@ impl CtrTrained {
             super::Kind::DeepFm => (0..arch.fields)
                 .map(|j| table(format!("field.{j}.first"), [rows[j], 1]))
                 .collect::<Result<_, _>>()?,
-            super::Kind::DcnV2 => Vec::new(),
+            super::Kind::DcnV2 | super::Kind::Ncf => Vec::new(),
         };
         Ok(Self {
             arch,

@@ -1,5 +1,5 @@
-//! DeepFM and DCNv2 as clickrec models: the field map from the dataset, the validation part,
-//! the trainer, and scoring behind the common interface.
+//! DeepFM, DCNv2 and NCF over fields as clickrec models: the field map from the dataset, the
+//! validation part, the trainer, and scoring behind the common interface.
 //!
 //! The validation part is the given one (`split.valid_path`); without it, a seeded random 10 %
 //! of the train rows (the rows are then not trained on).
@@ -10,7 +10,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{ModelError, Recommender};
-use crate::config::{DEFAULT_CROSS_LAYERS, DENSE_TABLE_LIMIT, NcfBackend, RawCtr, RunConfig};
+use crate::config::{
+    DEFAULT_CROSS_LAYERS, DENSE_TABLE_LIMIT, NcfBackend, NcfVariant, RawCtr, RawNcf, RunConfig,
+};
 use crate::ctr::ValidationFigures;
 use crate::ctr::{self, Arch, CtrParams, CtrTrained, FieldMap, FieldRows, Kind, LabelledRows};
 use crate::dataset::{Dataset, Part};
@@ -59,6 +61,32 @@ impl Recommender for CtrRecommender {
                       eval.ranking = \"impressions\""
                 .into(),
         })
+    }
+}
+
+/// `[ncf]` over fields as a CTR table: the NCF keys keep their meaning and defaults (dim 8,
+/// MLP [32, 16] without batch norm, batch 512, lazy Adam, init std 0.01); `weight_decay` is the
+/// L2 of both the dense layers and the embedding rows (as in the seed NCF); no learning-rate
+/// decay; no early stopping unless `ncf.early_stopping` is set. The validation part (given, or
+/// a seeded 10 % of train) picks the kept epoch, as for DeepFM and DCNv2.
+pub fn ncf_table(n: &RawNcf) -> RawCtr {
+    RawCtr {
+        enabled: n.enabled,
+        embedding_dim: n.embedding_dim,
+        hidden: n.hidden.clone(),
+        dropout: n.dropout,
+        batch_norm: false,
+        embedding_l2: n.weight_decay,
+        weight_decay: n.weight_decay,
+        learning_rate: n.learning_rate,
+        batch_size: n.batch_size,
+        epochs: n.epochs,
+        early_stopping: n.early_stopping.unwrap_or(0),
+        lr_decay_on_plateau: false,
+        cross_layers: None,
+        init_std: n.init_std,
+        embedding_optimizer: Some(n.embedding_optimizer),
+        backend: n.backend,
     }
 }
 
@@ -128,7 +156,8 @@ fn take(all: &FieldRows, rows: &[usize]) -> FieldRows {
     }
 }
 
-/// Trains `[deepfm]` or `[dcnv2]` on the dataset.
+/// Trains `[deepfm]`, `[dcnv2]` or `[ncf]` over fields (`raw` from [`ncf_table`]) on the
+/// dataset.
 pub fn fit(
     kind: Kind,
     raw: &RawCtr,
@@ -155,6 +184,12 @@ pub fn fit(
         hidden: raw.hidden.clone(),
         batch_norm: raw.batch_norm,
         cross_layers: raw.cross_layers.unwrap_or(DEFAULT_CROSS_LAYERS),
+        neumf: kind == Kind::Ncf
+            && cfg
+                .raw
+                .ncf
+                .as_ref()
+                .is_some_and(|n| n.variant == NcfVariant::Neumf),
     };
     let table_rows: Vec<usize> = fields.fields.iter().map(|f| f.rows).collect();
     let all = fields.encode(&ds.train, fr);

@@ -145,6 +145,14 @@ pub fn eval(
     model: Option<Kind>,
     json: bool,
 ) -> Result<()> {
+    let ncf = dir.join("ncf");
+    if model == Some(Kind::Ncf)
+        && super::ctr::is_ctr_model(&ncf)
+        && !ncf.join("scorer.json").is_file()
+    {
+        // NCF over fields is exported as a CTR model.
+        return eval_ctr(&ncf, config_path, set, json);
+    }
     let (kind, dir, why) = modeldir::choose(dir, model)?;
     eprintln!("model: {} ({why})", kind.name());
     let cfg = config::load(config_path, set)?;

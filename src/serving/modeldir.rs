@@ -74,13 +74,28 @@ pub fn locate(dir: &Path, kind: Option<Kind>) -> Result<(Kind, PathBuf)> {
         if kind.is_some_and(|want| want != k) {
             continue;
         }
-        if dir.join(marker).is_file() || (dir.ends_with(sub) && dir.join("model.json").is_file()) {
-            return Ok((k, dir.to_path_buf()));
-        }
         let inner = dir.join(sub);
-        if inner.join(marker).is_file() || inner.join("model.json").is_file() {
-            return Ok((k, inner));
+        let found = if dir.join(marker).is_file()
+            || (dir.ends_with(sub) && dir.join("model.json").is_file())
+        {
+            dir.to_path_buf()
+        } else if inner.join(marker).is_file() || inner.join("model.json").is_file() {
+            inner
+        } else {
+            continue;
+        };
+        if k == Kind::Ncf && !found.join(marker).is_file() && super::ctr::is_ctr_model(&found) {
+            if kind == Some(Kind::Ncf) {
+                return Err(Error::Usage(format!(
+                    "{}: this NCF was trained over categorical fields, so it is a CTR model whose fields are per impression: it scores impressions (`clickrec score {} FILE`, `clickrec eval {} CONFIG`) and does not rank every item; choose --model als or popularity to recommend",
+                    found.display(),
+                    found.display(),
+                    found.display()
+                )));
+            }
+            continue;
         }
+        return Ok((k, found));
     }
     let (what, expected) = match kind {
         Some(k) => {
