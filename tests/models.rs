@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 use crate::common::{Sandbox, config};
 
 /// A small synthetic CTR run with all three models.
+/// The seed NCF's run: numeric features only (a categorical column would make `[ncf]` train over
+/// fields, see tests/fields.rs).
 fn synthetic(rows: usize, epochs: usize, iterations: usize) -> String {
     config(
-        "label = \"is_click\"\nfeatures = [\"user_level\", \"creator_followers\", \"item_days_since_publish\"]\ncategorical = [\"device\"]",
+        "label = \"is_click\"\nfeatures = [\"user_level\", \"creator_followers\", \"item_days_since_publish\"]",
         &format!(
             "[data.synthetic]\nkind = \"ctr\"\nusers = 300\nitems = 150\nrows = {rows}\ndays = 6\n\
              [ncf]\nepochs = {epochs}\nlearning_rate = 0.01\n[als]\nfactors = 8\niterations = {iterations}\nalpha = 5.0\nregularization = 0.1\n"

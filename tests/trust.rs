@@ -443,10 +443,14 @@ fn split_files_keep_the_columns_a_model_scores() {
     out.ok();
     let scored = std::fs::read_to_string(s.path("scored.csv")).unwrap();
     assert_eq!(scored.lines().count(), test.lines().count());
-    // Every test row is known to the model: scored like the run's own predictions.
+    // NCF over the device field; every test row's levels are known to the model.
     assert!(
-        scored.lines().skip(1).all(|l| l.ends_with(",0,0")),
-        "cold ids"
+        scored.lines().next().unwrap().ends_with(",oov_fields"),
+        "{scored}"
+    );
+    assert!(
+        scored.lines().skip(1).all(|l| l.ends_with(",0")),
+        "OOV rows"
     );
 }
 

@@ -230,7 +230,7 @@ pub fn fit(
     let fr = ds.row_spec.width();
     if let Some((column, levels)) = &ds.one_hot_skipped {
         return Err(Error::Training(format!(
-            "[ncf] one-hot encodes categorical columns of at most {} levels; `{column}` has {levels}: embed it with [deepfm] / [dcnv2] (every categorical column is a field there), or remove [ncf]",
+            "[ncf] on an implicit log one-hot encodes side-table categorical columns of at most {} levels; `{column}` has {levels}: remove it from the table's `categorical`, or give the log a click label (data.label), where every categorical column is an embedded field",
             crate::data::MAX_LEVELS
         )));
     }

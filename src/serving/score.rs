@@ -19,6 +19,11 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
     if super::ctr::is_ctr_model(dir) {
         return super::ctr::score(dir, input, output);
     }
+    // A run directory whose NCF was trained over fields holds it in the CTR format.
+    let ncf = dir.join("ncf");
+    if super::ctr::is_ctr_model(&ncf) && !ncf.join("scorer.json").is_file() {
+        return super::ctr::score(&ncf, input, output);
+    }
     let (_, dir) = modeldir::locate(dir, Some(Kind::Ncf))?;
     let s = Scorer::load(&dir)?;
     let j = &s.json;
