@@ -40,6 +40,30 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
     }
     let ck = checkpoint_dir(cfg);
     let ncf_fields = cfg.ncf_over_fields();
+    let seed_ncf = cfg.raw.ncf.as_ref().is_some_and(|n| n.enabled) && !ncf_fields;
+    // NCF over fields (a click log with categorical columns) shares DeepFM's and DCNv2's
+    // field map, encoding, trainer and export.
+    let ncf = cfg
+        .raw
+        .ncf
+        .as_ref()
+        .filter(|_| ncf_fields)
+        .map(model_ctr::ncf_table);
+    let ctr_models: Vec<(ctr::Kind, &crate::config::RawCtr)> = [
+        (ctr::Kind::Ncf, ncf.as_ref()),
+        (ctr::Kind::DeepFm, cfg.raw.deepfm.as_ref()),
+        (ctr::Kind::DcnV2, cfg.raw.dcnv2.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(k, r)| r.filter(|r| r.enabled).map(|r| (k, r)))
+    .collect();
+    // Encoded before the seed NCF, which takes the train features; when it does not run, the
+    // encoding takes them instead of copying them.
+    let encoded = (!ctr_models.is_empty()).then(|| {
+        let t = Instant::now();
+        let e = model_ctr::encode(cfg, ds, !seed_ncf);
+        (e, t.elapsed().as_secs_f64())
+    });
     if let Some(raw) = cfg.raw.ncf.as_ref().filter(|n| n.enabled && !ncf_fields) {
         let t = Instant::now();
         let (model, timing, curve) = ncf::fit(raw, cfg.raw.seed, ds, &ck, opts.resume, opts.quiet)?;
@@ -58,25 +82,15 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             notes: Vec::new(),
         });
     }
-    // NCF over fields (a click log with categorical columns) shares DeepFM's and DCNv2's
-    // field map, trainer and export.
-    let ncf = cfg
-        .raw
-        .ncf
-        .as_ref()
-        .filter(|_| ncf_fields)
-        .map(model_ctr::ncf_table);
-    for (kind, raw) in [
-        (ctr::Kind::Ncf, ncf.as_ref()),
-        (ctr::Kind::DeepFm, cfg.raw.deepfm.as_ref()),
-        (ctr::Kind::DcnV2, cfg.raw.dcnv2.as_ref()),
-    ] {
-        let Some(raw) = raw.filter(|r| r.enabled) else {
-            continue;
+    // The shared encoding's time is the first CTR model's (its stage line in the report).
+    let mut encode_seconds = encoded.as_ref().map_or(0.0, |e| e.1);
+    for (kind, raw) in ctr_models {
+        let Some((enc, _)) = &encoded else {
+            break;
         };
         let t = Instant::now();
         let (model, timing, curve) =
-            model_ctr::fit(kind, raw, cfg, ds, &ck, opts.resume, opts.quiet)?;
+            model_ctr::fit(kind, raw, cfg, enc, &ck, opts.resume, opts.quiet)?;
         let oov: Vec<String> = model
             .test_oov
             .iter()
@@ -114,7 +128,7 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             model,
             timing,
             curve: Some(curve),
-            wall_seconds: t.elapsed().as_secs_f64(),
+            wall_seconds: t.elapsed().as_secs_f64() + std::mem::take(&mut encode_seconds),
             export: Some(Box::new(move |dir, ctx| {
                 model_ctr::export(dir, &for_export, ctx)
             })),

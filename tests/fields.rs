@@ -403,3 +403,32 @@ fn score_with_an_exported_ctr_model_equals_the_runs_predictions() {
         .fails_with(&["model.json", "clickrec-ctr-1", "re-export"]);
     assert!(!s.path("x.csv").exists());
 }
+
+#[test]
+fn seed_ncf_and_a_ctr_model_share_the_numeric_features() {
+    // Without categorical columns [ncf] is the seed model, which takes the train features; the
+    // CTR model's encoding is made first, so both read them.
+    let s = Sandbox::new();
+    s.write(
+        "c.toml",
+        "name = \"b\"\n[data]\nlabel = \"is_click\"\nfeatures = [\"user_level\", \"creator_followers\"]\n\
+         [data.synthetic]\nkind = \"ctr\"\nusers = 200\nitems = 100\nrows = 8000\ndays = 5\n\
+         [ncf]\nepochs = 1\n[deepfm]\nepochs = 2\nhidden = [8]\nbatch_size = 256\n",
+    );
+    s.run(&["train", "c.toml", "-q"]).ok();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/b/metrics.json")).unwrap())
+            .unwrap();
+    assert!(v["models"]["ncf"]["auc"].is_number(), "{}", v["models"]);
+    let auc = v["models"]["deepfm"]["auc"].as_f64().unwrap();
+    assert!(auc > 0.55, "deepfm: AUC {auc}");
+    let j: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(s.path("artifacts/b/deepfm/model.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(j["arch"]["dense"], 2);
+    assert!(
+        s.path("artifacts/b/ncf/scorer.json").exists(),
+        "the seed NCF's export"
+    );
+}

@@ -250,8 +250,27 @@ impl FieldMap {
         self.fields.is_empty()
     }
 
+    /// [`Self::encode`] that moves `part.x` into the encoding (keeping its first `dense`
+    /// columns, compacted in place) instead of copying it; `part.x` is empty afterwards.
+    pub fn encode_owned(&self, part: &mut Part, fr: usize) -> FieldRows {
+        let mut x = std::mem::take(&mut part.x);
+        let mut out = self.encode(part, 0);
+        let d = self.dense;
+        if d > 0 && d < fr {
+            for r in 0..x.len() / fr {
+                x.copy_within(r * fr..r * fr + d, r * d);
+            }
+            x.truncate(out.n * d);
+            x.shrink_to_fit();
+        } else if d == 0 {
+            x = Vec::new();
+        }
+        out.dense = x;
+        out
+    }
+
     /// The rows of `part` as table rows. `part.x` must hold at least the dense columns first
-    /// (`fr` columns per row).
+    /// (`fr` columns per row; with `fr = 0` no dense values are read).
     pub fn encode(&self, part: &Part, fr: usize) -> FieldRows {
         let n = part.len();
         let mut oov_rows = vec![0usize; self.fields.len()];
@@ -286,7 +305,7 @@ impl FieldMap {
             single.push(rows);
         }
         let d = self.dense;
-        let dense = if d == 0 {
+        let dense = if d == 0 || fr == 0 {
             Vec::new()
         } else if d == fr {
             part.x.clone()

@@ -172,6 +172,7 @@ fn lazy_updates_touch_only_the_rows_a_batch_reads_in_every_table() {
             LabelledRows {
                 rows: &rows,
                 labels: &labels,
+                subset: None,
             },
             None,
             false,
@@ -191,6 +192,7 @@ fn lazy_updates_touch_only_the_rows_a_batch_reads_in_every_table() {
             LabelledRows {
                 rows: &rows,
                 labels: &labels,
+                subset: None,
             },
             None,
             false,
@@ -252,6 +254,7 @@ fn training_is_reproducible_for_a_seed() {
             LabelledRows {
                 rows: &rows,
                 labels: &labels,
+                subset: None,
             },
             None,
             false,
@@ -312,6 +315,7 @@ fn exported_tensors_rebuild_a_model_that_scores_the_same() {
             LabelledRows {
                 rows: &rows,
                 labels: &labels,
+                subset: None,
             },
             None,
             false,
@@ -365,10 +369,12 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
             LabelledRows {
                 rows: &rows,
                 labels: &labels,
+                subset: None,
             },
             Some(LabelledRows {
                 rows: &rows,
                 labels: &labels,
+                subset: None,
             }),
             false,
             ck,
@@ -399,6 +405,7 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
         LabelledRows {
             rows: &rows,
             labels: &labels,
+            subset: None,
         },
         None,
         false,

@@ -30,11 +30,24 @@ use crate::ncf::model::bce_with_logits;
 /// Rows scored per forward pass when predicting.
 const PREDICT_BATCH: usize = 16_384;
 
-/// A labelled part encoded for the trainer.
+/// A labelled part encoded for the trainer: all of `rows`, or the rows `subset` names (the train
+/// and validation parts carved from one encoding share it instead of copying it).
 pub struct LabelledRows<'a> {
     pub rows: &'a FieldRows,
-    /// 0/1 per row.
+    /// 0/1 per row of `rows`.
     pub labels: &'a [f32],
+    /// The rows of `rows` this part holds; None: every row.
+    pub subset: Option<&'a [u32]>,
+}
+
+impl LabelledRows<'_> {
+    /// The part's row indices into `rows`.
+    fn indices(&self) -> Vec<u32> {
+        match self.subset {
+            Some(s) => s.to_vec(),
+            None => (0..self.rows.n as u32).collect(),
+        }
+    }
 }
 
 /// The tables of one model: one `[rows, D]` table per field and, for DeepFM, one `[rows, 1]`
@@ -175,23 +188,33 @@ impl CtrTrained {
     pub fn predict(&self, rows: &FieldRows) -> Result<Vec<f32>, CtrError> {
         let emb = frozen(&self.emb, self.arch.dim);
         let first = frozen(&self.first, 1);
-        predict_with(&self.arch, &self.net, &emb, &first, rows, &self.device)
+        let all: Vec<u32> = (0..rows.n as u32).collect();
+        predict_with(
+            &self.arch,
+            &self.net,
+            &emb,
+            &first,
+            rows,
+            &all,
+            &self.device,
+        )
     }
 }
 
+/// Click probabilities of the rows `which` of `rows`, in that order.
 fn predict_with(
     arch: &Arch,
     net: &CtrNet,
     emb: &[HostTable],
     first: &[HostTable],
     rows: &FieldRows,
+    which: &[u32],
     device: &Device,
 ) -> Result<Vec<f32>, CtrError> {
-    let mut out = Vec::with_capacity(rows.n);
+    let mut out = Vec::with_capacity(which.len());
     let mut ids = BatchIds::default();
     let (mut e, mut f) = (Vec::new(), Vec::new());
-    let all: Vec<u32> = (0..rows.n as u32).collect();
-    for chunk in all.chunks(PREDICT_BATCH) {
+    for chunk in which.chunks(PREDICT_BATCH) {
         ids.fill(rows, chunk);
         let input = batch_input(
             arch, emb, first, rows, &ids, chunk, &mut e, &mut f, device, false,
@@ -246,13 +269,21 @@ pub fn train(
     checkpoint: Option<&std::path::Path>,
     resume: bool,
 ) -> Result<CtrTrained, CtrError> {
-    if train.rows.n == 0 || train.labels.len() != train.rows.n {
+    let mut order = train.indices();
+    if order.is_empty() || train.labels.len() != train.rows.n {
         return Err(CtrError::Input(format!(
-            "the train part has {} rows and {} labels",
+            "the train part has {} rows ({} encoded) and {} labels",
+            order.len(),
             train.rows.n,
             train.labels.len()
         )));
     }
+    let n = order.len();
+    let valid_rows = valid.as_ref().map(|v| v.indices()).unwrap_or_default();
+    let valid_labels: Vec<f32> = match &valid {
+        Some(v) => valid_rows.iter().map(|&r| v.labels[r as usize]).collect(),
+        None => Vec::new(),
+    };
     let device = params
         .backend
         .train_device()
@@ -282,9 +313,7 @@ pub fn train(
         .with_weight_decay(decay)
         .init();
     let mut lr = params.learning_rate;
-    let n = train.rows.n;
     let b = params.batch_size;
-    let mut order: Vec<u32> = (0..n as u32).collect();
     let mut reports = Vec::new();
     let mut best: Option<Best> = None;
     let mut bad_epochs = 0usize;
@@ -298,8 +327,8 @@ pub fn train(
                 epochs: 0,
                 ..params.clone()
             },
-            train.labels.iter().sum::<f32>(),
-            valid.as_ref().map_or(0, |v| v.rows.n)
+            order.iter().map(|&r| train.labels[r as usize]).sum::<f32>(),
+            valid_rows.len()
         ))
     );
     if let (Some(dir), true) = (checkpoint, resume)
@@ -454,13 +483,14 @@ pub fn train(
                     &tables.emb,
                     &tables.first,
                     v.rows,
+                    &valid_rows,
                     &infer,
                 )?;
-                let labels: Vec<bool> = v.labels.iter().map(|&y| y > 0.5).collect();
+                let labels: Vec<bool> = valid_labels.iter().map(|&y| y > 0.5).collect();
                 let scores: Vec<f64> = p.iter().map(|&s| f64::from(s)).collect();
                 (
                     crate::metrics::roc_auc(&labels, &scores).ok(),
-                    Some(log_loss(v.labels, &p)),
+                    Some(log_loss(&valid_labels, &p)),
                 )
             }
             None => (None, None),

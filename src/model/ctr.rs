@@ -125,51 +125,78 @@ fn labels(part: &Part) -> Vec<f32> {
         .unwrap_or_default()
 }
 
-/// The rows `rows` of encoded `all`.
-fn take(all: &FieldRows, rows: &[usize]) -> FieldRows {
-    let d = all.dense.len().checked_div(all.n).unwrap_or(0);
-    FieldRows {
-        n: rows.len(),
-        single: all
-            .single
-            .iter()
-            .map(|c| rows.iter().map(|&r| c[r]).collect())
-            .collect(),
-        multi: all
-            .multi
-            .iter()
-            .map(|(off, vals)| {
-                let mut o = vec![0u32];
-                let mut v = Vec::new();
-                for &r in rows {
-                    v.extend_from_slice(&vals[off[r] as usize..off[r + 1] as usize]);
-                    o.push(v.len() as u32);
-                }
-                (o, v)
-            })
-            .collect(),
-        dense: rows
-            .iter()
-            .flat_map(|&r| all.dense[r * d..(r + 1) * d].iter().copied())
-            .collect(),
-        oov_rows: Vec::new(),
+/// The log encoded once for every CTR model of a run (NCF over fields, DeepFM, DCNv2 share
+/// the field map, the train rows and the validation part).
+pub struct Encoded {
+    pub fields: FieldMap,
+    /// Columns per row of the parts' `x` (the dense columns are its first `fields.dense`).
+    pub fr: usize,
+    pub train: FieldRows,
+    /// 0/1 per train row.
+    pub train_labels: Vec<f32>,
+    /// The given validation part (`split.valid_path`), encoded, with its labels.
+    pub valid: Option<(FieldRows, Vec<f32>)>,
+    /// Without one: the train rows trained on and the seeded 10 % that validate.
+    pub carve: Option<(Vec<u32>, Vec<u32>)>,
+    /// Test rows that went through each field's OOV row.
+    pub test_oov: Vec<OovCount>,
+}
+
+/// Encodes the log for the CTR models. With `take_x` the train rows' numeric features move out
+/// of `ds.train.x` into the encoding instead of being copied (nothing else reads them then: at
+/// 57 M rows × 11 features the copy would be 2.5 GB).
+pub fn encode(cfg: &RunConfig, ds: &mut Dataset, take_x: bool) -> Encoded {
+    let d = &cfg.raw.data;
+    let fields = FieldMap::fit(ds, &d.user, &d.item, d.min_count, &d.hash_buckets);
+    let fr = ds.row_spec.width();
+    let train = match take_x {
+        true => fields.encode_owned(&mut ds.train, fr),
+        false => fields.encode(&ds.train, fr),
+    };
+    let train_labels = labels(&ds.train);
+    let valid = ds.valid.as_ref().map(|v| (fields.encode(v, fr), labels(v)));
+    let carve = valid.is_none().then(|| {
+        let mut idx: Vec<u32> = (0..train.n as u32).collect();
+        idx.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.raw.seed ^ 0x00C7_A11D));
+        let (v, t) = idx.split_at(train.n / 10);
+        let (mut v, mut t) = (v.to_vec(), t.to_vec());
+        v.sort_unstable();
+        t.sort_unstable();
+        (t, v)
+    });
+    let test_enc = fields.encode(&ds.test, fr);
+    let test_oov = fields
+        .fields
+        .iter()
+        .zip(&test_enc.oov_rows)
+        .map(|(f, &rows)| OovCount {
+            field: f.name.clone(),
+            rows,
+        })
+        .collect();
+    Encoded {
+        fields,
+        fr,
+        train,
+        train_labels,
+        valid,
+        carve,
+        test_oov,
     }
 }
 
 /// Trains `[deepfm]`, `[dcnv2]` or `[ncf]` over fields (`raw` from [`ncf_table`]) on the
-/// dataset.
+/// encoded log.
 pub fn fit(
     kind: Kind,
     raw: &RawCtr,
     cfg: &RunConfig,
-    ds: &Dataset,
+    enc: &Encoded,
     checkpoint: &std::path::Path,
     resume: bool,
     quiet: bool,
 ) -> Result<(CtrRecommender, Timing, Curve)> {
-    let d = &cfg.raw.data;
-    let fields = FieldMap::fit(ds, &d.user, &d.item, d.min_count, &d.hash_buckets);
-    let fr = ds.row_spec.width();
+    let fields = &enc.fields;
     let mut params = params(kind, raw, cfg.raw.seed);
     let table_values: usize =
         fields.fields.iter().map(|f| f.rows).sum::<usize>() * raw.embedding_dim;
@@ -192,35 +219,39 @@ pub fn fit(
                 .is_some_and(|n| n.variant == NcfVariant::Neumf),
     };
     let table_rows: Vec<usize> = fields.fields.iter().map(|f| f.rows).collect();
-    let all = fields.encode(&ds.train, fr);
-    let all_labels = labels(&ds.train);
-    let (train_rows, train_labels, valid_rows, valid_labels) = match &ds.valid {
-        Some(v) => (all, all_labels, fields.encode(v, fr), labels(v)),
-        None => {
-            let mut idx: Vec<usize> = (0..all.n).collect();
-            idx.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.raw.seed ^ 0x00C7_A11D));
-            let n_valid = all.n / 10;
-            let (v, t) = idx.split_at(n_valid);
-            let (mut v, mut t) = (v.to_vec(), t.to_vec());
-            v.sort_unstable();
-            t.sort_unstable();
-            let pick = |rows: &[usize]| rows.iter().map(|&r| all_labels[r]).collect::<Vec<f32>>();
-            (take(&all, &t), pick(&t), take(&all, &v), pick(&v))
+    let (train, valid) = match (&enc.valid, &enc.carve) {
+        (Some((rows, labels)), _) => (
+            LabelledRows {
+                rows: &enc.train,
+                labels: &enc.train_labels,
+                subset: None,
+            },
+            LabelledRows {
+                rows,
+                labels,
+                subset: None,
+            },
+        ),
+        (None, carve) => {
+            let (t, v) = carve
+                .as_ref()
+                .map(|(t, v)| (t.as_slice(), v.as_slice()))
+                .unwrap_or_default();
+            let part = |subset| LabelledRows {
+                rows: &enc.train,
+                labels: &enc.train_labels,
+                subset: Some(subset),
+            };
+            (part(t), part(v))
         }
     };
-    let valid = (valid_rows.n > 0).then_some(LabelledRows {
-        rows: &valid_rows,
-        labels: &valid_labels,
-    });
+    let valid_n = valid.subset.map_or(valid.rows.n, <[u32]>::len);
     let trained = ctr::train::train(
         &params,
         arch,
         &table_rows,
-        LabelledRows {
-            rows: &train_rows,
-            labels: &train_labels,
-        },
-        valid,
+        train,
+        (valid_n > 0).then_some(valid),
         !quiet,
         Some(&checkpoint.join(kind.name())),
         resume,
@@ -228,22 +259,12 @@ pub fn fit(
     .map_err(|e| Error::Training(format!("{}: {e}", kind.name())))?;
     let reports = &trained.reports;
     let best = reports.get(trained.best_epoch.saturating_sub(1));
-    let validation = (valid_rows.n > 0).then(|| ValidationFigures {
+    let validation = (valid_n > 0).then(|| ValidationFigures {
         auc: best.and_then(|r| r.valid_auc),
         logloss: best.and_then(|r| r.valid_logloss),
         best_epoch: trained.best_epoch,
-        rows: valid_rows.n,
+        rows: valid_n,
     });
-    let test_enc = fields.encode(&ds.test, fr);
-    let test_oov = fields
-        .fields
-        .iter()
-        .zip(&test_enc.oov_rows)
-        .map(|(f, &rows)| OovCount {
-            field: f.name.clone(),
-            rows,
-        })
-        .collect();
     let timing = Timing::from_epochs(reports.iter().map(|r| (r.seconds, r.samples)));
     let curve = Curve {
         loss: reports.iter().map(|r| r.loss).collect(),
@@ -252,11 +273,11 @@ pub fn fit(
     Ok((
         CtrRecommender {
             kind,
-            fields,
-            fr,
+            fields: fields.clone(),
+            fr: enc.fr,
             trained,
             validation,
-            test_oov,
+            test_oov: enc.test_oov.clone(),
         },
         timing,
         curve,
