@@ -1,7 +1,7 @@
 //! Hand-worked checks of the CTR layers, the pooling, the gradient and the lazy updates.
 
 use super::fields::FieldRows;
-use super::net::{Arch, CtrNet, Input, Kind, cross_forward, fm_term};
+use super::net::{Arch, CtrNet, Input, Kind, cross_forward, fm_term, gmf_term};
 use super::train::{LabelledRows, train};
 use super::{Backend, CtrParams};
 use burn::module::{Param, ParamId};
@@ -34,6 +34,15 @@ fn fm_term_equals_the_sum_over_field_pairs_of_inner_products() {
     let got = vec1(fm_term(emb, 3, 2));
     assert!((got[0] - 7.0).abs() < 1e-5, "{got:?}");
     assert!(got[1].abs() < 1e-6, "{got:?}");
+}
+
+#[test]
+fn gmf_term_is_the_product_of_the_user_and_item_rows() {
+    // One row, 3 fields, D = 2: user (1, 2), item (3, -1), a third field (0.5, 4) left out.
+    let d = dev();
+    let emb = t2(&[1.0, 2.0, 3.0, -1.0, 0.5, 4.0], [1, 6], &d);
+    let got = gmf_term(emb, 2).into_data().try_into_vec::<f32>().unwrap();
+    assert_eq!(got, vec![3.0, -2.0]);
 }
 
 #[test]
@@ -88,10 +97,10 @@ fn loss_of(net: &CtrNet, arch: &Arch, emb: &[f32], first: &[f32], d: &Device) ->
 }
 
 #[test]
-fn deepfm_and_dcnv2_gradients_match_finite_differences() {
+fn deepfm_dcnv2_and_ncf_gradients_match_finite_differences() {
     let d = dev().autodiff();
-    for kind in [Kind::DeepFm, Kind::DcnV2] {
-        let arch = tiny_arch(kind);
+    for arch in every_arch() {
+        let kind = (arch.kind, arch.neumf);
         let mut rng = crate::ncf::data::epoch_rng(7, 0);
         let net = CtrNet::init(&arch, &mut rng, &d);
         let emb: Vec<f32> = (0..12)
@@ -114,6 +123,19 @@ fn deepfm_and_dcnv2_gradients_match_finite_differences() {
             );
         }
     }
+}
+
+/// One tiny architecture of each model: DeepFM, DCNv2, NCF and NCF's NeuMF variant.
+fn every_arch() -> [Arch; 4] {
+    [
+        tiny_arch(Kind::DeepFm),
+        tiny_arch(Kind::DcnV2),
+        tiny_arch(Kind::Ncf),
+        Arch {
+            neumf: true,
+            ..tiny_arch(Kind::Ncf)
+        },
+    ]
 }
 
 fn rows_fixture() -> (FieldRows, Vec<f32>) {
@@ -303,10 +325,10 @@ fn batch_norm_by_matrix_products_equals_burns_batch_norm() {
 #[test]
 fn exported_tensors_rebuild_a_model_that_scores_the_same() {
     let (rows, labels) = rows_fixture();
-    for kind in [Kind::DeepFm, Kind::DcnV2] {
+    for arch in every_arch() {
         let arch = Arch {
             batch_norm: true,
-            ..tiny_arch(kind)
+            ..arch
         };
         let trained = train(
             &params(2, 4),
@@ -334,7 +356,9 @@ fn exported_tensors_rebuild_a_model_that_scores_the_same() {
         assert_eq!(
             back.predict(&rows).unwrap(),
             trained.predict(&rows).unwrap(),
-            "{kind:?}"
+            "{:?} neumf {}",
+            arch.kind,
+            arch.neumf
         );
         // A missing or mis-shaped tensor is an error naming it.
         let broken = |name: &str| {
