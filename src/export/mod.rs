@@ -3,6 +3,8 @@
 
 pub mod ids;
 pub mod onnx;
+pub mod onnx_ctr;
+pub mod onnx_graph;
 pub mod scorer;
 
 use std::collections::{BTreeMap, HashMap};
