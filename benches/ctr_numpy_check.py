@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Re-score a test file with an exported DeepFM / DCNv2 model in plain numpy and compare with the
-run's own predictions: checks that model.json + model.safetensors are all a service needs.
+"""Re-score a test file with an exported DeepFM / DCNv2 / NCF-over-fields model in plain numpy and
+compare with the run's own predictions: checks that model.json + model.safetensors are all a
+service needs.
 
-    benches/ctr_numpy_check.py RUN_DIR MODEL TEST.csv      # MODEL: deepfm | dcnv2
+    benches/ctr_numpy_check.py RUN_DIR MODEL TEST.csv      # MODEL: deepfm | dcnv2 | ncf
 
 Prints the largest absolute difference from RUN_DIR/predictions/MODEL.csv (same rows, same order).
 Needs numpy only (the safetensors file is parsed by hand).
@@ -37,38 +38,59 @@ def fnv1a(text):
     return h
 
 
+def field_ids(m, rows):
+    """Per field of model.json, per row, the table rows of the row's value(s), looked up as
+    `clickrec score` does: vocabulary[k] has row k+1, a hashed field 1 + FNV-1a(text) mod N, a
+    side-table field the level `by_id` gives the row's user (item); anything else row 0 (OOV).
+    A sequence cell gives its values' rows, none for an empty cell."""
+    sep = m["sequence_separator"]
+    column = {"user": m["user_column"], "item": m["item_column"]}
+    out = []
+    for f in m["fields"]:
+        index = {v: k + 1 for k, v in enumerate(f["vocabulary"])}
+
+        def table_row(text):
+            if f["hash_buckets"]:
+                return 1 + fnv1a(text) % f["hash_buckets"]
+            return index.get(text, 0)
+
+        ids = []
+        for row in rows:
+            if f["source"] in ("user_table", "item_table"):
+                key = row[column["user" if f["source"] == "user_table" else "item"]]
+                ids.append([table_row(f["by_id"][key])] if key in f["by_id"] else [0])
+            elif f["kind"] == "sequence":
+                ids.append([table_row(v) for v in row[f["name"]].split(sep) if v])
+            else:
+                ids.append([table_row(row[column.get(f["source"], f["name"])])])
+        out.append(ids)
+    return out
+
+
+def dense_matrix(m, rows):
+    """The `[N, dense]` numeric features, min-max scaled with model.json's ranges (not clipped)."""
+    spec = m["dense"]
+    dense = np.zeros((len(rows), len(spec["numeric"])), np.float32)
+    for k, (name, rg) in enumerate(zip(spec["numeric"], spec["ranges"])):
+        v = np.array([float(row[name]) for row in rows])
+        span = rg["max"] - rg["min"]
+        dense[:, k] = (v - rg["min"]) / span if span > 0 else 0.0
+    return dense
+
+
 def main():
     run, model, test = sys.argv[1], sys.argv[2], sys.argv[3]
     m = json.load(open(f"{run}/{model}/model.json"))
     w = load_safetensors(f"{run}/{model}/model.safetensors")
     a = m["arch"]
     rows = list(csv.DictReader(open(test)))
-    sep = m["sequence_separator"]
-
-    def table_row(f, text):
-        if f["hash_buckets"]:
-            return 1 + fnv1a(text) % f["hash_buckets"]
-        return f["_index"].get(text, 0)
-
-    for f in m["fields"]:
-        f["_index"] = {v: k + 1 for k, v in enumerate(f["vocabulary"])}
-    column = {"user": m["user_column"], "item": m["item_column"]}
     emb, first = [], []
-    for j, f in enumerate(m["fields"]):
+    for j, ids_of in enumerate(field_ids(m, rows)):
         E = w[f"field.{j}.embedding"]
         F = w.get(f"field.{j}.first")
         e = np.zeros((len(rows), E.shape[1]), np.float32)
         fo = np.zeros(len(rows), np.float32)
-        for r, row in enumerate(rows):
-            if f["source"] in ("user_table", "item_table"):
-                key = row[column["user" if f["source"] == "user_table" else "item"]]
-                ids = [table_row(f, f["by_id"].get(key, ""))]
-            elif f["kind"] == "sequence":
-                vals = [v for v in row[f["name"]].split(sep) if v]
-                ids = [table_row(f, v) for v in vals]
-            else:
-                name = column.get(f["source"], f["name"])
-                ids = [table_row(f, row[name])]
+        for r, ids in enumerate(ids_of):
             if ids:
                 e[r] = E[ids].mean(axis=0)
                 if F is not None:
@@ -76,12 +98,7 @@ def main():
         emb.append(e)
         first.append(fo)
     x_emb = np.concatenate(emb, axis=1)
-    spec = m["dense"]
-    dense = np.zeros((len(rows), len(spec["numeric"])), np.float32)
-    for k, (name, rg) in enumerate(zip(spec["numeric"], spec["ranges"])):
-        v = np.array([float(row[name]) for row in rows])
-        span = rg["max"] - rg["min"]
-        dense[:, k] = (v - rg["min"]) / span if span > 0 else 0.0
+    dense = dense_matrix(m, rows)
     x = np.concatenate([x_emb, dense], axis=1)
     h = x
     for k in range(len(a["hidden"])):
@@ -96,6 +113,10 @@ def main():
             c = x * (c @ w[f"cross.{k}.weight"] + w[f"cross.{k}.bias"]) + c
         logit = np.concatenate([c, h], axis=1) @ w["output.weight"] + w["output.bias"]
         logit = logit[:, 0]
+    elif a["kind"] == "ncf":
+        if a.get("neumf"):
+            h = np.concatenate([h, emb[0] * emb[1]], axis=1)
+        logit = (h @ w["output.weight"] + w["output.bias"])[:, 0]
     else:
         logit = (h @ w["output.weight"] + w["output.bias"])[:, 0]
         e3 = x_emb.reshape(len(rows), a["fields"], a["dim"])

@@ -170,11 +170,12 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Write serving files for an existing run: --onnx writes ncf/model.onnx.
+    /// Write serving files for an existing run: --onnx writes model.onnx into ncf/ and into each
+    /// CTR model's folder (deepfm/, dcnv2/, ncf/ over fields).
     Export {
-        /// A run directory or its ncf/ folder.
+        /// A run directory or one model's folder.
         model_dir: PathBuf,
-        /// The NCF scorer as an ONNX graph (ncf/model.onnx).
+        /// The NCF and CTR scorers as ONNX graphs (<model>/model.onnx).
         #[arg(long)]
         onnx: bool,
     },

@@ -167,12 +167,9 @@ pub fn run(cli: Cli) -> Result<()> {
             if !onnx {
                 return Err(Error::Usage("export: say what to write (--onnx)".into()));
             }
-            let (_, dir) = serving::modeldir::locate(&model_dir, Some(Kind::Ncf))?;
-            crate::export::onnx::write_ncf(&dir)?;
-            println!(
-                "wrote {}",
-                dir.join(crate::export::onnx::ONNX_FILE).display()
-            );
+            for written in export_onnx(&model_dir)? {
+                println!("wrote {}", written.display());
+            }
             Ok(())
         }
         Command::Score {
@@ -443,4 +440,38 @@ fn write_split_csvs(
     }
     run.commit()?;
     Ok(())
+}
+
+/// `export --onnx`: `model.onnx` for the seed NCF (`ncf/`) and every CTR model folder (DeepFM,
+/// DCNv2, NCF over fields) of a run directory, or for the one model folder `dir` is. Returns the
+/// files written; a directory with none of these models is an error.
+fn export_onnx(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    use crate::export::{onnx, onnx_ctr};
+    let mut written = Vec::new();
+    let ctr_dirs: Vec<std::path::PathBuf> = if serving::ctr::is_ctr_model(dir) {
+        vec![dir.to_path_buf()]
+    } else {
+        ["ncf", "deepfm", "dcnv2"]
+            .iter()
+            .map(|m| dir.join(m))
+            .filter(|d| serving::ctr::is_ctr_model(d))
+            .collect()
+    };
+    if dir.join("scorer.json").is_file() || dir.join("ncf/scorer.json").is_file() {
+        let (_, ncf) = serving::modeldir::locate(dir, Some(Kind::Ncf))?;
+        onnx::write_ncf(&ncf)?;
+        written.push(ncf.join(onnx::ONNX_FILE));
+    }
+    for d in ctr_dirs {
+        onnx_ctr::write_ctr(&d)?;
+        written.push(d.join(onnx::ONNX_FILE));
+    }
+    if written.is_empty() {
+        return Err(Error::Export(format!(
+            "{}: no exported NCF, DeepFM or DCNv2 model here (expected ncf/, deepfm/ or dcnv2/, \
+             or one of those folders); train with that model enabled first",
+            dir.display()
+        )));
+    }
+    Ok(written)
 }

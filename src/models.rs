@@ -130,7 +130,8 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             curve: Some(curve),
             wall_seconds: t.elapsed().as_secs_f64() + std::mem::take(&mut encode_seconds),
             export: Some(Box::new(move |dir, ctx| {
-                model_ctr::export(dir, &for_export, ctx)
+                model_ctr::export(dir, &for_export, ctx)?;
+                crate::export::onnx_ctr::write_ctr(&dir.join(kind.name()))
             })),
             validation,
             notes,

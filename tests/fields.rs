@@ -377,6 +377,26 @@ fn score_with_an_exported_ctr_model_equals_the_runs_predictions() {
         assert_eq!(oov[601], "2", "{m}");
         assert_eq!(oov[0], "0", "{m}");
     }
+    // Every CTR export writes its ONNX graph; an export without one (earlier versions) still
+    // scores, and `export --onnx` on the run writes it again.
+    for m in ["deepfm", "dcnv2"] {
+        assert!(
+            s.path(&format!("artifacts/f/{m}/model.onnx")).exists(),
+            "{m}"
+        );
+    }
+    std::fs::remove_file(s.path("artifacts/f/deepfm/model.onnx")).unwrap();
+    s.run(&["score", "artifacts/f/deepfm", "test.csv", "-o", "again.csv"])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(s.path("again.csv")).unwrap(),
+        std::fs::read_to_string(s.path("scored_deepfm.csv")).unwrap()
+    );
+    let out = s.run(&["export", "artifacts/f", "--onnx"]);
+    out.ok();
+    assert!(out.stdout.contains("deepfm/model.onnx"), "{}", out.stdout);
+    assert!(out.stdout.contains("dcnv2/model.onnx"), "{}", out.stdout);
+    assert!(s.path("artifacts/f/deepfm/model.onnx").exists());
     // `eval` of the exported models on the config's test part gives the run's own figures.
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/f/metrics.json")).unwrap())
@@ -402,6 +422,11 @@ fn score_with_an_exported_ctr_model_equals_the_runs_predictions() {
     s.run(&["score", "artifacts/f/dcnv2", "test.csv", "-o", "x.csv"])
         .fails_with(&["model.json", "clickrec-ctr-1", "re-export"]);
     assert!(!s.path("x.csv").exists());
+    s.run(&["export", "artifacts/f/dcnv2", "--onnx"])
+        .fails_with(&["model.json", "clickrec-ctr-1", "re-export"]);
+    // A directory without any model the ONNX export knows.
+    s.run(&["export", ".", "--onnx"])
+        .fails_with(&["no exported NCF, DeepFM or DCNv2"]);
 }
 
 #[test]

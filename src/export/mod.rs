@@ -3,6 +3,10 @@
 
 pub mod ids;
 pub mod onnx;
+pub mod onnx_ctr;
+#[cfg(test)]
+pub(crate) mod onnx_eval;
+pub mod onnx_graph;
 pub mod scorer;
 
 use std::collections::{BTreeMap, HashMap};

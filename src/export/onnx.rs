@@ -23,12 +23,9 @@
 
 use std::path::Path;
 
-use onnx_rs::ast::{
-    Attribute, AttributeType, DataType, Dimension, Graph, Model, Node, OpType, OperatorSetId,
-    StringStringEntry, TensorProto, TensorShape, TensorShapeDimension, TensorTypeProto, TypeProto,
-    TypeValue, ValueInfo,
-};
+use onnx_rs::ast::{DataType, OpType};
 
+use super::onnx_graph::{Dim, GraphSpec, Init, Io, Op, encode, f32_init, i64_init, op};
 use super::scorer::{ScorerJson, mean_row};
 use super::{Loaded, read_json, read_safetensors};
 use crate::error::{Error, Result};
@@ -36,27 +33,10 @@ use crate::ncf::Variant;
 use crate::ncf::model::Arch as NcfArch;
 use crate::rundir::write_atomic;
 
-/// File name inside the `ncf/` folder.
+pub use super::onnx_graph::OPSET;
+
+/// File name inside the `ncf/` folder (and inside each CTR model's folder).
 pub const ONNX_FILE: &str = "model.onnx";
-/// The opset the graph is written for (every op used exists unchanged since 13).
-pub const OPSET: i64 = 13;
-
-/// An initializer: name, dims, little-endian bytes.
-struct Init {
-    name: String,
-    dims: Vec<i64>,
-    dtype: DataType,
-    bytes: Vec<u8>,
-}
-
-fn f32_init(name: &str, dims: &[usize], v: &[f32]) -> Init {
-    Init {
-        name: name.into(),
-        dims: dims.iter().map(|&d| d as i64).collect(),
-        dtype: DataType::Float,
-        bytes: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-    }
-}
 
 /// A table with its mean row appended (the cold-start row).
 fn with_mean_row(v: &[f32], rows: usize, dim: usize) -> Vec<f32> {
@@ -64,45 +44,6 @@ fn with_mean_row(v: &[f32], rows: usize, dim: usize) -> Vec<f32> {
     out.extend_from_slice(v);
     out.extend(mean_row(v, rows, dim));
     out
-}
-
-/// One graph node of the ops this exporter uses.
-struct Op {
-    op: OpType<'static>,
-    inputs: Vec<String>,
-    output: String,
-    attrs: Vec<(&'static str, i64)>,
-}
-
-fn op(op: OpType<'static>, inputs: &[&str], output: &str) -> Op {
-    Op {
-        op,
-        inputs: inputs.iter().map(|s| s.to_string()).collect(),
-        output: output.into(),
-        attrs: Vec::new(),
-    }
-}
-
-fn value_info<'a>(name: &'a str, dtype: DataType, dims: Vec<Dimension<'a>>) -> ValueInfo<'a> {
-    ValueInfo {
-        name,
-        r#type: Some(TypeProto {
-            value: Some(TypeValue::Tensor(TensorTypeProto {
-                elem_type: dtype,
-                shape: Some(TensorShape {
-                    dim: dims
-                        .into_iter()
-                        .map(|value| TensorShapeDimension {
-                            value,
-                            denotation: "",
-                        })
-                        .collect(),
-                }),
-            })),
-            denotation: "",
-        }),
-        ..Default::default()
-    }
 }
 
 /// The graph's nodes and initializers from an NCF export folder's weights.
@@ -131,11 +72,10 @@ fn build(arch: &NcfArch, w: &Loaded, path: &Path) -> Result<(Vec<Op>, Vec<Init>)
     ops.push(op(OpType::Gather, &["user_embedding", "user"], "u_emb"));
     ops.push(op(OpType::Gather, &["item_embedding", "item"], "i_emb"));
     let f = arch.fu + arch.fi + arch.fr;
-    let mut concat = op(OpType::Concat, &["u_emb", "i_emb"], "h0");
+    let mut concat = op(OpType::Concat, &["u_emb", "i_emb"], "h0").attr("axis", 1);
     if f > 0 {
         concat.inputs.push("features".into());
     }
-    concat.attrs.push(("axis", 1));
     ops.push(concat);
     let mut h = "h0".to_string();
     let mut n_in = 2 * d + f;
@@ -144,9 +84,7 @@ fn build(arch: &NcfArch, w: &Loaded, path: &Path) -> Result<(Vec<Op>, Vec<Init>)
         inits.push(f32_init(&wn, &[width, n_in], tensor(&wn, &[width, n_in])?));
         inits.push(f32_init(&bn, &[width], tensor(&bn, &[width])?));
         let z = format!("z{k}");
-        let mut gemm = op(OpType::Gemm, &[&h, &wn, &bn], &z);
-        gemm.attrs.push(("transB", 1));
-        ops.push(gemm);
+        ops.push(op(OpType::Gemm, &[&h, &wn, &bn], &z).attr("transB", 1));
         h = format!("h{}", k + 1);
         ops.push(op(OpType::Relu, &[&z], &h));
         n_in = width;
@@ -162,9 +100,7 @@ fn build(arch: &NcfArch, w: &Loaded, path: &Path) -> Result<(Vec<Op>, Vec<Init>)
         ops.push(op(OpType::Gather, &["gmf_user_embedding", "user"], "g_u"));
         ops.push(op(OpType::Gather, &["gmf_item_embedding", "item"], "g_i"));
         ops.push(op(OpType::Mul, &["g_u", "g_i"], "gmf"));
-        let mut c = op(OpType::Concat, &[&h, "gmf"], "h_gmf");
-        c.attrs.push(("axis", 1));
-        ops.push(c);
+        ops.push(op(OpType::Concat, &[&h, "gmf"], "h_gmf").attr("axis", 1));
         h = "h_gmf".into();
         n_in += d;
     }
@@ -174,16 +110,9 @@ fn build(arch: &NcfArch, w: &Loaded, path: &Path) -> Result<(Vec<Op>, Vec<Init>)
         tensor("output.weight", &[1, n_in])?,
     ));
     inits.push(f32_init("output.bias", &[1], tensor("output.bias", &[1])?));
-    let mut out = op(OpType::Gemm, &[&h, "output.weight", "output.bias"], "logit");
-    out.attrs.push(("transB", 1));
-    ops.push(out);
+    ops.push(op(OpType::Gemm, &[&h, "output.weight", "output.bias"], "logit").attr("transB", 1));
     ops.push(op(OpType::Sigmoid, &["logit"], "p"));
-    inits.push(Init {
-        name: "flat".into(),
-        dims: vec![1],
-        dtype: DataType::Int64,
-        bytes: (-1i64).to_le_bytes().to_vec(),
-    });
+    inits.push(i64_init("flat", &[-1]));
     ops.push(op(OpType::Reshape, &["p", "flat"], "probability"));
     Ok((ops, inits))
 }
@@ -246,69 +175,20 @@ pub fn ncf_model_bytes(dir: &Path) -> Result<Vec<u8>> {
     let features = features.join(",");
     let cold = format!("{},{}", arch.n_users, arch.n_items);
     let f = (arch.fu + arch.fi + arch.fr) as i64;
-    let model = Model {
-        ir_version: 7,
-        opset_import: vec![OperatorSetId {
-            domain: "",
-            version: OPSET,
-        }],
-        producer_name: "clickrec",
-        producer_version: env!("CARGO_PKG_VERSION"),
-        doc_string: "NCF click probability; see the clickrec README (Exported models)",
-        graph: Some(Graph {
-            name: "ncf",
-            node: ops
-                .iter()
-                .map(|o| Node {
-                    input: o.inputs.iter().map(String::as_str).collect(),
-                    output: vec![o.output.as_str()],
-                    op_type: o.op.clone(),
-                    attribute: o
-                        .attrs
-                        .iter()
-                        .map(|&(name, i)| Attribute {
-                            name,
-                            r#type: AttributeType::Int,
-                            i,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            initializer: inits
-                .iter()
-                .map(|t| TensorProto::from_raw(&t.name, t.dims.clone(), t.dtype, &t.bytes))
-                .collect(),
-            input: vec![
-                value_info("user", DataType::Int64, vec![Dimension::Param("N")]),
-                value_info("item", DataType::Int64, vec![Dimension::Param("N")]),
-                value_info(
-                    "features",
-                    DataType::Float,
-                    vec![Dimension::Param("N"), Dimension::Value(f)],
-                ),
-            ],
-            output: vec![value_info(
-                "probability",
-                DataType::Float,
-                vec![Dimension::Param("N")],
-            )],
-            ..Default::default()
-        }),
-        metadata_props: vec![
-            StringStringEntry {
-                key: "features",
-                value: &features,
-            },
-            StringStringEntry {
-                key: "cold_rows",
-                value: &cold,
-            },
+    let n = || Dim::Named("N".into());
+    Ok(encode(&GraphSpec {
+        name: "ncf",
+        doc: "NCF click probability; see the clickrec README (Exported models)",
+        ops,
+        inits,
+        inputs: vec![
+            Io::new("user", DataType::Int64, vec![n()]),
+            Io::new("item", DataType::Int64, vec![n()]),
+            Io::new("features", DataType::Float, vec![n(), Dim::Fixed(f)]),
         ],
-        ..Default::default()
-    };
-    Ok(onnx_rs::encode(&model))
+        outputs: vec![Io::new("probability", DataType::Float, vec![n()])],
+        metadata: vec![("features".into(), features), ("cold_rows".into(), cold)],
+    }))
 }
 
 /// Write `dir/model.onnx` for the NCF export in `dir`, atomically.

@@ -23,3 +23,5 @@ pub mod score;
 pub mod served;
 #[cfg(test)]
 mod tests_onnx;
+#[cfg(test)]
+mod tests_onnx_ctr;

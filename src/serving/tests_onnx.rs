@@ -1,4 +1,4 @@
-//! `ncf/model.onnx` decoded and evaluated by a small interpreter of the ops it uses, against the
+//! `ncf/model.onnx` decoded and evaluated by the reference interpreter ([`crate::export::onnx_eval`]), against the
 //! plain-Rust scorer, on a tiny hand-made NeuMF export with side and row features.
 
 use std::collections::HashMap;
@@ -11,6 +11,7 @@ use super::ncf::Scorer;
 use crate::data::IdMap;
 use crate::export::ids::{ModelIds, write_ids};
 use crate::export::onnx::{ONNX_FILE, OPSET, write_ncf};
+use crate::export::onnx_eval::{V, check_structure, f, run};
 use crate::export::scorer::{FORMAT, ScorerJson, mean_row};
 use crate::export::{InputColumns, Tensor, write_json, write_safetensors};
 use crate::features::{FeatureSpec, Range};
@@ -112,116 +113,6 @@ pub(super) fn tiny_export(dir: &Path) -> (Vec<f32>, Vec<f32>) {
     (tensors[4].2.clone(), tensors[5].2.clone())
 }
 
-/// A value of the interpreter: f32 or i64 data with its shape.
-#[derive(Debug, Clone)]
-enum V {
-    F(Vec<f32>, Vec<usize>),
-    I(Vec<i64>),
-}
-
-fn f(v: &V) -> (&[f32], &[usize]) {
-    match v {
-        V::F(d, s) => (d, s),
-        V::I(_) => panic!("expected a float tensor"),
-    }
-}
-
-/// Evaluate the decoded graph on the given inputs (only the ops the exporter emits).
-fn run(model: &onnx_rs::Model, inputs: HashMap<String, V>) -> V {
-    use onnx_rs::ast::{DataType, OpType};
-    let g = model.graph.as_ref().expect("graph");
-    let mut env = inputs;
-    for t in &g.initializer {
-        let dims: Vec<usize> = t.dims().iter().map(|&d| d as usize).collect();
-        let v = match t.data_type() {
-            DataType::Float => V::F(t.as_f32().expect("f32").into_owned(), dims),
-            DataType::Int64 => V::I(t.as_i64().expect("i64").into_owned()),
-            other => panic!("initializer type {other:?}"),
-        };
-        env.insert(t.name().to_string(), v);
-    }
-    let attr = |n: &onnx_rs::ast::Node, name: &str| {
-        n.attribute.iter().find(|a| a.name == name).map(|a| a.i)
-    };
-    for n in &g.node {
-        let arg = |k: usize| env[n.input[k]].clone();
-        let out = match &n.op_type {
-            OpType::Gather => {
-                let (data, s) = match arg(0) {
-                    V::F(d, s) => (d, s),
-                    V::I(_) => panic!("gather of ints"),
-                };
-                let V::I(idx) = arg(1) else {
-                    panic!("gather index")
-                };
-                let w = s[1];
-                let mut o = Vec::new();
-                for &i in &idx {
-                    assert!((i as usize) < s[0], "index {i} out of {}", s[0]);
-                    o.extend_from_slice(&data[i as usize * w..(i as usize + 1) * w]);
-                }
-                V::F(o, vec![idx.len(), w])
-            }
-            OpType::Concat => {
-                assert_eq!(attr(n, "axis"), Some(1));
-                let parts: Vec<V> = (0..n.input.len()).map(arg).collect();
-                let rows = f(&parts[0]).1[0];
-                let width: usize = parts.iter().map(|p| f(p).1[1]).sum();
-                let mut o = Vec::with_capacity(rows * width);
-                for r in 0..rows {
-                    for p in &parts {
-                        let (d, s) = f(p);
-                        o.extend_from_slice(&d[r * s[1]..(r + 1) * s[1]]);
-                    }
-                }
-                V::F(o, vec![rows, width])
-            }
-            OpType::Gemm => {
-                assert_eq!(attr(n, "transB"), Some(1));
-                let (a, b, c) = (arg(0), arg(1), arg(2));
-                let ((a, sa), (b, sb), (c, _)) = (f(&a), f(&b), f(&c));
-                let (rows, k, m) = (sa[0], sa[1], sb[0]);
-                assert_eq!(sb[1], k);
-                let mut o = vec![0f32; rows * m];
-                for r in 0..rows {
-                    for j in 0..m {
-                        let dot: f32 = (0..k).map(|t| a[r * k + t] * b[j * k + t]).sum();
-                        o[r * m + j] = dot + c[j];
-                    }
-                }
-                V::F(o, vec![rows, m])
-            }
-            OpType::Relu | OpType::Sigmoid => {
-                let x = arg(0);
-                let (d, s) = f(&x);
-                let g: fn(f32) -> f32 = if n.op_type == OpType::Relu {
-                    |v| v.max(0.0)
-                } else {
-                    |v| 1.0 / (1.0 + (-v).exp())
-                };
-                V::F(d.iter().map(|&v| g(v)).collect(), s.to_vec())
-            }
-            OpType::Mul => {
-                let (x, y) = (arg(0), arg(1));
-                let ((a, s), (b, _)) = (f(&x), f(&y));
-                V::F(a.iter().zip(b).map(|(p, q)| p * q).collect(), s.to_vec())
-            }
-            OpType::Reshape => {
-                let x = arg(0);
-                let V::I(shape) = arg(1) else {
-                    panic!("reshape shape")
-                };
-                assert_eq!(shape, vec![-1]);
-                let (d, _) = f(&x);
-                V::F(d.to_vec(), vec![d.len()])
-            }
-            other => panic!("op {other:?} is not expected in the NCF graph"),
-        };
-        env.insert(n.output[0].to_string(), out);
-    }
-    env.remove(g.output[0].name).expect("output computed")
-}
-
 #[test]
 fn onnx_graph_decoded_and_evaluated_equals_the_rust_scorer() {
     let dir = tempfile::tempdir().unwrap();
@@ -229,6 +120,7 @@ fn onnx_graph_decoded_and_evaluated_equals_the_rust_scorer() {
     write_ncf(dir.path()).unwrap();
     let bytes = std::fs::read(dir.path().join(ONNX_FILE)).unwrap();
     let model = onnx_rs::parse(&bytes).expect("a valid ONNX protobuf");
+    check_structure(&model).unwrap();
     assert!(
         model
             .opset_import
@@ -272,8 +164,8 @@ fn onnx_graph_decoded_and_evaluated_equals_the_rust_scorer() {
     let out = run(
         &model,
         HashMap::from([
-            ("user".to_string(), V::I(us)),
-            ("item".to_string(), V::I(is)),
+            ("user".to_string(), V::I(us, vec![n])),
+            ("item".to_string(), V::I(is, vec![n])),
             ("features".to_string(), V::F(feats, vec![n, FU + FI + FR])),
         ]),
     );
