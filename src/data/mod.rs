@@ -200,6 +200,7 @@ pub fn synth_spec(cfg: &RunConfig) -> Option<crate::synth::SynthSpec> {
         days: s.days,
         seed: s.seed.unwrap_or(cfg.raw.seed),
         start: crate::synth::DEFAULT_START,
+        fields: 0,
     })
 }
 
@@ -547,6 +548,7 @@ mod tests {
             days: 5,
             seed: 3,
             start: crate::synth::DEFAULT_START,
+            fields: 0,
         };
         let mut df = crate::synth::generate(&spec).unwrap();
         crate::synth::write_frame(&mut df, &dir.path().join("g.parquet")).unwrap();
