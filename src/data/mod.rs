@@ -8,6 +8,7 @@ mod error;
 pub mod filter;
 mod given;
 mod ids;
+mod int_levels;
 pub mod read;
 pub mod side;
 pub mod time;
