@@ -17,10 +17,13 @@ const TASK_ROWS: usize = 1 << 16;
 /// with a direct table of one `u32` per slot (at most 64 MB); wider ranges use a hash map.
 const DENSE_SLOTS: usize = 1 << 24;
 
+/// Sorted levels (text) and each row's level index (0-based), as the text path returns them.
+type Found = (Vec<String>, Vec<u32>);
+
 /// Sorted levels and each row's level index of an integer column without nulls, or `None` for
 /// any other column (other types, nulls, empty: the caller takes the text path). `Err(levels)`
 /// when there are more than `max` levels.
-pub(super) fn int_levels(s: &Series, max: usize) -> Option<Result<(Vec<String>, Vec<u32>), usize>> {
+pub(super) fn int_levels(s: &Series, max: usize) -> Option<Result<Found, usize>> {
     if s.is_empty() || s.null_count() > 0 {
         return None;
     }
@@ -47,7 +50,7 @@ pub(super) fn int_levels(s: &Series, max: usize) -> Option<Result<(Vec<String>, 
 }
 
 /// Factorizes the values of `chunks` (the column's chunks in row order).
-fn factorize<N>(chunks: &[&[N]], max: usize) -> Result<(Vec<String>, Vec<u32>), usize>
+fn factorize<N>(chunks: &[&[N]], max: usize) -> Result<Found, usize>
 where
     N: Copy + Into<i64> + Sync,
 {
@@ -126,7 +129,7 @@ mod tests {
     use std::path::Path;
 
     /// The text path's levels and codes of `s` (or its level count when over `max`).
-    fn by_text(s: &Series, max: usize) -> Result<(Vec<String>, Vec<u32>), usize> {
+    fn by_text(s: &Series, max: usize) -> Result<Found, usize> {
         let df = DataFrame::empty();
         let cols = Columns {
             df: &df,
