@@ -94,6 +94,11 @@ pub enum Command {
         days: u32,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// ctr only: add this many categorical fields (0 to 10: os, channel, country, city, tag,
+        /// app, site, device_model, album, query; 10 to 1 M levels, Int32 codes), some with a
+        /// planted click effect.
+        #[arg(long, default_value_t = 0)]
+        fields: usize,
         /// Output file (.csv or .parquet).
         #[arg(short, long)]
         output: PathBuf,

@@ -212,6 +212,7 @@ pub fn run(cli: Cli) -> Result<()> {
             rows,
             days,
             seed,
+            fields,
             output,
         } => {
             crate::outpath::check("-o", &output, &[])?;
@@ -232,6 +233,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 days,
                 seed,
                 start: crate::synth::DEFAULT_START,
+                fields,
             };
             let mut df = crate::synth::generate(&spec).map_err(|e| Error::Usage(e.to_string()))?;
             crate::synth::write_frame(&mut df, &output).map_err(|e| Error::Usage(e.to_string()))?;

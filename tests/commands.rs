@@ -164,3 +164,45 @@ fn generate_writes_csv_and_parquet_that_train_reads() {
     s.run(&["generate", "--rows", "10", "-o", "g.json"])
         .fails_with(&["g.json"]);
 }
+
+#[test]
+fn generate_fields_writes_integer_codes_that_deepfm_trains_on_and_refuses_too_many() {
+    let s = Sandbox::new();
+    let base = [
+        "generate", "--kind", "ctr", "--users", "60", "--items", "40", "--rows", "4000", "--days",
+        "4",
+    ];
+    s.run(&[&base[..], &["--fields", "4", "-o", "f.csv"]].concat())
+        .ok();
+    let text = std::fs::read_to_string(s.path("f.csv")).expect("f.csv");
+    let header = text.lines().next().expect("header");
+    assert!(
+        header.ends_with(",device,os,channel,country,city"),
+        "{header}"
+    );
+    // Every field value is a positive integer code.
+    let row: Vec<&str> = text.lines().nth(1).expect("a row").split(',').collect();
+    for code in &row[row.len() - 4..] {
+        assert!(code.parse::<u32>().is_ok_and(|c| c >= 1), "{row:?}");
+    }
+    s.run(&[&base[..], &["-o", "plain.csv"]].concat()).ok();
+    let plain = std::fs::read_to_string(s.path("plain.csv")).expect("plain.csv");
+    assert!(plain.lines().next().unwrap().ends_with(",device"));
+    s.write(
+        "c.toml",
+        config(
+            "path = \"f.csv\"\nlabel = \"is_click\"\nfeatures = [\"user_level\"]\ncategorical = [\"os\", \"channel\", \"country\", \"city\"]",
+            "[deepfm]\nepochs = 1\n",
+        ),
+    );
+    let out = s.run(&["train", "c.toml"]);
+    out.ok();
+    assert!(out.stdout.contains("city ("), "{}", out.stdout);
+    s.run(&[&base[..], &["--fields", "11", "-o", "g.csv"]].concat())
+        .fails_with(&["fields", "at most 10"]);
+    s.run(&[
+        "generate", "--kind", "events", "--fields", "2", "-o", "g.csv",
+    ])
+    .fails_with(&["fields", "ctr"]);
+    assert!(!s.path("g.csv").exists());
+}

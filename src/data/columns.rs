@@ -150,7 +150,7 @@ impl<'a> Columns<'a> {
     }
 
     /// The column as text (numbers rendered as text; nulls stay null).
-    fn text(&self, s: &Series, name: &str) -> Result<StringChunked, DataError> {
+    pub(super) fn text(&self, s: &Series, name: &str) -> Result<StringChunked, DataError> {
         let c = s
             .cast(&DataType::String)
             .map_err(|e| bad(self.path, name, 0, e.to_string()))?;
@@ -162,7 +162,7 @@ impl<'a> Columns<'a> {
     /// Sorted levels of `ca` and each row's level index, without materialising a `String` per
     /// row; a null is the level `""`. More than `max` levels is an error (found as soon as the
     /// `max + 1`-th level appears).
-    fn levels(
+    pub(super) fn levels(
         &self,
         name: &str,
         ca: &StringChunked,
@@ -197,14 +197,34 @@ impl<'a> Columns<'a> {
     ) -> Result<(Vec<String>, Vec<u32>), DataError> {
         let s = self.get(name, key)?;
         self.no_nulls(s, name)?;
-        self.levels(name, &self.text(s, name)?, max)
+        self.levels_of(s, name, max)
+    }
+
+    /// [`Self::levels`] of the column `s`: integer columns without nulls are factorized as
+    /// integers (same levels and codes, no string per row), anything else goes through text.
+    fn levels_of(
+        &self,
+        s: &Series,
+        name: &str,
+        max: usize,
+    ) -> Result<(Vec<String>, Vec<u32>), DataError> {
+        match super::int_levels::int_levels(s, max) {
+            Some(Ok(found)) => Ok(found),
+            Some(Err(levels)) => Err(DataError::TooManyLevels {
+                path: self.path.to_path_buf(),
+                column: name.to_string(),
+                levels,
+                max,
+            }),
+            None => self.levels(name, &self.text(s, name)?, max),
+        }
     }
 
     /// A categorical field: like [`Self::categorical`] without a level limit, and a missing value
     /// (null or empty cell) is the level `""` of its own rather than an error.
     pub fn field(&self, name: &str, key: &str) -> Result<(Vec<String>, Vec<u32>), DataError> {
         let s = self.get(name, key)?;
-        self.levels(name, &self.text(s, name)?, usize::MAX)
+        self.levels_of(s, name, usize::MAX)
     }
 
     /// A multi-valued field: each cell split on `sep` (empty parts dropped; a missing or empty

@@ -8,6 +8,7 @@ mod error;
 pub mod filter;
 mod given;
 mod ids;
+mod int_levels;
 pub mod read;
 pub mod side;
 pub mod time;
@@ -200,6 +201,7 @@ pub fn synth_spec(cfg: &RunConfig) -> Option<crate::synth::SynthSpec> {
         days: s.days,
         seed: s.seed.unwrap_or(cfg.raw.seed),
         start: crate::synth::DEFAULT_START,
+        fields: 0,
     })
 }
 
@@ -547,6 +549,7 @@ mod tests {
             days: 5,
             seed: 3,
             start: crate::synth::DEFAULT_START,
+            fields: 0,
         };
         let mut df = crate::synth::generate(&spec).unwrap();
         crate::synth::write_frame(&mut df, &dir.path().join("g.parquet")).unwrap();

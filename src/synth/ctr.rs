@@ -6,7 +6,16 @@
 //! `user_part` holds a random propensity plus a `user_level` effect; `item_part` a random quality,
 //! a log(creator_followers) effect and a negative days-since-publish effect. `bias` is calibrated
 //! on a pilot sample so that the overall click rate is about [`TARGET_CLICK_RATE`].
+//!
+//! With `SynthSpec::fields = N > 0` the log also has the first N categorical fields of
+//! [`super::CTR_FIELDS`] (see `fields.rs`) and the logit gains `+ sum_f effect_f[level_f]`, the
+//! planted per-level effects of the signal fields (noise fields add nothing); `bias` is calibrated
+//! with them, so the click rate stays about [`TARGET_CLICK_RATE`]. The fields draw from streams of
+//! their own: every column except `is_click` and the platform counts `item_impressions` /
+//! `item_clicks` (drawn with the recalibrated bias) is the same as without fields, and
+//! `fields = 0` is the log of old, byte for byte.
 
+use super::fields::{Attach, Fields, TAG_PILOT_CODES, TAG_ROW_CODES};
 use super::world::{Items, Users, affinity, owner};
 use super::{SECONDS_PER_DAY, SynthError, SynthSpec, calibrate_bias, sigmoid, stream};
 use polars::prelude::*;
@@ -71,6 +80,8 @@ struct CtrWorld {
     user_part: Vec<f64>,
     item_part: Vec<f64>,
     primary_device: Vec<u8>,
+    /// The categorical fields (none when `spec.fields == 0`).
+    fields: Fields,
     bias: f64,
 }
 
@@ -126,6 +137,7 @@ impl CtrWorld {
             item_feats.push([0, 0, age as i64, level, followers, months]);
         }
 
+        let fields = Fields::new(spec, &users, &items)?;
         let mut world = CtrWorld {
             users,
             items,
@@ -135,6 +147,7 @@ impl CtrWorld {
             user_part,
             item_part,
             primary_device,
+            fields,
             bias: 0.0,
         };
         world.bias = world.calibrate(spec);
@@ -142,12 +155,13 @@ impl CtrWorld {
         Ok(world)
     }
 
-    /// Everything of the logit except `bias` and the noise.
+    /// Everything of the logit except `bias`, the noise and the impression fields.
     fn static_logit(&self, u: usize, i: usize, device: u8) -> f64 {
         self.user_part[u]
             + self.item_part[i]
             + AFFINITY_SCALE * affinity(self.users.latent_of(u), self.items.latent_of(i))
             + DEVICE_EFFECT[device as usize]
+            + self.fields.fixed_effect(u, i)
     }
 
     fn device(&self, u: usize, rng: &mut impl Rng) -> u8 {
@@ -162,12 +176,17 @@ impl CtrWorld {
     /// user of a uniformly chosen row, an item by popularity).
     fn calibrate(&self, spec: &SynthSpec) -> f64 {
         let mut rng = stream(spec.seed, TAG_PILOT, 0);
+        let mut field_rng = stream(spec.seed, TAG_PILOT_CODES, 0);
+        let mut codes = Vec::new();
         let xs: Vec<f64> = (0..PILOT_SIZE)
             .map(|_| {
                 let u = owner(&self.row_offsets, rng.random_range(0..spec.rows));
                 let i = self.items.by_popularity(&mut rng);
                 let d = self.device(u, &mut rng);
-                self.static_logit(u, i, d) + NOISE_SD * rng.sample::<f64, _>(StandardNormal)
+                codes.clear();
+                self.static_logit(u, i, d)
+                    + NOISE_SD * rng.sample::<f64, _>(StandardNormal)
+                    + self.fields.draw_impression(&mut field_rng, &mut codes)
             })
             .collect();
         calibrate_bias(&xs, TARGET_CLICK_RATE)
@@ -180,13 +199,20 @@ impl CtrWorld {
         let mut rng = stream(spec.seed, TAG_COUNTS, 0);
         let volume = 20.0 * spec.rows.max(10_000) as f64;
         let mean_user = self.user_part.iter().sum::<f64>() / self.user_part.len().max(1) as f64;
+        // The fields' part of an average impression of item i: the users' mean field effect and
+        // the impression fields' mean (both 0 without fields) plus the item's own (in `fixed`).
+        let f = &self.fields;
+        let mean_user = mean_user
+            + f.user_effect.iter().sum::<f64>() / f.user_effect.len().max(1) as f64
+            + f.impression_moments().0;
         let internal = |what: &'static str, e: String| SynthError::Internal { what, detail: e };
         for (i, feats) in self.item_feats.iter_mut().enumerate() {
             let lambda = self.items.share[i] * volume * normal(&mut rng, 0.0, 0.3).exp() + 1.0;
             let poisson = Poisson::new(lambda)
                 .map_err(|e| internal("drawing item impressions", e.to_string()))?;
             let shown = poisson.sample(&mut rng) as u64;
-            let p = sigmoid(self.bias + mean_user + self.item_part[i]);
+            let fixed = self.fields.item_effect.get(i).copied().unwrap_or(0.0);
+            let p = sigmoid(self.bias + mean_user + self.item_part[i] + fixed);
             let clicks = Binomial::new(shown, p)
                 .map_err(|e| internal("drawing item clicks", e.to_string()))?
                 .sample(&mut rng);
@@ -233,7 +259,9 @@ pub fn ctr_oracle_affinity(
 /// The generator's expected click probability of an impression of item `i` to user `u` (0-based
 /// generator indices): the planted logit with the noise integrated out (probit approximation
 /// `E[sigmoid(x + N(0, s^2))] ~ sigmoid(x / sqrt(1 + pi s^2 / 8))`) and averaged over the user's
-/// device mix. The best any model can do without seeing the per-impression noise.
+/// device mix. The best any model can do without seeing the per-impression noise. With fields,
+/// the user's and item's field effects are in the logit and the impression fields are
+/// integrated out like the noise (their mean added, their variance added to the noise's).
 pub(super) struct CtrTruth {
     world: CtrWorld,
 }
@@ -255,13 +283,15 @@ impl CtrTruth {
 
     pub(super) fn prob(&self, u: usize, i: usize) -> f64 {
         let w = &self.world;
-        let kappa = (1.0 + std::f64::consts::PI * NOISE_SD * NOISE_SD / 8.0).sqrt();
+        let (imp_mean, imp_var) = w.fields.impression_moments();
+        let var = NOISE_SD * NOISE_SD + imp_var;
+        let kappa = (1.0 + std::f64::consts::PI * var / 8.0).sqrt();
         let other = (1.0 - PRIMARY_DEVICE_SHARE) / DEVICES.len() as f64;
         (0..DEVICES.len() as u8)
             .map(|d| {
                 let share =
                     other + PRIMARY_DEVICE_SHARE * f64::from(u8::from(d == w.primary_device[u]));
-                share * sigmoid((w.bias + w.static_logit(u, i, d)) / kappa)
+                share * sigmoid((w.bias + w.static_logit(u, i, d) + imp_mean) / kappa)
             })
             .sum()
     }
@@ -270,11 +300,24 @@ impl CtrTruth {
 /// Number of `Int64` output columns: user, item, timestamp, is_click and the 11 features.
 const INT_COLUMNS: usize = 4 + CTR_FEATURES.len();
 
-/// The output rows of one chunk of users: one slice per `Int64` column, plus device codes.
+/// The output rows of one chunk of users: one slice per `Int64` column, device codes and one
+/// slice per field (level codes, 1-based).
 struct ChunkOut<'a> {
     users: std::ops::Range<usize>,
     ints: Vec<&'a mut [i64]>,
     device: &'a mut [u8],
+    fields: Vec<&'a mut [i32]>,
+}
+
+/// Cuts `len` rows off the front of every slice of `rest`.
+fn split_heads<'a, T>(rest: &mut [&'a mut [T]], len: usize) -> Vec<&'a mut [T]> {
+    rest.iter_mut()
+        .map(|r| {
+            let (head, tail) = std::mem::take(r).split_at_mut(len);
+            *r = tail;
+            head
+        })
+        .collect()
 }
 
 pub(super) fn generate_ctr(spec: &SynthSpec) -> Result<DataFrame, SynthError> {
@@ -282,27 +325,25 @@ pub(super) fn generate_ctr(spec: &SynthSpec) -> Result<DataFrame, SynthError> {
     let rows = spec.rows;
     let mut ints: Vec<Vec<i64>> = (0..INT_COLUMNS).map(|_| vec![0i64; rows]).collect();
     let mut device = vec![0u8; rows];
+    // Level codes as Int32 (4 bytes a value: 57 M rows x 10 fields is 2.3 GB, not 4.6).
+    let mut fields: Vec<Vec<i32>> = world.fields.defs.iter().map(|_| vec![0; rows]).collect();
 
     // Cut every column at the chunk boundaries (chunks of USERS_PER_CHUNK users).
     let n_chunks = world.users.n.div_ceil(USERS_PER_CHUNK);
     let mut chunks: Vec<ChunkOut<'_>> = Vec::with_capacity(n_chunks);
     let mut rest_dev: &mut [u8] = &mut device;
     let mut rest_ints: Vec<&mut [i64]> = ints.iter_mut().map(|c| c.as_mut_slice()).collect();
+    let mut rest_fields: Vec<&mut [i32]> = fields.iter_mut().map(|c| c.as_mut_slice()).collect();
     for c in 0..n_chunks {
         let users = c * USERS_PER_CHUNK..((c + 1) * USERS_PER_CHUNK).min(world.users.n);
         let len = world.row_offsets[users.end] - world.row_offsets[users.start];
         let (head, tail) = std::mem::take(&mut rest_dev).split_at_mut(len);
         rest_dev = tail;
-        let mut heads = Vec::with_capacity(INT_COLUMNS);
-        for rest in rest_ints.iter_mut() {
-            let (head, tail) = std::mem::take(rest).split_at_mut(len);
-            *rest = tail;
-            heads.push(head);
-        }
         chunks.push(ChunkOut {
             users,
-            ints: heads,
+            ints: split_heads(&mut rest_ints, len),
             device: head,
+            fields: split_heads(&mut rest_fields, len),
         });
     }
     chunks
@@ -321,6 +362,9 @@ pub(super) fn generate_ctr(spec: &SynthSpec) -> Result<DataFrame, SynthError> {
         device.iter().map(|&d| DEVICES[d as usize]),
     );
     columns.push(devices.into_column());
+    for (def, codes) in world.fields.defs.iter().zip(fields) {
+        columns.push(Int32Chunked::from_vec(def.name.into(), codes).into_column());
+    }
     DataFrame::new(rows, columns).map_err(|source| SynthError::Polars {
         what: "assembling the ctr frame".into(),
         source,
@@ -331,18 +375,25 @@ pub(super) fn generate_ctr(spec: &SynthSpec) -> Result<DataFrame, SynthError> {
 /// written contiguously, so every user's data stays in cache while its rows are made.
 fn fill_chunk(world: &CtrWorld, spec: &SynthSpec, chunk: usize, out: ChunkOut<'_>) {
     let mut rng = stream(spec.seed, TAG_ROWS, chunk as u64);
+    let mut field_rng = stream(spec.seed, TAG_ROW_CODES, chunk as u64);
     let ChunkOut {
         users,
         mut ints,
         device,
+        mut fields,
     } = out;
-    // (timestamp, item, click, device) of the current user's rows; reused across users.
-    let mut buf: Vec<(i64, u32, u8, u8)> = Vec::new();
+    let f = &world.fields;
+    let n_imp = f.impression.len();
+    // (timestamp, item, click, device, draw index) of the current user's rows and the impression
+    // fields' codes of each draw (n_imp per row); reused across users.
+    let mut buf: Vec<(i64, u32, u8, u8, u32)> = Vec::new();
+    let mut imp_codes: Vec<u32> = Vec::new();
     let mut pos = 0;
     for u in users {
         let n = world.row_offsets[u + 1] - world.row_offsets[u];
         let days = world.users.days_of(u);
         buf.clear();
+        imp_codes.clear();
         for j in 0..n {
             // The first two rows (the warm-up) go to the first two active days.
             let day = if j < 2 {
@@ -357,13 +408,14 @@ fn fill_chunk(world: &CtrWorld, spec: &SynthSpec, chunk: usize, out: ChunkOut<'_
             let d = world.device(u, &mut rng);
             let logit = world.bias
                 + world.static_logit(u, i, d)
-                + NOISE_SD * rng.sample::<f64, _>(StandardNormal);
+                + NOISE_SD * rng.sample::<f64, _>(StandardNormal)
+                + f.draw_impression(&mut field_rng, &mut imp_codes);
             let click = u8::from(rng.random::<f64>() < sigmoid(logit));
-            buf.push((ts, i as u32, click, d));
+            buf.push((ts, i as u32, click, d, j as u32));
         }
         buf.sort_unstable();
         let user_feats = &world.user_feats[u];
-        for &(ts, i, click, d) in &buf {
+        for &(ts, i, click, d, j) in &buf {
             let item_feats = &world.item_feats[i as usize];
             let row = [u as i64 + 1, i64::from(i) + 1, ts, i64::from(click)];
             let values = row.iter().chain(user_feats).chain(item_feats);
@@ -371,6 +423,16 @@ fn fill_chunk(world: &CtrWorld, spec: &SynthSpec, chunk: usize, out: ChunkOut<'_
                 col[pos] = v;
             }
             device[pos] = d;
+            let mut imp = imp_codes[j as usize * n_imp..].iter();
+            for (k, col) in fields.iter_mut().enumerate() {
+                let code = match f.defs[k].attach {
+                    Attach::User => f.fixed_codes[k][u],
+                    Attach::Item => f.fixed_codes[k][i as usize],
+                    Attach::Impression => imp.next().copied().unwrap_or(0),
+                };
+                // Codes are < 1 M, so the 1-based code fits an i32.
+                col[pos] = code as i32 + 1;
+            }
             pos += 1;
         }
     }

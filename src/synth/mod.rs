@@ -9,22 +9,27 @@
 //! Two kinds of log exist (see [`SynthKind`]):
 //! * `ctr`: an impression log in the style of the NetEase music-card CTR data, one row per shown
 //!   card with a 0/1 `is_click` label, the 11 numeric features of [`CTR_FEATURES`] and a
-//!   categorical `device` column;
+//!   categorical `device` column, plus with [`SynthSpec::fields`] up to ten categorical fields
+//!   of 10 to 1 000 000 levels ([`CTR_FIELDS`]) written as `Int32` level codes;
 //! * `events`: an interaction log in the style of CI&T DeskDrop (`timestamp, eventType,
 //!   contentId, personId`).
 //!
 //! The result is a polars [`DataFrame`] shaped exactly as if the file had been read from CSV
-//! (integer columns are `Int64`, strings are `String`), so loaders treat it like a file.
+//! (integer columns are `Int64`, strings are `String`), so loaders treat it like a file. The
+//! one exception is the fields' level codes: `Int32`, which halves their memory (a CSV file read
+//! back has them as `Int64`; the loaders read both alike).
 //!
 //! Determinism: the same [`SynthSpec`] always yields the same frame, byte for byte, whatever the
 //! number of rayon threads: every random draw comes from a ChaCha8 stream seeded from
 //! `(seed, purpose, chunk index)` and a chunk is a fixed block of 1024 users.
 //!
 //! Cost: rows are generated user by user, so 10 M `ctr` rows take about 2 s of CPU and peak
-//! memory is about the size of the frame itself (~1.4 GB for 10 M `ctr` rows).
+//! memory is about the size of the frame itself (~1.4 GB for 10 M `ctr` rows, plus 40 MB per
+//! million rows with `fields = 10`).
 
 mod ctr;
 mod events;
+mod fields;
 mod io;
 mod oracle;
 mod world;
@@ -34,6 +39,8 @@ mod tests;
 #[cfg(test)]
 mod tests_events;
 #[cfg(test)]
+mod tests_fields;
+#[cfg(test)]
 mod tests_oracle;
 
 use polars::prelude::PolarsError;
@@ -42,6 +49,7 @@ use std::path::PathBuf;
 
 pub use ctr::{CTR_FEATURES, DEVICES, TARGET_CLICK_RATE, ctr_oracle_affinity};
 pub use events::EVENT_TYPES;
+pub use fields::{Attach, CTR_FIELDS, FieldDef, MAX_FIELDS, field_levels};
 pub use io::{WRITABLE_EXTENSIONS, write_frame};
 pub use oracle::SynthOracle;
 
@@ -95,6 +103,9 @@ pub struct SynthSpec {
     /// Unix seconds of the start of day 0. Keep it a UTC midnight so that
     /// `floor(timestamp / 86400)` gives the generator's days.
     pub start: i64,
+    /// Number of categorical fields of a `ctr` log: the first `fields` of [`CTR_FIELDS`]
+    /// (0 to [`MAX_FIELDS`]; 0 is the log without fields).
+    pub fields: usize,
 }
 
 impl Default for SynthSpec {
@@ -107,6 +118,7 @@ impl Default for SynthSpec {
             days: 14,
             seed: 42,
             start: DEFAULT_START,
+            fields: 0,
         }
     }
 }
@@ -187,6 +199,20 @@ impl SynthSpec {
                 &format!("is too large; at most {MAX_DAYS} are supported"),
             );
         }
+        if self.fields > MAX_FIELDS {
+            return bad(
+                "fields",
+                self.fields.to_string(),
+                &format!("is too large; at most {MAX_FIELDS} categorical fields exist"),
+            );
+        }
+        if self.fields > 0 && self.kind != SynthKind::Ctr {
+            return bad(
+                "fields",
+                self.fields.to_string(),
+                "applies to the ctr kind only; use 0 for events",
+            );
+        }
         let span = (i64::from(self.days) + 1) * SECONDS_PER_DAY;
         if self.start.checked_add(span).is_none() {
             return bad(
@@ -202,7 +228,8 @@ impl SynthSpec {
 /// Generates the log described by `spec` (after validating it).
 ///
 /// Columns, in order:
-/// * `ctr`: `user, item, timestamp, is_click`, the 11 [`CTR_FEATURES`], `device`;
+/// * `ctr`: `user, item, timestamp, is_click`, the 11 [`CTR_FEATURES`], `device`, then the
+///   first `spec.fields` names of [`CTR_FIELDS`];
 /// * `events`: `timestamp, eventType, contentId, personId`.
 ///
 /// `ctr` rows are grouped by user (ascending id, like MovieLens' files) and in time order within

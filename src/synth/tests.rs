@@ -13,6 +13,7 @@ pub(super) fn spec(kind: SynthKind, users: usize, items: usize, rows: usize) -> 
         days: 10,
         seed: 7,
         start: DEFAULT_START,
+        fields: 0,
     }
 }
 
