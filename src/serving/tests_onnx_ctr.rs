@@ -80,7 +80,11 @@ fn train(kind: Kind, neumf: bool, batch_norm: bool, rows: &FieldRows, y: &[f32])
         backend: crate::ncf::Backend::Flex,
         seed: 5,
     };
-    let train = LabelledRows { rows, labels: y };
+    let train = LabelledRows {
+        rows,
+        labels: y,
+        subset: None,
+    };
     crate::ctr::train::train(&params, arch, &ROWS, train, None, false, None, false).unwrap()
 }
 
