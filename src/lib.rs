@@ -19,6 +19,7 @@ pub mod eval;
 pub mod export;
 pub mod features;
 pub mod fitted;
+pub mod hugepages;
 pub mod metrics;
 pub mod model;
 pub mod models;

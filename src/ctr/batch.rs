@@ -59,6 +59,7 @@ pub(super) fn gather(
         let t = &tables[j];
         for (p, &r) in col.iter().enumerate() {
             out[p * width + j * dim..p * width + (j + 1) * dim].copy_from_slice(t.row(r as usize));
+            t.prefetch_row(r as usize);
         }
     }
     for (k, (pos, col, w)) in ids.multi.iter().enumerate() {

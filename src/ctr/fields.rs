@@ -279,14 +279,14 @@ impl FieldMap {
         for (j, f) in self.fields.iter().enumerate() {
             let row = |c: u32| f.row_of[c as usize];
             let side = |ids: &[u32]| -> Vec<u32> {
-                ids.iter()
-                    .map(|&i| row(f.index_codes[i as usize]))
-                    .collect()
+                crate::hugepages::collect(n, ids.iter().map(|&i| row(f.index_codes[i as usize])))
             };
+            // Read at random by the trainer: huge pages when large (see crate::hugepages).
+            let col = |codes: &[u32]| crate::hugepages::collect(n, codes.iter().map(|&c| row(c)));
             let rows: Vec<u32> = match f.source {
-                Source::User => part.user.iter().map(|&c| row(c)).collect(),
-                Source::Item => part.item.iter().map(|&c| row(c)).collect(),
-                Source::Row(k) => part.cats[k].iter().map(|&c| row(c)).collect(),
+                Source::User => col(&part.user),
+                Source::Item => col(&part.item),
+                Source::Row(k) => col(&part.cats[k]),
                 Source::UserTable(_) => side(&part.user),
                 Source::ItemTable(_) => side(&part.item),
                 Source::Sequence(k) => {

@@ -60,10 +60,9 @@ impl TableState {
 
     /// Prefetches what the batch of `users`/`items` will read (see [`HostTable::prefetch`]).
     pub(crate) fn prefetch(&self, users: &[i32], items: &[i32]) {
-        for (j, (t, c)) in self.tables.iter().zip(&self.coalescers).enumerate() {
+        for (j, t) in self.tables.iter().enumerate() {
             let ids = if j % 2 == 0 { users } else { items };
             t.prefetch(ids);
-            c.prefetch(ids);
         }
     }
 
