@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# clickrec's DeepFM / DCNv2 against the reference CTR library (FuxiCTR 2.3.7, ../shared/peers/
+# clickrec's NCF over fields / DeepFM / DCNv2 against the reference CTR library (FuxiCTR 2.3.7, ../shared/peers/
 # ctr_fuxictr.py) on the multi-field ml-100k log, same files, same run, 3 seeds.
 #
 #   benches/ctr_fields.sh PEERS_VENV FUXICTR_GIT [SEEDS...]
@@ -7,7 +7,7 @@
 # PEERS_VENV: the peers' virtualenv (../shared/peers/setup.sh DIR); FUXICTR_GIT: a git directory
 # of github.com/reczoo/FuxiCTR with tag v2.3.7. Writes ../bench/ml100k-fields/seedS/ (data) and
 # prints one table row per seed and model: validation and test AUC / log loss and train seconds.
-# clickrec's row is the model (deepfm or dcnv2) with the better validation AUC; the library's is
+# clickrec's chosen row is the model (ncf, deepfm or dcnv2) with the best validation AUC; the library's is
 # its DeepFM and DCNv2 (its own early stopping on the same valid file). THREADS=2 by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,8 +34,9 @@ for s in $SEEDS; do
 import json, sys
 m = json.load(open(sys.argv[1])); seed = sys.argv[2]
 wall = float(sys.argv[4]) - float(sys.argv[3])
-best = max(("deepfm", "dcnv2"), key=lambda k: m["models"][k]["validation"]["auc"])
-for k in ("deepfm", "dcnv2"):
+ks = [k for k in ("ncf", "deepfm", "dcnv2") if k in m["models"]]
+best = max(ks, key=lambda k: m["models"][k]["validation"]["auc"])
+for k in ks:
     x = m["models"][k]; v = x["validation"]; t = m["timings"][k]
     # Train time to the best epoch (the reference library's train_seconds covers all epochs run).
     to_best = sum(t["epoch_seconds"][: v["best_epoch"]])
