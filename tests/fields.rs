@@ -457,3 +457,46 @@ fn seed_ncf_and_a_ctr_model_share_the_numeric_features() {
         "the seed NCF's export"
     );
 }
+
+#[test]
+fn device_tables_give_the_host_tables_metrics() {
+    let s = Sandbox::new();
+    setup(&s);
+    // Lazy Adam (the rule at scale). Both placements take the same steps (unit tests: 1e-6 after
+    // two steps, and the same model after three epochs); over hundreds of steps float rounding
+    // drifts, so the metrics agree closely, not bit for bit.
+    let models = MODELS.replace(
+        "hidden = [16]\n",
+        "hidden = [16]\nembedding_optimizer = \"lazy_adam\"\n",
+    );
+    s.write("c.toml", config("", &models));
+    s.run(&["train", "c.toml", "-q"]).ok();
+    s.write(
+        "d.toml",
+        config("", &models).replace("name = \"f\"", "name = \"d\""),
+    );
+    let sets = ["deepfm.tables=\"device\"", "dcnv2.tables=\"device\""];
+    s.run(&["train", "d.toml", "-q", "--set", sets[0], "--set", sets[1]])
+        .ok();
+    let read = |p: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(s.path(p)).unwrap()).unwrap()
+    };
+    let (host, dev) = (
+        read("artifacts/f/metrics.json"),
+        read("artifacts/d/metrics.json"),
+    );
+    for m in ["deepfm", "dcnv2"] {
+        let (a, b) = (
+            host["models"][m]["auc"].as_f64().unwrap(),
+            dev["models"][m]["auc"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 2e-3, "{m}: host {a} device {b}");
+    }
+    // The seed NCF (no categorical column) keeps host tables: asking for device ones is refused.
+    s.write(
+        "n.toml",
+        "name = \"n\"\n[data]\nlabel = \"is_click\"\n[data.synthetic]\nkind = \"ctr\"\nusers = 50\nitems = 20\nrows = 2000\ndays = 4\n[ncf]\ntables = \"device\"\n",
+    );
+    s.run(&["train", "n.toml", "-q"])
+        .fails_with(&["ncf.tables", "seed NCF"]);
+}

@@ -439,6 +439,10 @@ pub struct RawNcf {
     pub early_stopping: Option<usize>,
     #[serde(default)]
     pub backend: NcfBackend,
+    /// Embedding tables on the host or the device (NCF over fields only; the seed NCF keeps
+    /// host tables).
+    #[serde(default)]
+    pub tables: TablePlacement,
     /// Add log(1 + train rows of the item), min-max scaled, as an item side feature: lets the
     /// model learn the popularity prior that is strong under a temporal split.
     #[serde(default)]
@@ -504,6 +508,20 @@ pub enum NcfBackend {
     Flex,
     Ndarray,
     Wgpu,
+}
+
+/// Where the embedding tables of the CTR trainer live (`tables` in `[deepfm]`, `[dcnv2]` and
+/// `[ncf]` over fields).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TablePlacement {
+    /// Host on the CPU backends, device on the GPU backend.
+    #[default]
+    Auto,
+    /// Host memory, row-sparse updates by the CPU (each step uploads the batch's rows).
+    Host,
+    /// Backend tensors, gathered and updated on the device (each step uploads only ids).
+    Device,
 }
 
 /// `[als]`: implicit-feedback ALS; on when the table is present.

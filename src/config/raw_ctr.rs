@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::raw::{NcfBackend, NcfEmbeddingOptimizer};
+use super::raw::{NcfBackend, NcfEmbeddingOptimizer, TablePlacement};
 
 /// One CTR model table (`[deepfm]` or `[dcnv2]`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -61,6 +61,9 @@ pub struct RawCtr {
     pub embedding_optimizer: Option<NcfEmbeddingOptimizer>,
     #[serde(default)]
     pub backend: NcfBackend,
+    /// Embedding tables on the host or the device (see `crate::ctr::device`).
+    #[serde(default)]
+    pub tables: TablePlacement,
 }
 
 fn yes() -> bool {

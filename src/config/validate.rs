@@ -389,6 +389,18 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
             "must be \"impressions\" (or auto) with [ncf] over categorical fields: they are per impression, so it ranks a user's impressions, not every item",
         )?;
     }
+    if let Some(n) = raw
+        .ncf
+        .as_ref()
+        .filter(|n| n.enabled && !super::over_fields(&raw))
+    {
+        check(
+            n.tables != super::TablePlacement::Device,
+            "ncf.tables",
+            "device",
+            "is implemented for the CTR trainer ([deepfm], [dcnv2], [ncf] over categorical fields); the seed NCF keeps its tables on the host",
+        )?;
+    }
     for (table, c) in [("deepfm", &raw.deepfm), ("dcnv2", &raw.dcnv2)] {
         if let Some(c) = c {
             check_ctr(table, c, raw.data.label.is_some())?;

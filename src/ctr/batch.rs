@@ -12,9 +12,9 @@ use crate::ncf::embeddings::{self, AdamSettings, Coalescer, GradRows, HostTable}
 #[derive(Default)]
 pub(super) struct BatchIds {
     /// Per single field, the table row of each batch row.
-    single: Vec<Vec<i32>>,
+    pub(super) single: Vec<Vec<i32>>,
     /// Per sequence field: (batch row of each value, table row of each value, 1/len of its row).
-    multi: Vec<(Vec<u32>, Vec<i32>, Vec<f32>)>,
+    pub(super) multi: Vec<(Vec<u32>, Vec<i32>, Vec<f32>)>,
 }
 
 impl BatchIds {
@@ -148,17 +148,27 @@ pub(super) fn batch_input(
         gather(first, ids, len, 1, f);
         leaf(f, arch.fields)
     });
-    let dense = (arch.dense > 0).then(|| {
-        let d = arch.dense;
-        let mut v = Vec::with_capacity(len * d);
-        for &r in batch {
-            v.extend_from_slice(&rows.dense[r as usize * d..(r as usize + 1) * d]);
-        }
-        Tensor::<2>::from_data(TensorData::new(v, [len, d]), device)
-    });
+    let dense = dense_input(arch, rows, batch, device);
     Input {
         emb: emb_t,
         dense,
         first: first_t,
     }
+}
+
+/// The `[batch.len(), dense]` scaled numeric features of data rows `batch` (None without any).
+pub(super) fn dense_input(
+    arch: &Arch,
+    rows: &FieldRows,
+    batch: &[u32],
+    device: &Device,
+) -> Option<Tensor<2>> {
+    (arch.dense > 0).then(|| {
+        let d = arch.dense;
+        let mut v = Vec::with_capacity(batch.len() * d);
+        for &r in batch {
+            v.extend_from_slice(&rows.dense[r as usize * d..(r as usize + 1) * d]);
+        }
+        Tensor::<2>::from_data(TensorData::new(v, [batch.len(), d]), device)
+    })
 }

@@ -20,6 +20,7 @@
 
 mod batch;
 pub mod checkpoint;
+pub mod device;
 pub mod fields;
 pub mod net;
 pub mod norm;
@@ -49,6 +50,8 @@ pub struct CtrParams {
     pub init_std: f64,
     pub embedding_optimizer: crate::ncf::EmbeddingOptimizer,
     pub backend: Backend,
+    /// Tables on the training device ([`device`]) instead of the host.
+    pub device_tables: bool,
     pub seed: u64,
 }
 

@@ -167,6 +167,7 @@ fn params(epochs: usize, batch: usize) -> CtrParams {
         init_std: 0.1,
         embedding_optimizer: crate::ncf::EmbeddingOptimizer::LazyAdam,
         backend: Backend::Flex,
+        device_tables: false,
         seed: 3,
     }
 }
@@ -438,4 +439,58 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("other settings"), "{e}");
+}
+
+#[test]
+fn device_tables_train_the_model_host_tables_train_and_resume() {
+    let (rows, labels) = rows_fixture();
+    for arch in every_arch() {
+        let arch = Arch {
+            batch_norm: true,
+            ..arch
+        };
+        let run = |p: &CtrParams, ck: Option<&std::path::Path>, resume: bool| {
+            let part = || LabelledRows {
+                rows: &rows,
+                labels: &labels,
+                subset: None,
+            };
+            train(
+                p,
+                arch.clone(),
+                &[4, 3, 5],
+                part(),
+                Some(part()),
+                false,
+                ck,
+                resume,
+            )
+            .unwrap()
+        };
+        let mut p = params(3, 4);
+        p.embedding_l2 = 0.01;
+        let host = run(&p, None, false);
+        p.device_tables = true;
+        let device = run(&p, None, false);
+        let (a, b) = (host.predict(&rows).unwrap(), device.predict(&rows).unwrap());
+        for (x, y) in a.iter().zip(&b) {
+            assert!(
+                (x - y).abs() < 1e-5,
+                "{:?}: host {a:?} device {b:?}",
+                arch.kind
+            );
+        }
+        for (x, y) in host.emb.iter().flatten().zip(device.emb.iter().flatten()) {
+            assert!((x - y).abs() < 1e-5, "{:?}: table values", arch.kind);
+        }
+        // Checkpoints hold the device tables (read back once per epoch); a resumed run ends
+        // where the uninterrupted one does.
+        let dir = tempfile::tempdir().unwrap();
+        let ck = dir.path().join("ck");
+        let mut two = p.clone();
+        two.epochs = 2;
+        run(&two, Some(&ck), false);
+        let resumed = run(&p, Some(&ck), true);
+        assert_eq!(resumed.predict(&rows).unwrap(), b, "{:?}", arch.kind);
+    }
 }

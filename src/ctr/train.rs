@@ -18,8 +18,9 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use std::time::Instant;
 
-use super::batch::{BatchIds, batch_input, update};
+use super::batch::{BatchIds, batch_input, dense_input, update};
 use super::checkpoint;
+use super::device::DeviceTables;
 use super::fields::FieldRows;
 use super::net::{Arch, CtrNet};
 use super::{CtrError, CtrParams, EpochReport};
@@ -399,6 +400,12 @@ pub fn train(
     }
     let mut ids = BatchIds::default();
     let (mut e, mut f, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+    // Device tables start from the host ones (fresh or resumed) and are the truth while an
+    // epoch runs.
+    let plain = device.clone().inner();
+    let mut dev = params
+        .device_tables
+        .then(|| DeviceTables::new(&tables.emb, &tables.first, &plain));
     for epoch in first_epoch..=params.epochs {
         let t0 = Instant::now();
         let mut rng = crate::ncf::data::epoch_rng(params.seed, epoch);
@@ -408,18 +415,39 @@ pub fn train(
         for (k, chunk) in order.chunks(b).enumerate() {
             let len = chunk.len();
             ids.fill(train.rows, chunk);
-            let input = batch_input(
-                &arch,
-                &tables.emb,
-                &tables.first,
-                train.rows,
-                &ids,
-                chunk,
-                &mut e,
-                &mut f,
-                &device,
-                true,
-            );
+            let (input, dbatch) = match &dev {
+                None => (
+                    batch_input(
+                        &arch,
+                        &tables.emb,
+                        &tables.first,
+                        train.rows,
+                        &ids,
+                        chunk,
+                        &mut e,
+                        &mut f,
+                        &device,
+                        true,
+                    ),
+                    None,
+                ),
+                Some(dt) => {
+                    // Only ids travel; the rows are gathered and pooled on the device, and the
+                    // pooled rows become the leaves whose gradient updates the tables.
+                    let db = DeviceTables::batch(&ids, len, &plain);
+                    let leaf = |t: &[super::device::DeviceTable]| {
+                        DeviceTables::pooled(t, &db, &plain)
+                            .autodiff()
+                            .require_grad()
+                    };
+                    let input = super::net::Input {
+                        emb: leaf(&dt.emb),
+                        first: (!dt.first.is_empty()).then(|| leaf(&dt.first)),
+                        dense: dense_input(&arch, train.rows, chunk, &device),
+                    };
+                    (input, Some(db))
+                }
+            };
             let (emb_leaf, first_leaf) = (input.emb.clone(), input.first.clone());
             let y: Vec<f32> = chunk.iter().map(|&r| train.labels[r as usize]).collect();
             let y = Tensor::<1>::from_data(TensorData::new(y, [len]), &device);
@@ -429,9 +457,29 @@ pub fn train(
             loss_sum = loss_sum + loss.clone().detach().mul_scalar(len as f64);
             let mut grads = loss.backward();
             tables.step += 1;
-            let read = |leaf: &Tensor<2>, grads: &mut burn::tensor::Gradients| {
+            let grad = |leaf: &Tensor<2>, grads: &mut burn::tensor::Gradients| {
                 leaf.grad_remove(grads)
-                    .ok_or_else(|| CtrError::Tensor("an embedding batch got no gradient".into()))?
+                    .ok_or_else(|| CtrError::Tensor("an embedding batch got no gradient".into()))
+            };
+            if let (Some(dt), Some(db)) = (dev.as_mut(), dbatch.as_ref()) {
+                let s = &tables.settings;
+                let g = grad(&emb_leaf, &mut grads)?;
+                DeviceTables::update(&mut dt.emb, db, s, tables.step, g);
+                if let Some(leaf) = &first_leaf {
+                    let g = grad(leaf, &mut grads)?;
+                    DeviceTables::update(&mut dt.first, db, s, tables.step, g);
+                }
+                let grads = GradientsParams::from_grads(grads, &net);
+                net = optim.step(lr, net, grads);
+                if let Some(bar) = &bar
+                    && k % 8 == 7
+                {
+                    bar.set_position(((k + 1) * b).min(n) as u64);
+                }
+                continue;
+            }
+            let read = |leaf: &Tensor<2>, grads: &mut burn::tensor::Gradients| {
+                grad(leaf, grads)?
                     .into_data()
                     .try_into_vec::<f32>()
                     .map_err(|e| CtrError::Tensor(format!("reading an embedding gradient: {e:?}")))
@@ -467,6 +515,10 @@ pub fn train(
             {
                 bar.set_position(((k + 1) * b).min(n) as u64);
             }
+        }
+        if let Some(dt) = &dev {
+            // Once per epoch: validation, the kept epoch and checkpoints read the host copy.
+            (tables.emb, tables.first) = dt.to_host()?;
         }
         let total = loss_sum
             .into_data()

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::{ModelError, Recommender};
 use crate::config::{
     DEFAULT_CROSS_LAYERS, DENSE_TABLE_LIMIT, NcfBackend, NcfVariant, RawCtr, RawNcf, RunConfig,
+    TablePlacement,
 };
 use crate::ctr::ValidationFigures;
 use crate::ctr::{self, Arch, CtrParams, CtrTrained, FieldMap, FieldRows, Kind, LabelledRows};
@@ -87,6 +88,7 @@ pub fn ncf_table(n: &RawNcf) -> RawCtr {
         init_std: n.init_std,
         embedding_optimizer: Some(n.embedding_optimizer),
         backend: n.backend,
+        tables: n.tables,
     }
 }
 
@@ -113,6 +115,11 @@ pub fn params(kind: Kind, raw: &RawCtr, seed: u64) -> CtrParams {
             NcfBackend::Flex => crate::ncf::Backend::Flex,
             NcfBackend::Ndarray => crate::ncf::Backend::Ndarray,
             NcfBackend::Wgpu => crate::ncf::Backend::Wgpu,
+        },
+        device_tables: match raw.tables {
+            TablePlacement::Host => false,
+            TablePlacement::Device => true,
+            TablePlacement::Auto => raw.backend == NcfBackend::Wgpu,
         },
         seed,
     }

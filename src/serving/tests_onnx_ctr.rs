@@ -78,6 +78,7 @@ fn train(kind: Kind, neumf: bool, batch_norm: bool, rows: &FieldRows, y: &[f32])
         init_std: 0.3,
         embedding_optimizer: crate::ncf::EmbeddingOptimizer::Adam,
         backend: crate::ncf::Backend::Flex,
+        device_tables: false,
         seed: 5,
     };
     let train = LabelledRows {
