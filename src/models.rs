@@ -79,7 +79,14 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
                 crate::export::onnx::write_ncf(&dir.join("ncf"))
             })),
             validation: None,
-            notes: Vec::new(),
+            notes: lr_note(
+                raw.lr_scaling,
+                raw.learning_rate,
+                raw.batch_size,
+                raw.lr_base_batch,
+            )
+            .into_iter()
+            .collect(),
         });
     }
     // The shared encoding's time is the first CTR model's (its stage line in the report).
@@ -113,6 +120,12 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             })
             .collect();
         let mut notes = vec![format!("fields: {}", fields.join(", "))];
+        notes.extend(lr_note(
+            raw.lr_scaling,
+            raw.learning_rate,
+            raw.batch_size,
+            raw.lr_base_batch,
+        ));
         notes.extend(if oov.is_empty() {
             vec!["every test row's levels are in the train vocabularies (no OOV row used)".into()]
         } else {
@@ -163,4 +176,19 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
         });
     }
     Ok(out)
+}
+
+/// The note naming the learning rate a model trained with, when `lr_scaling` changed it.
+fn lr_note(
+    scaling: crate::config::LrScaling,
+    lr: f64,
+    batch: usize,
+    base: usize,
+) -> Option<String> {
+    (scaling != crate::config::LrScaling::None).then(|| {
+        format!(
+            "learning rate {:.6} = {lr} × √({batch} / {base}) (lr_scaling = \"sqrt\")",
+            scaling.apply(lr, batch, base)
+        )
+    })
 }

@@ -500,3 +500,35 @@ fn device_tables_give_the_host_tables_metrics() {
     s.run(&["train", "n.toml", "-q"])
         .fails_with(&["ncf.tables", "seed NCF"]);
 }
+
+#[test]
+fn sqrt_learning_rate_scaling_is_applied_and_named() {
+    let s = Sandbox::new();
+    setup(&s);
+    s.write(
+        "c.toml",
+        config(
+            "",
+            "[ncf]\nepochs = 2\nbatch_size = 2048\nlr_scaling = \"sqrt\"\nlr_base_batch = 512\n",
+        ),
+    );
+    s.run(&["train", "c.toml", "-q"]).ok();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/f/metrics.json")).unwrap())
+            .unwrap();
+    // 0.001 × √(2048 / 512) = 0.002.
+    let notes = v["models"]["ncf"]["notes"].to_string();
+    assert!(
+        notes.contains("learning rate 0.002000 = 0.001 × √(2048 / 512)"),
+        "{notes}"
+    );
+    s.run(&[
+        "train",
+        "c.toml",
+        "-q",
+        "--force",
+        "--set",
+        "ncf.lr_base_batch=0",
+    ])
+    .fails_with(&["ncf.lr_base_batch"]);
+}

@@ -443,6 +443,11 @@ pub struct RawNcf {
     /// host tables).
     #[serde(default)]
     pub tables: TablePlacement,
+    /// Learning rate against batch size; `learning_rate` is the rate at `lr_base_batch`.
+    #[serde(default)]
+    pub lr_scaling: LrScaling,
+    #[serde(default = "default_batch")]
+    pub lr_base_batch: usize,
     /// Add log(1 + train rows of the item), min-max scaled, as an item side feature: lets the
     /// model learn the popularity prior that is strong under a temporal split.
     #[serde(default)]
@@ -508,6 +513,30 @@ pub enum NcfBackend {
     Flex,
     Ndarray,
     Wgpu,
+}
+
+/// How the learning rate follows the batch size (`lr_scaling` in `[ncf]`, `[deepfm]`, `[dcnv2]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrScaling {
+    /// `learning_rate` as given, whatever the batch.
+    #[default]
+    None,
+    /// `learning_rate × √(batch_size / lr_base_batch)`: the square-root rule for Adam (Malladi
+    /// et al., NeurIPS 2022). On the 10 M-row ten-field log (NCF, 1 epoch) batch 65 536 validates
+    /// at AUC 0.7040 with it against 0.7061 at batch 512; lr unchanged gives 0.6642, linear
+    /// scaling (×128, no warm-up) 0.6977.
+    Sqrt,
+}
+
+impl LrScaling {
+    /// The learning rate a step uses at `batch` given `lr` set for `base`.
+    pub fn apply(self, lr: f64, batch: usize, base: usize) -> f64 {
+        match self {
+            LrScaling::None => lr,
+            LrScaling::Sqrt => lr * (batch as f64 / base.max(1) as f64).sqrt(),
+        }
+    }
 }
 
 /// Where the embedding tables of the CTR trainer live (`tables` in `[deepfm]`, `[dcnv2]` and

@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::raw::{NcfBackend, NcfEmbeddingOptimizer, TablePlacement};
+use super::raw::{LrScaling, NcfBackend, NcfEmbeddingOptimizer, TablePlacement};
 
 /// One CTR model table (`[deepfm]` or `[dcnv2]`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -64,6 +64,19 @@ pub struct RawCtr {
     /// Embedding tables on the host or the device (see `crate::ctr::device`).
     #[serde(default)]
     pub tables: TablePlacement,
+    /// Learning rate against batch size; `learning_rate` is the rate at `lr_base_batch`.
+    #[serde(default)]
+    pub lr_scaling: LrScaling,
+    #[serde(default = "d_batch")]
+    pub lr_base_batch: usize,
+}
+
+impl RawCtr {
+    /// The learning rate the trainer uses (after `lr_scaling`).
+    pub fn effective_learning_rate(&self) -> f64 {
+        self.lr_scaling
+            .apply(self.learning_rate, self.batch_size, self.lr_base_batch)
+    }
 }
 
 fn yes() -> bool {

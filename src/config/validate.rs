@@ -314,6 +314,12 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
         )?;
         check(n.epochs >= 1, "ncf.epochs", n.epochs, "must be at least 1")?;
         check(
+            n.lr_base_batch >= 1,
+            "ncf.lr_base_batch",
+            n.lr_base_batch,
+            "must be at least 1",
+        )?;
+        check(
             n.batch_size >= 1,
             "ncf.batch_size",
             n.batch_size,
@@ -573,6 +579,12 @@ fn check_ctr(table: &str, c: &super::RawCtr, ctr_log: bool) -> Result<(), Config
     ] {
         check(v.is_finite() && v >= 0.0, &key(k), v, "must be >= 0")?;
     }
+    check(
+        c.lr_base_batch >= 1,
+        &key("lr_base_batch"),
+        c.lr_base_batch,
+        "must be at least 1",
+    )?;
     let lr = c.learning_rate;
     check(
         lr.is_finite() && lr > 0.0,

@@ -89,6 +89,8 @@ pub fn ncf_table(n: &RawNcf) -> RawCtr {
         embedding_optimizer: Some(n.embedding_optimizer),
         backend: n.backend,
         tables: n.tables,
+        lr_scaling: n.lr_scaling,
+        lr_base_batch: n.lr_base_batch,
     }
 }
 
@@ -99,7 +101,7 @@ pub fn params(kind: Kind, raw: &RawCtr, seed: u64) -> CtrParams {
         dropout: raw.dropout,
         embedding_l2: raw.embedding_l2,
         weight_decay: raw.weight_decay,
-        learning_rate: raw.learning_rate,
+        learning_rate: raw.effective_learning_rate(),
         batch_size: raw.batch_size,
         epochs: raw.epochs,
         early_stopping: raw.early_stopping,
@@ -423,4 +425,28 @@ pub fn export(
         threshold: ctx.threshold.filter(|t| t.is_finite()),
     };
     crate::export::write_json(&d.join("model.json"), &json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LrScaling;
+
+    #[test]
+    fn the_trainer_gets_the_scaled_learning_rate() {
+        let mut raw: RawCtr = toml::from_str("batch_size = 65536\nlearning_rate = 0.001").unwrap();
+        assert_eq!(params(Kind::DeepFm, &raw, 1).learning_rate, 0.001);
+        raw.lr_scaling = LrScaling::Sqrt;
+        raw.lr_base_batch = 512;
+        // √(65536 / 512) = √128 = 11.3137…
+        let lr = params(Kind::DeepFm, &raw, 1).learning_rate;
+        assert!((lr - 0.011_313_708_5).abs() < 1e-9, "{lr}");
+        // NCF over fields keeps its table's rule.
+        let ncf: RawNcf = toml::from_str(
+            "batch_size = 2048\nlr_scaling = \"sqrt\"\nlr_base_batch = 512\nlearning_rate = 0.001",
+        )
+        .unwrap();
+        let lr = params(Kind::Ncf, &ncf_table(&ncf), 1).learning_rate;
+        assert!((lr - 0.002).abs() < 1e-12, "{lr}");
+    }
 }

@@ -65,7 +65,9 @@ pub fn params(raw: &RawNcf, seed: u64) -> NcfParams {
         dropout: raw.dropout,
         epochs: raw.epochs,
         batch_size: raw.batch_size,
-        learning_rate: raw.learning_rate,
+        learning_rate: raw
+            .lr_scaling
+            .apply(raw.learning_rate, raw.batch_size, raw.lr_base_batch),
         weight_decay: raw.weight_decay,
         negatives: raw.negatives,
         pos_weight: raw.pos_weight,
