@@ -1,5 +1,5 @@
-//! The CTR models over fields: DeepFM and DCNv2, on one field map, one set of layers and one
-//! trainer.
+//! The CTR models over fields: DeepFM, DCNv2 and NCF over fields, on one field map, one set of
+//! layers and one trainer.
 //!
 //! - [`fields`]: the field map (user, item, every categorical and sequence column; vocabularies
 //!   fit on train, an OOV row per field, hashing) and the encoding of a part into table rows.
@@ -8,6 +8,8 @@
 //! - `batch`: the host-side batch assembly (pooling) and the row-sparse table update.
 //! - [`train`]: host tables with row-sparse lazy Adam, validation, learning-rate decay on plateau,
 //!   early stopping, the best epoch kept.
+//! - [`device`]: the same tables and updates as backend tensors (`tables = "device"`).
+//! - [`trained`]: the trained model (scoring, tensors by name).
 //!
 //! `embedding_l2 = λ` adds λ·w to the gradient of embedding rows before Adam, the gradient of
 //! (λ/2)·‖w‖². With `embedding_optimizer = "adam"` (the default while the tables are small,
@@ -25,10 +27,12 @@ pub mod fields;
 pub mod net;
 pub mod norm;
 pub mod train;
+pub mod trained;
 
 pub use fields::{FieldMap, FieldRows};
 pub use net::{Arch, Kind};
-pub use train::{CtrTrained, LabelledRows, log_loss};
+pub use train::{LabelledRows, log_loss};
+pub use trained::CtrTrained;
 
 use serde::{Deserialize, Serialize};
 

@@ -20,16 +20,14 @@ use std::time::Instant;
 
 use super::batch::{BatchIds, batch_input, dense_input, update};
 use super::checkpoint;
-use super::device::DeviceTables;
+use super::device::{DeviceBatch, DeviceTables};
 use super::fields::FieldRows;
 use super::net::{Arch, CtrNet};
+use super::trained::{CtrTrained, predict_with};
 use super::{CtrError, CtrParams, EpochReport};
 use crate::ncf::EmbeddingOptimizer;
 use crate::ncf::embeddings::{AdamSettings, Coalescer, HostTable};
 use crate::ncf::model::bce_with_logits;
-
-/// Rows scored per forward pass when predicting.
-const PREDICT_BATCH: usize = 16_384;
 
 /// A labelled part encoded for the trainer: all of `rows`, or the rows `subset` names (the train
 /// and validation parts carved from one encoding share it instead of copying it).
@@ -103,131 +101,6 @@ impl Tables {
             self.first.iter().map(HostTable::values).collect(),
         )
     }
-}
-
-/// A trained CTR model: the inference network and the table values.
-#[derive(Debug, Clone)]
-pub struct CtrTrained {
-    pub arch: Arch,
-    net: CtrNet,
-    /// Per field, `[rows, D]` row-major.
-    pub emb: Vec<Vec<f32>>,
-    /// Per field, `[rows]` first-order weights (DeepFM).
-    pub first: Vec<Vec<f32>>,
-    pub reports: Vec<EpochReport>,
-    /// 1-based epoch whose weights these are.
-    pub best_epoch: usize,
-    /// The (plain) device `net` lives on.
-    device: Device,
-}
-
-/// Host-side read-only tables for prediction (values only).
-fn frozen(values: &[Vec<f32>], dim: usize) -> Vec<HostTable> {
-    values.iter().map(|v| HostTable::new(v, dim)).collect()
-}
-
-impl CtrTrained {
-    /// Every weight as named tensors: the network's (see [`CtrNet::tensors`]) plus
-    /// `field.{j}.embedding` `[rows, D]` and, for DeepFM, `field.{j}.first` `[rows, 1]`.
-    pub fn tensors(&self) -> Result<super::net::NamedTensors, CtrError> {
-        let mut out = self.net.tensors().map_err(CtrError::Tensor)?;
-        let d = self.arch.dim;
-        for (j, t) in self.emb.iter().enumerate() {
-            out.push((
-                format!("field.{j}.embedding"),
-                vec![t.len() / d, d],
-                t.clone(),
-            ));
-        }
-        for (j, t) in self.first.iter().enumerate() {
-            out.push((format!("field.{j}.first"), vec![t.len(), 1], t.clone()));
-        }
-        Ok(out)
-    }
-
-    /// A model from named tensors (see [`Self::tensors`]) with `rows[j]` table rows per field,
-    /// scoring on the CPU.
-    pub fn from_tensors(
-        arch: Arch,
-        rows: &[usize],
-        src: super::net::TensorSource<'_>,
-    ) -> Result<Self, CtrError> {
-        let device = crate::ncf::Backend::Flex
-            .device()
-            .map_err(|e| CtrError::Tensor(e.to_string()))?;
-        let net = CtrNet::from_tensors(&arch, src, &device).map_err(CtrError::Input)?;
-        let table = |name: String, shape: [usize; 2]| -> Result<Vec<f32>, CtrError> {
-            match src(&name) {
-                Some((s, v)) if s == shape && v.len() == shape[0] * shape[1] => Ok(v),
-                Some((s, _)) => Err(CtrError::Input(format!(
-                    "tensor `{name}` has shape {s:?}, expected {shape:?}"
-                ))),
-                None => Err(CtrError::Input(format!("no tensor `{name}`"))),
-            }
-        };
-        let emb = (0..arch.fields)
-            .map(|j| table(format!("field.{j}.embedding"), [rows[j], arch.dim]))
-            .collect::<Result<_, _>>()?;
-        let first = match arch.kind {
-            super::Kind::DeepFm => (0..arch.fields)
-                .map(|j| table(format!("field.{j}.first"), [rows[j], 1]))
-                .collect::<Result<_, _>>()?,
-            super::Kind::DcnV2 | super::Kind::Ncf => Vec::new(),
-        };
-        Ok(Self {
-            arch,
-            net,
-            emb,
-            first,
-            reports: Vec::new(),
-            best_epoch: 0,
-            device,
-        })
-    }
-
-    /// Click probabilities of every row.
-    pub fn predict(&self, rows: &FieldRows) -> Result<Vec<f32>, CtrError> {
-        let emb = frozen(&self.emb, self.arch.dim);
-        let first = frozen(&self.first, 1);
-        let all: Vec<u32> = (0..rows.n as u32).collect();
-        predict_with(
-            &self.arch,
-            &self.net,
-            &emb,
-            &first,
-            rows,
-            &all,
-            &self.device,
-        )
-    }
-}
-
-/// Click probabilities of the rows `which` of `rows`, in that order.
-fn predict_with(
-    arch: &Arch,
-    net: &CtrNet,
-    emb: &[HostTable],
-    first: &[HostTable],
-    rows: &FieldRows,
-    which: &[u32],
-    device: &Device,
-) -> Result<Vec<f32>, CtrError> {
-    let mut out = Vec::with_capacity(which.len());
-    let mut ids = BatchIds::default();
-    let (mut e, mut f) = (Vec::new(), Vec::new());
-    for chunk in which.chunks(PREDICT_BATCH) {
-        ids.fill(rows, chunk);
-        let input = batch_input(
-            arch, emb, first, rows, &ids, chunk, &mut e, &mut f, device, false,
-        );
-        let p = burn::tensor::activation::sigmoid(net.forward(arch, input, &[]));
-        let v = p
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| CtrError::Tensor(format!("reading scores: {e:?}")))?;
-        out.extend(v);
-    }
-    Ok(out)
 }
 
 /// Inverted-dropout masks from the epoch RNG, one `[batch, h]` per hidden layer (an entry is
@@ -415,39 +288,16 @@ pub fn train(
         for (k, chunk) in order.chunks(b).enumerate() {
             let len = chunk.len();
             ids.fill(train.rows, chunk);
-            let (input, dbatch) = match &dev {
-                None => (
-                    batch_input(
-                        &arch,
-                        &tables.emb,
-                        &tables.first,
-                        train.rows,
-                        &ids,
-                        chunk,
-                        &mut e,
-                        &mut f,
-                        &device,
-                        true,
-                    ),
-                    None,
-                ),
-                Some(dt) => {
-                    // Only ids travel; the rows are gathered and pooled on the device, and the
-                    // pooled rows become the leaves whose gradient updates the tables.
-                    let db = DeviceTables::batch(&ids, len, &plain);
-                    let leaf = |t: &[super::device::DeviceTable]| {
-                        DeviceTables::pooled(t, &db, &plain)
-                            .autodiff()
-                            .require_grad()
-                    };
-                    let input = super::net::Input {
-                        emb: leaf(&dt.emb),
-                        first: (!dt.first.is_empty()).then(|| leaf(&dt.first)),
-                        dense: dense_input(&arch, train.rows, chunk, &device),
-                    };
-                    (input, Some(db))
-                }
-            };
+            let (input, dbatch) = step_input(
+                &arch,
+                &tables,
+                dev.as_ref(),
+                train.rows,
+                &ids,
+                chunk,
+                (&mut e, &mut f),
+                (&device, &plain),
+            );
             let (emb_leaf, first_leaf) = (input.emb.clone(), input.first.clone());
             let y: Vec<f32> = chunk.iter().map(|&r| train.labels[r as usize]).collect();
             let y = Tensor::<1>::from_data(TensorData::new(y, [len]), &device);
@@ -457,57 +307,15 @@ pub fn train(
             loss_sum = loss_sum + loss.clone().detach().mul_scalar(len as f64);
             let mut grads = loss.backward();
             tables.step += 1;
-            let grad = |leaf: &Tensor<2>, grads: &mut burn::tensor::Gradients| {
-                leaf.grad_remove(grads)
-                    .ok_or_else(|| CtrError::Tensor("an embedding batch got no gradient".into()))
-            };
-            if let (Some(dt), Some(db)) = (dev.as_mut(), dbatch.as_ref()) {
-                let s = &tables.settings;
-                let g = grad(&emb_leaf, &mut grads)?;
-                DeviceTables::update(&mut dt.emb, db, s, tables.step, g);
-                if let Some(leaf) = &first_leaf {
-                    let g = grad(leaf, &mut grads)?;
-                    DeviceTables::update(&mut dt.first, db, s, tables.step, g);
-                }
-                let grads = GradientsParams::from_grads(grads, &net);
-                net = optim.step(lr, net, grads);
-                if let Some(bar) = &bar
-                    && k % 8 == 7
-                {
-                    bar.set_position(((k + 1) * b).min(n) as u64);
-                }
-                continue;
-            }
-            let read = |leaf: &Tensor<2>, grads: &mut burn::tensor::Gradients| {
-                grad(leaf, grads)?
-                    .into_data()
-                    .try_into_vec::<f32>()
-                    .map_err(|e| CtrError::Tensor(format!("reading an embedding gradient: {e:?}")))
-            };
-            let g = read(&emb_leaf, &mut grads)?;
-            update(
-                &mut tables.emb,
-                &mut tables.coal_emb,
-                &tables.settings,
-                tables.step,
+            update_tables(
+                &mut tables,
+                dev.as_mut().zip(dbatch.as_ref()),
                 &ids,
-                &g,
+                (&emb_leaf, first_leaf.as_ref()),
+                &mut grads,
                 arch.dim,
                 &mut scratch,
-            );
-            if let Some(leaf) = &first_leaf {
-                let g = read(leaf, &mut grads)?;
-                update(
-                    &mut tables.first,
-                    &mut tables.coal_first,
-                    &tables.settings,
-                    tables.step,
-                    &ids,
-                    &g,
-                    1,
-                    &mut scratch,
-                );
-            }
+            )?;
             let grads = GradientsParams::from_grads(grads, &net);
             net = optim.step(lr, net, grads);
             if let Some(bar) = &bar
@@ -635,6 +443,107 @@ pub fn train(
         best_epoch,
         device: infer,
     })
+}
+
+/// A batch's network input: with host tables the gathered rows as leaves; with device tables
+/// only the ids travel, the rows are gathered and pooled on the device (`devices.1`, plain) and
+/// become the leaves there, and the batch's device ids are returned for the update.
+#[allow(clippy::too_many_arguments)]
+fn step_input(
+    arch: &Arch,
+    tables: &Tables,
+    dev: Option<&DeviceTables>,
+    rows: &FieldRows,
+    ids: &BatchIds,
+    chunk: &[u32],
+    (e, f): (&mut Vec<f32>, &mut Vec<f32>),
+    (device, plain): (&Device, &Device),
+) -> (super::net::Input, Option<DeviceBatch>) {
+    let Some(dt) = dev else {
+        let input = batch_input(
+            arch,
+            &tables.emb,
+            &tables.first,
+            rows,
+            ids,
+            chunk,
+            e,
+            f,
+            device,
+            true,
+        );
+        return (input, None);
+    };
+    let db = DeviceTables::batch(ids, chunk.len(), plain);
+    let leaf = |t: &[super::device::DeviceTable]| {
+        DeviceTables::pooled(t, &db, plain)
+            .autodiff()
+            .require_grad()
+    };
+    let input = super::net::Input {
+        emb: leaf(&dt.emb),
+        first: (!dt.first.is_empty()).then(|| leaf(&dt.first)),
+        dense: dense_input(arch, rows, chunk, device),
+    };
+    (input, Some(db))
+}
+
+/// Applies the gradients of the leaves (embedding rows, DeepFM's first-order weights) to the
+/// tables: on the device when they live there, else read back and applied row by row.
+fn update_tables(
+    tables: &mut Tables,
+    dev: Option<(&mut DeviceTables, &DeviceBatch)>,
+    ids: &BatchIds,
+    (emb_leaf, first_leaf): (&Tensor<2>, Option<&Tensor<2>>),
+    grads: &mut burn::tensor::Gradients,
+    dim: usize,
+    scratch: &mut Vec<f32>,
+) -> Result<(), CtrError> {
+    let grad = |leaf: &Tensor<2>, grads: &mut burn::tensor::Gradients| {
+        leaf.grad_remove(grads)
+            .ok_or_else(|| CtrError::Tensor("an embedding batch got no gradient".into()))
+    };
+    if let Some((dt, db)) = dev {
+        let s = &tables.settings;
+        DeviceTables::update(&mut dt.emb, db, s, tables.step, grad(emb_leaf, grads)?);
+        if let Some(leaf) = first_leaf {
+            DeviceTables::update(&mut dt.first, db, s, tables.step, grad(leaf, grads)?);
+        }
+        return Ok(());
+    }
+    let read = |leaf: &Tensor<2>, grads: &mut burn::tensor::Gradients| {
+        grad(leaf, grads)?
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| CtrError::Tensor(format!("reading an embedding gradient: {e:?}")))
+    };
+    let g = read(emb_leaf, grads)?;
+    let (s, step) = (&tables.settings, tables.step);
+    update(
+        &mut tables.emb,
+        &mut tables.coal_emb,
+        s,
+        step,
+        ids,
+        &g,
+        dim,
+        scratch,
+    );
+    if let Some(leaf) = first_leaf {
+        let g = read(leaf, grads)?;
+        let (s, step) = (&tables.settings, tables.step);
+        update(
+            &mut tables.first,
+            &mut tables.coal_first,
+            s,
+            step,
+            ids,
+            &g,
+            1,
+            scratch,
+        );
+    }
+    Ok(())
 }
 
 /// The best epoch so far: validation AUC, epoch, inference network, tables, first-order tables.

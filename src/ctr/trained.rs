@@ -1,0 +1,138 @@
+//! A trained CTR model: the inference network and the table values, scoring on the CPU, and
+//! its tensors by name (export, checkpoints).
+
+use burn::prelude::*;
+
+use super::batch::{BatchIds, batch_input};
+use super::fields::FieldRows;
+use super::net::{Arch, CtrNet};
+use super::{CtrError, EpochReport};
+use crate::ncf::embeddings::HostTable;
+
+/// Rows scored per forward pass when predicting.
+const PREDICT_BATCH: usize = 16_384;
+
+/// A trained CTR model: the inference network and the table values.
+#[derive(Debug, Clone)]
+pub struct CtrTrained {
+    pub arch: Arch,
+    pub(super) net: CtrNet,
+    /// Per field, `[rows, D]` row-major.
+    pub emb: Vec<Vec<f32>>,
+    /// Per field, `[rows]` first-order weights (DeepFM).
+    pub first: Vec<Vec<f32>>,
+    pub reports: Vec<EpochReport>,
+    /// 1-based epoch whose weights these are.
+    pub best_epoch: usize,
+    /// The (plain) device `net` lives on.
+    pub(super) device: Device,
+}
+
+/// Host-side read-only tables for prediction (values only).
+fn frozen(values: &[Vec<f32>], dim: usize) -> Vec<HostTable> {
+    values.iter().map(|v| HostTable::new(v, dim)).collect()
+}
+
+impl CtrTrained {
+    /// Every weight as named tensors: the network's (see [`CtrNet::tensors`]) plus
+    /// `field.{j}.embedding` `[rows, D]` and, for DeepFM, `field.{j}.first` `[rows, 1]`.
+    pub fn tensors(&self) -> Result<super::net::NamedTensors, CtrError> {
+        let mut out = self.net.tensors().map_err(CtrError::Tensor)?;
+        let d = self.arch.dim;
+        for (j, t) in self.emb.iter().enumerate() {
+            out.push((
+                format!("field.{j}.embedding"),
+                vec![t.len() / d, d],
+                t.clone(),
+            ));
+        }
+        for (j, t) in self.first.iter().enumerate() {
+            out.push((format!("field.{j}.first"), vec![t.len(), 1], t.clone()));
+        }
+        Ok(out)
+    }
+
+    /// A model from named tensors (see [`Self::tensors`]) with `rows[j]` table rows per field,
+    /// scoring on the CPU.
+    pub fn from_tensors(
+        arch: Arch,
+        rows: &[usize],
+        src: super::net::TensorSource<'_>,
+    ) -> Result<Self, CtrError> {
+        let device = crate::ncf::Backend::Flex
+            .device()
+            .map_err(|e| CtrError::Tensor(e.to_string()))?;
+        let net = CtrNet::from_tensors(&arch, src, &device).map_err(CtrError::Input)?;
+        let table = |name: String, shape: [usize; 2]| -> Result<Vec<f32>, CtrError> {
+            match src(&name) {
+                Some((s, v)) if s == shape && v.len() == shape[0] * shape[1] => Ok(v),
+                Some((s, _)) => Err(CtrError::Input(format!(
+                    "tensor `{name}` has shape {s:?}, expected {shape:?}"
+                ))),
+                None => Err(CtrError::Input(format!("no tensor `{name}`"))),
+            }
+        };
+        let emb = (0..arch.fields)
+            .map(|j| table(format!("field.{j}.embedding"), [rows[j], arch.dim]))
+            .collect::<Result<_, _>>()?;
+        let first = match arch.kind {
+            super::Kind::DeepFm => (0..arch.fields)
+                .map(|j| table(format!("field.{j}.first"), [rows[j], 1]))
+                .collect::<Result<_, _>>()?,
+            super::Kind::DcnV2 | super::Kind::Ncf => Vec::new(),
+        };
+        Ok(Self {
+            arch,
+            net,
+            emb,
+            first,
+            reports: Vec::new(),
+            best_epoch: 0,
+            device,
+        })
+    }
+
+    /// Click probabilities of every row.
+    pub fn predict(&self, rows: &FieldRows) -> Result<Vec<f32>, CtrError> {
+        let emb = frozen(&self.emb, self.arch.dim);
+        let first = frozen(&self.first, 1);
+        let all: Vec<u32> = (0..rows.n as u32).collect();
+        predict_with(
+            &self.arch,
+            &self.net,
+            &emb,
+            &first,
+            rows,
+            &all,
+            &self.device,
+        )
+    }
+}
+
+/// Click probabilities of the rows `which` of `rows`, in that order.
+pub(super) fn predict_with(
+    arch: &Arch,
+    net: &CtrNet,
+    emb: &[HostTable],
+    first: &[HostTable],
+    rows: &FieldRows,
+    which: &[u32],
+    device: &Device,
+) -> Result<Vec<f32>, CtrError> {
+    let mut out = Vec::with_capacity(which.len());
+    let mut ids = BatchIds::default();
+    let (mut e, mut f) = (Vec::new(), Vec::new());
+    for chunk in which.chunks(PREDICT_BATCH) {
+        ids.fill(rows, chunk);
+        let input = batch_input(
+            arch, emb, first, rows, &ids, chunk, &mut e, &mut f, device, false,
+        );
+        let p = burn::tensor::activation::sigmoid(net.forward(arch, input, &[]));
+        let v = p
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| CtrError::Tensor(format!("reading scores: {e:?}")))?;
+        out.extend(v);
+    }
+    Ok(out)
+}
