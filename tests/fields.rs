@@ -532,3 +532,28 @@ fn sqrt_learning_rate_scaling_is_applied_and_named() {
     ])
     .fails_with(&["ncf.lr_base_batch"]);
 }
+
+#[test]
+fn the_embedded_generator_takes_categorical_fields() {
+    let s = Sandbox::new();
+    let cfg = |fields: usize| {
+        format!(
+            "name = \"g\"\n[data]\nlabel = \"is_click\"\ncategorical = [\"os\", \"channel\", \"country\"]\n\
+             [data.synthetic]\nkind = \"ctr\"\nusers = 300\nitems = 100\nrows = 20000\ndays = 5\nfields = {fields}\n\
+             [ncf]\nepochs = 2\n"
+        )
+    };
+    s.write("c.toml", cfg(3));
+    s.run(&["train", "c.toml", "-q"]).ok();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/g/metrics.json")).unwrap())
+            .unwrap();
+    let notes = v["models"]["ncf"]["notes"].to_string();
+    assert!(
+        notes.contains("os (") && notes.contains("country ("),
+        "{notes}"
+    );
+    s.write("bad.toml", cfg(11));
+    s.run(&["train", "bad.toml", "-q"])
+        .fails_with(&["data.synthetic.fields", "10"]);
+}

@@ -159,6 +159,9 @@ pub struct RawSynthetic {
     pub days: u32,
     /// Defaults to the run seed.
     pub seed: Option<u64>,
+    /// `ctr` only: the first N of the generator's ten categorical fields (`generate --fields`).
+    #[serde(default)]
+    pub fields: usize,
 }
 
 /// Which synthetic log to generate.

@@ -165,6 +165,18 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
             s.days,
             "must be at least 1",
         )?;
+        check(
+            s.fields <= crate::synth::MAX_FIELDS,
+            "data.synthetic.fields",
+            s.fields,
+            "the generator has 10 categorical fields (os, channel, country, city, tag, app, site, device_model, album, query)",
+        )?;
+        check(
+            s.fields == 0 || s.kind == super::SynthKindName::Ctr,
+            "data.synthetic.fields",
+            s.fields,
+            "only a `ctr` log has categorical fields",
+        )?;
     }
     check_delimiter("data.delimiter", &d.delimiter)?;
     if let Some(c) = &d.columns {

@@ -201,7 +201,7 @@ pub fn synth_spec(cfg: &RunConfig) -> Option<crate::synth::SynthSpec> {
         days: s.days,
         seed: s.seed.unwrap_or(cfg.raw.seed),
         start: crate::synth::DEFAULT_START,
-        fields: 0,
+        fields: s.fields,
     })
 }
 
