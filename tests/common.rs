@@ -57,6 +57,12 @@ impl Sandbox {
         self.dir.path().join(rel)
     }
 
+    /// A JSON file of the sandbox (a run's `metrics.json`, an export's `model.json`), parsed.
+    pub fn json(&self, rel: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path(rel)).expect("read json");
+        serde_json::from_str(&text).expect("json")
+    }
+
     pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
         let p = self.path(rel);
         if let Some(parent) = p.parent() {

@@ -57,8 +57,7 @@ fn deepfm_and_dcnv2_train_on_given_files_without_a_timestamp() {
     setup(&s);
     s.write("c.toml", config("", MODELS));
     s.run(&["train", "c.toml", "-q"]).ok();
-    let text = std::fs::read_to_string(s.path("artifacts/f/metrics.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let v = s.json("artifacts/f/metrics.json");
     assert_eq!(v["split"]["valid_rows"], 600, "{}", v["split"]);
     // Every test row is scored: the unseen user and item go through their fields' OOV rows.
     assert_eq!(v["split"]["test_rows"], 602, "{}", v["split"]);
@@ -92,10 +91,7 @@ fn deepfm_and_dcnv2_train_on_given_files_without_a_timestamp() {
                 .exists(),
             "{m}"
         );
-        let j: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(s.path(&format!("artifacts/f/{m}/model.json"))).unwrap(),
-        )
-        .unwrap();
+        let j = s.json(&format!("artifacts/f/{m}/model.json"));
         assert_eq!(j["format"], "clickrec-ctr-1");
         assert_eq!(j["model"], m);
         let names: Vec<&str> = j["fields"]
@@ -116,9 +112,7 @@ fn deepfm_and_dcnv2_train_on_given_files_without_a_timestamp() {
         config("", MODELS).replace("name = \"f\"", "name = \"g\""),
     );
     s.run(&["train", "c2.toml", "-q"]).ok();
-    let again: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/g/metrics.json")).unwrap())
-            .unwrap();
+    let again: serde_json::Value = s.json("artifacts/g/metrics.json");
     for m in ["deepfm", "dcnv2"] {
         assert_eq!(v["models"][m]["auc"], again["models"][m]["auc"], "{m}");
     }
@@ -137,9 +131,7 @@ fn ncf_embeds_every_field_of_a_click_log() {
         ),
     );
     s.run(&["train", "c.toml", "-q"]).ok();
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/f/metrics.json")).unwrap())
-            .unwrap();
+    let v = s.json("artifacts/f/metrics.json");
     let m = &v["models"]["ncf"];
     let pop = v["models"]["popularity"]["auc"].as_f64().unwrap();
     let auc = m["auc"].as_f64().unwrap();
@@ -147,10 +139,7 @@ fn ncf_embeds_every_field_of_a_click_log() {
     assert_eq!(m["validation"]["rows"], 600, "{}", m["validation"]);
     let notes = m["notes"].to_string();
     assert!(notes.contains("city (90 levels)"), "{notes}");
-    let j: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(s.path("artifacts/f/ncf/model.json")).unwrap(),
-    )
-    .unwrap();
+    let j = s.json("artifacts/f/ncf/model.json");
     assert_eq!(j["model"], "ncf");
     assert_eq!(j["arch"]["neumf"], true);
     assert_eq!(j["fields"].as_array().unwrap().len(), 5);
@@ -256,9 +245,7 @@ fn tune_picks_among_the_ctr_models_on_the_given_validation_file() {
                 [tune.space]\n\"deepfm.embedding_l2\" = [0.0, 0.05]\n\"dcnv2.cross_layers\" = [1, 2]\n";
     s.write("c.toml", config("", &format!("{MODELS}{tune}")));
     s.run(&["tune", "c.toml", "-q"]).ok();
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/f/metrics.json")).unwrap())
-            .unwrap();
+    let v = s.json("artifacts/f/metrics.json");
     let t = &v["tuning"];
     assert_eq!(t["trials"], 4, "{t}");
     assert_eq!(t["validation"]["validation"], "valid_path", "{t}");
@@ -294,9 +281,7 @@ fn every_model_scores_the_unseen_users_and_items_of_a_given_ctr_split() {
          [ncf]\nepochs = 1\n[als]\nfactors = 4\niterations = 2\n[dcnv2]\nepochs = 2\nhidden = [8]\n",
     );
     s.run(&["train", "c.toml", "-q"]).ok();
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/u/metrics.json")).unwrap())
-            .unwrap();
+    let v = s.json("artifacts/u/metrics.json");
     assert_eq!(v["split"]["test_rows"], 6, "{}", v["split"]);
     assert_eq!(v["split"]["test_rows_unknown_kept"], 3, "{}", v["split"]);
     for m in ["ncf", "als", "dcnv2", "popularity"] {
@@ -328,9 +313,7 @@ fn side_table_categoricals_are_fields() {
     };
     s.write("c.toml", cfg("[deepfm]\nepochs = 2\nhidden = [8]\n"));
     s.run(&["train", "c.toml", "-q"]).ok();
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/s/metrics.json")).unwrap())
-            .unwrap();
+    let v = s.json("artifacts/s/metrics.json");
     let notes = v["models"]["deepfm"]["notes"].to_string();
     assert!(notes.contains("region (90 levels)"), "{notes}");
     s.write(
@@ -338,9 +321,7 @@ fn side_table_categoricals_are_fields() {
         cfg("[ncf]\nepochs = 1\n").replace("name = \"s\"", "name = \"n\""),
     );
     s.run(&["train", "n.toml", "-q"]).ok();
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/n/metrics.json")).unwrap())
-            .unwrap();
+    let v = s.json("artifacts/n/metrics.json");
     let notes = v["models"]["ncf"]["notes"].to_string();
     assert!(notes.contains("region (90 levels)"), "{notes}");
 }
@@ -398,9 +379,7 @@ fn score_with_an_exported_ctr_model_equals_the_runs_predictions() {
     assert!(out.stdout.contains("dcnv2/model.onnx"), "{}", out.stdout);
     assert!(s.path("artifacts/f/deepfm/model.onnx").exists());
     // `eval` of the exported models on the config's test part gives the run's own figures.
-    let run: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/f/metrics.json")).unwrap())
-            .unwrap();
+    let run: serde_json::Value = s.json("artifacts/f/metrics.json");
     for m in ["deepfm", "dcnv2"] {
         let out = s.run(&["eval", &format!("artifacts/f/{m}"), "c.toml", "--json"]);
         out.ok();
@@ -441,16 +420,11 @@ fn seed_ncf_and_a_ctr_model_share_the_numeric_features() {
          [ncf]\nepochs = 1\n[deepfm]\nepochs = 2\nhidden = [8]\nbatch_size = 256\n",
     );
     s.run(&["train", "c.toml", "-q"]).ok();
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/b/metrics.json")).unwrap())
-            .unwrap();
+    let v = s.json("artifacts/b/metrics.json");
     assert!(v["models"]["ncf"]["auc"].is_number(), "{}", v["models"]);
     let auc = v["models"]["deepfm"]["auc"].as_f64().unwrap();
     assert!(auc > 0.55, "deepfm: AUC {auc}");
-    let j: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(s.path("artifacts/b/deepfm/model.json")).unwrap(),
-    )
-    .unwrap();
+    let j = s.json("artifacts/b/deepfm/model.json");
     assert_eq!(j["arch"]["dense"], 2);
     assert!(
         s.path("artifacts/b/ncf/scorer.json").exists(),
@@ -478,12 +452,9 @@ fn device_tables_give_the_host_tables_metrics() {
     let sets = ["deepfm.tables=\"device\"", "dcnv2.tables=\"device\""];
     s.run(&["train", "d.toml", "-q", "--set", sets[0], "--set", sets[1]])
         .ok();
-    let read = |p: &str| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(s.path(p)).unwrap()).unwrap()
-    };
     let (host, dev) = (
-        read("artifacts/f/metrics.json"),
-        read("artifacts/d/metrics.json"),
+        s.json("artifacts/f/metrics.json"),
+        s.json("artifacts/d/metrics.json"),
     );
     for m in ["deepfm", "dcnv2"] {
         let (a, b) = (
@@ -513,9 +484,7 @@ fn sqrt_learning_rate_scaling_is_applied_and_named() {
         ),
     );
     s.run(&["train", "c.toml", "-q"]).ok();
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/f/metrics.json")).unwrap())
-            .unwrap();
+    let v = s.json("artifacts/f/metrics.json");
     // 0.001 × √(2048 / 512) = 0.002.
     let notes = v["models"]["ncf"]["notes"].to_string();
     assert!(
@@ -545,9 +514,7 @@ fn the_embedded_generator_takes_categorical_fields() {
     };
     s.write("c.toml", cfg(3));
     s.run(&["train", "c.toml", "-q"]).ok();
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("artifacts/g/metrics.json")).unwrap())
-            .unwrap();
+    let v = s.json("artifacts/g/metrics.json");
     let notes = v["models"]["ncf"]["notes"].to_string();
     assert!(
         notes.contains("os (") && notes.contains("country ("),

@@ -6,7 +6,8 @@
 //! The update is the host tables' ([`crate::ncf::embeddings::step`]) written in tensor ops:
 //!
 //! ```text
-//! u, inv  = distinct ids of the batch (first-occurrence order), position of each id in u   (host)
+//! u, inv  = distinct ids of the batch (first-occurrence order), position of each id in u
+//!           (host, the coalescer's `Distinct`)
 //! g       = zeros[U, D].select_assign(0, inv, grad, Add)       sum of the repeated ids' rows
 //! w, m, v = W[u], M[u], V[u]                                   select
 //! g      += λ·w;  m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;  w −= lr·m·c1 / (√v + ε·c2)
@@ -24,7 +25,7 @@ use burn::tensor::{IndexingUpdateOp, Int};
 use super::CtrError;
 use super::batch::BatchIds;
 use crate::ncf::EmbeddingOptimizer;
-use crate::ncf::embeddings::{AdamSettings, HostTable};
+use crate::ncf::embeddings::{AdamSettings, Distinct, HostTable, correction};
 
 /// One field's table on a device: values and Adam moments, each `[rows, dim]`.
 #[derive(Debug, Clone)]
@@ -46,42 +47,21 @@ pub struct DistinctIds {
 }
 
 impl DistinctIds {
-    /// Deduplicates `ids` (a small open-addressing table, as the host coalescer does) and
-    /// uploads the three index vectors to `device`.
+    /// Deduplicates `ids` on the host (the coalescer's [`Distinct`]) and uploads the three
+    /// index vectors to `device`.
     pub fn new(ids: &[i32], device: &Device) -> Self {
-        let cap = (2 * ids.len()).next_power_of_two().max(16);
-        let mask = cap - 1;
-        let (mut keys, mut at) = (vec![0u32; cap], vec![0u32; cap]);
-        let mut distinct: Vec<i64> = Vec::new();
-        let mut inverse: Vec<i64> = Vec::with_capacity(ids.len());
-        for &r in ids {
-            let key = r as u32 + 1;
-            let mut h = (key.wrapping_mul(0x9E37_79B1) as usize) & mask;
-            loop {
-                if keys[h] == 0 {
-                    keys[h] = key;
-                    at[h] = distinct.len() as u32;
-                    inverse.push(distinct.len() as i64);
-                    distinct.push(i64::from(r));
-                    break;
-                }
-                if keys[h] == key {
-                    inverse.push(i64::from(at[h]));
-                    break;
-                }
-                h = (h + 1) & mask;
-            }
-        }
+        let mut d = Distinct::default();
+        d.fill(ids);
         let int = |v: Vec<i64>| {
             let n = v.len();
             Tensor::<1, Int>::from_data(TensorData::new(v, [n]), device)
         };
-        let count = distinct.len();
+        let wide = |v: &[u32]| v.iter().map(|&x| i64::from(x)).collect();
         Self {
             all: int(ids.iter().map(|&r| i64::from(r)).collect()),
-            distinct: int(distinct),
-            inverse: int(inverse),
-            count,
+            distinct: int(wide(&d.ids)),
+            inverse: int(wide(&d.inverse)),
+            count: d.ids.len(),
         }
     }
 }
@@ -177,13 +157,6 @@ impl DeviceTable {
 fn take(t: &mut Tensor<2>) -> Tensor<2> {
     let empty = Tensor::<2>::empty([0, t.dims()[1]], &t.device());
     std::mem::replace(t, empty)
-}
-
-/// Bias-correction factors of step `t`, as the host update computes them (f32).
-fn correction(s: &AdamSettings, t: u64) -> (f32, f32) {
-    let t = t.min(i32::MAX as u64) as i32;
-    let bc2 = (1.0 - s.beta_2.powi(t)).sqrt();
-    (bc2 / (1.0 - s.beta_1.powi(t)), bc2)
 }
 
 /// Adam on `[n, dim]` rows: the changes of `w`, `m`, `v`.

@@ -192,11 +192,7 @@ fn lazy_updates_touch_only_the_rows_a_batch_reads_in_every_table() {
             &params(1, 6),
             arch.clone(),
             &sizes,
-            LabelledRows {
-                rows: &rows,
-                labels: &labels,
-                subset: None,
-            },
+            LabelledRows::all(&rows, &labels),
             None,
             false,
             None,
@@ -212,11 +208,7 @@ fn lazy_updates_touch_only_the_rows_a_batch_reads_in_every_table() {
             &p,
             arch,
             &sizes,
-            LabelledRows {
-                rows: &rows,
-                labels: &labels,
-                subset: None,
-            },
+            LabelledRows::all(&rows, &labels),
             None,
             false,
             None,
@@ -274,11 +266,7 @@ fn training_is_reproducible_for_a_seed() {
             &p,
             arch.clone(),
             &[4, 3, 5],
-            LabelledRows {
-                rows: &rows,
-                labels: &labels,
-                subset: None,
-            },
+            LabelledRows::all(&rows, &labels),
             None,
             false,
             None,
@@ -335,11 +323,7 @@ fn exported_tensors_rebuild_a_model_that_scores_the_same() {
             &params(2, 4),
             arch.clone(),
             &[4, 3, 5],
-            LabelledRows {
-                rows: &rows,
-                labels: &labels,
-                subset: None,
-            },
+            LabelledRows::all(&rows, &labels),
             None,
             false,
             None,
@@ -391,16 +375,8 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
             p,
             arch.clone(),
             &[4, 3, 5],
-            LabelledRows {
-                rows: &rows,
-                labels: &labels,
-                subset: None,
-            },
-            Some(LabelledRows {
-                rows: &rows,
-                labels: &labels,
-                subset: None,
-            }),
+            LabelledRows::all(&rows, &labels),
+            Some(LabelledRows::all(&rows, &labels)),
             false,
             ck,
             resume,
@@ -427,11 +403,7 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
         &other,
         arch.clone(),
         &[4, 3, 5],
-        LabelledRows {
-            rows: &rows,
-            labels: &labels,
-            subset: None,
-        },
+        LabelledRows::all(&rows, &labels),
         None,
         false,
         Some(&ck),
@@ -450,11 +422,7 @@ fn device_tables_train_the_model_host_tables_train_and_resume() {
             ..arch
         };
         let run = |p: &CtrParams, ck: Option<&std::path::Path>, resume: bool| {
-            let part = || LabelledRows {
-                rows: &rows,
-                labels: &labels,
-                subset: None,
-            };
+            let part = || LabelledRows::all(&rows, &labels);
             train(
                 p,
                 arch.clone(),

@@ -39,7 +39,16 @@ pub struct LabelledRows<'a> {
     pub subset: Option<&'a [u32]>,
 }
 
-impl LabelledRows<'_> {
+impl<'a> LabelledRows<'a> {
+    /// Every row of `rows`.
+    pub fn all(rows: &'a FieldRows, labels: &'a [f32]) -> Self {
+        Self {
+            rows,
+            labels,
+            subset: None,
+        }
+    }
+
     /// The part's row indices into `rows`.
     fn indices(&self) -> Vec<u32> {
         match self.subset {

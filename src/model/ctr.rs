@@ -230,16 +230,8 @@ pub fn fit(
     let table_rows: Vec<usize> = fields.fields.iter().map(|f| f.rows).collect();
     let (train, valid) = match (&enc.valid, &enc.carve) {
         (Some((rows, labels)), _) => (
-            LabelledRows {
-                rows: &enc.train,
-                labels: &enc.train_labels,
-                subset: None,
-            },
-            LabelledRows {
-                rows,
-                labels,
-                subset: None,
-            },
+            LabelledRows::all(&enc.train, &enc.train_labels),
+            LabelledRows::all(rows, labels),
         ),
         (None, carve) => {
             let (t, v) = carve

@@ -195,19 +195,63 @@ pub fn prefetch_slice(v: &[f32]) {
     let _ = v;
 }
 
-/// Sums the gradient rows of repeated ids, through a small open-addressing table of the batch's
-/// distinct ids (at most half full, rebuilt every step), so coalescing is O(batch).
+/// The distinct ids of a batch in first-occurrence order and each occurrence's position among
+/// them, through a small open-addressing table (at most half full, rebuilt every call), so a
+/// batch costs O(batch). Shared by the host coalescer and the device tables' update.
 ///
 /// Written here rather than with a table-sized slot array (the first version: `slot[r]` per
 /// table row) or std's `HashMap`: with ten fields of up to a million rows the slot reads were
 /// random cache misses, a quarter of the update's time; std's SipHash costs more than the
 /// update. The table here is a few kilobytes and stays in L1.
 #[derive(Debug, Clone, Default)]
-pub struct Coalescer {
+pub struct Distinct {
     /// `keys[h]`: an id + 1 (0 = empty); `at[h]`: its position among the distinct ids.
     keys: Vec<u32>,
     at: Vec<u32>,
-    ids: Vec<u32>,
+    /// The distinct ids, first-occurrence order.
+    pub ids: Vec<u32>,
+    /// Per occurrence, its id's position in `ids`.
+    pub inverse: Vec<u32>,
+}
+
+impl Distinct {
+    /// Fills `ids` and `inverse` from the batch's `ids`.
+    pub fn fill(&mut self, ids: &[i32]) {
+        self.ids.clear();
+        self.inverse.clear();
+        let cap = (2 * ids.len()).next_power_of_two().max(16);
+        self.keys.clear();
+        self.keys.resize(cap, 0);
+        self.at.resize(cap, 0);
+        let mask = cap - 1;
+        for &r in ids {
+            let key = r as u32 + 1;
+            // Fibonacci hashing: consecutive ids spread over the table.
+            let mut h = (key.wrapping_mul(0x9E37_79B1) as usize) & mask;
+            loop {
+                match self.keys[h] {
+                    0 => {
+                        self.keys[h] = key;
+                        self.at[h] = self.ids.len() as u32;
+                        self.inverse.push(self.ids.len() as u32);
+                        self.ids.push(r as u32);
+                        break;
+                    }
+                    k if k == key => {
+                        self.inverse.push(self.at[h]);
+                        break;
+                    }
+                    _ => h = (h + 1) & mask,
+                }
+            }
+        }
+    }
+}
+
+/// Sums the gradient rows of repeated ids ([`Distinct`] finds them).
+#[derive(Debug, Clone, Default)]
+pub struct Coalescer {
+    distinct: Distinct,
     grads: Vec<f32>,
 }
 
@@ -217,42 +261,21 @@ impl Coalescer {
         Self::default()
     }
 
-    /// Distinct ids of `ids` (first-occurrence order) and the sum of their gradient rows, into
-    /// `self.ids` / `self.grads`. Occurrence p's gradient is `grad[p * g.stride + g.offset..][..dim]`.
+    /// Distinct ids of `ids` (first-occurrence order, in `self.distinct.ids`) and the sum of
+    /// their gradient rows in occurrence order (`self.grads`). Occurrence p's gradient is
+    /// `grad[p * g.stride + g.offset..][..dim]`.
     fn coalesce(&mut self, ids: &[i32], grad: GradRows<'_>, dim: usize) {
-        self.ids.clear();
+        self.distinct.fill(ids);
         self.grads.clear();
-        let cap = (2 * ids.len()).next_power_of_two().max(16);
-        self.keys.clear();
-        self.keys.resize(cap, 0);
-        self.at.resize(cap, 0);
-        let mask = cap - 1;
-        for (p, &r) in ids.iter().enumerate() {
+        self.grads.resize(self.distinct.ids.len() * dim, 0.0);
+        for (p, &k) in self.distinct.inverse.iter().enumerate() {
             let start = p * grad.stride + grad.offset;
             let g = &grad.values[start..start + dim];
-            let key = r as u32 + 1;
-            // Fibonacci hashing: consecutive ids spread over the table.
-            let mut h = (key.wrapping_mul(0x9E37_79B1) as usize) & mask;
-            loop {
-                match self.keys[h] {
-                    0 => {
-                        self.keys[h] = key;
-                        self.at[h] = self.ids.len() as u32;
-                        self.ids.push(r as u32);
-                        self.grads.extend_from_slice(g);
-                        break;
-                    }
-                    k if k == key => {
-                        let k = self.at[h] as usize;
-                        self.grads[k * dim..(k + 1) * dim]
-                            .iter_mut()
-                            .zip(g)
-                            .for_each(|(a, b)| *a += b);
-                        break;
-                    }
-                    _ => h = (h + 1) & mask,
-                }
-            }
+            let k = k as usize;
+            self.grads[k * dim..(k + 1) * dim]
+                .iter_mut()
+                .zip(g)
+                .for_each(|(a, b)| *a += b);
         }
     }
 }
@@ -280,7 +303,7 @@ impl<'a> GradRows<'a> {
 
 /// Bias-correction factors of step `t` (1-based): `(√(1 − β2^t) / (1 − β1^t), √(1 − β2^t))`,
 /// computed in f32 as Burn does.
-fn correction(s: &AdamSettings, t: u64) -> (f32, f32) {
+pub(crate) fn correction(s: &AdamSettings, t: u64) -> (f32, f32) {
     let t = t.min(i32::MAX as u64) as i32;
     let bc2 = (1.0 - s.beta_2.powi(t)).sqrt();
     (bc2 / (1.0 - s.beta_1.powi(t)), bc2)
@@ -321,7 +344,7 @@ pub fn step(
     let c = correction(s, t);
     match s.rule {
         EmbeddingOptimizer::LazyAdam => {
-            for (k, &r) in coalescer.ids.iter().enumerate() {
+            for (k, &r) in coalescer.distinct.ids.iter().enumerate() {
                 let (w, m, v) = table.state_mut(r as usize);
                 adam_row(s, c, w, m, v, &coalescer.grads[k * d..(k + 1) * d]);
             }
@@ -329,6 +352,7 @@ pub fn step(
         EmbeddingOptimizer::Adam => {
             // Every row, in row order; the batch's rows take their summed gradient.
             let mut touched: Vec<(u32, usize)> = coalescer
+                .distinct
                 .ids
                 .iter()
                 .enumerate()

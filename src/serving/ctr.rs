@@ -19,6 +19,12 @@ pub fn is_ctr_model(dir: &Path) -> bool {
     dir.join("model.json").is_file() && dir.join("model.safetensors").is_file()
 }
 
+/// Whether a run's `ncf/` folder holds NCF over fields (exported as a CTR model) rather than the
+/// seed NCF (`scorer.json`).
+pub fn is_ncf_over_fields(ncf_dir: &Path) -> bool {
+    is_ctr_model(ncf_dir) && !ncf_dir.join("scorer.json").is_file()
+}
+
 /// One exported field's lookup from a value's text to its table row (0: out of vocabulary).
 struct Lookup<'a> {
     field: &'a FieldJson,

@@ -146,10 +146,7 @@ pub fn eval(
     json: bool,
 ) -> Result<()> {
     let ncf = dir.join("ncf");
-    if model == Some(Kind::Ncf)
-        && super::ctr::is_ctr_model(&ncf)
-        && !ncf.join("scorer.json").is_file()
-    {
+    if model == Some(Kind::Ncf) && super::ctr::is_ncf_over_fields(&ncf) {
         // NCF over fields is exported as a CTR model.
         return eval_ctr(&ncf, config_path, set, json);
     }

@@ -84,7 +84,7 @@ pub fn locate(dir: &Path, kind: Option<Kind>) -> Result<(Kind, PathBuf)> {
         } else {
             continue;
         };
-        if k == Kind::Ncf && !found.join(marker).is_file() && super::ctr::is_ctr_model(&found) {
+        if k == Kind::Ncf && super::ctr::is_ncf_over_fields(&found) {
             if kind == Some(Kind::Ncf) {
                 return Err(Error::Usage(format!(
                     "{}: this NCF was trained over categorical fields, so it is a CTR model whose fields are per impression: it scores impressions (`clickrec score {} FILE`, `clickrec eval {} CONFIG`) and does not rank every item; choose --model als or popularity to recommend",

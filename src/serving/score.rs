@@ -21,7 +21,7 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
     }
     // A run directory whose NCF was trained over fields holds it in the CTR format.
     let ncf = dir.join("ncf");
-    if super::ctr::is_ctr_model(&ncf) && !ncf.join("scorer.json").is_file() {
+    if super::ctr::is_ncf_over_fields(&ncf) {
         return super::ctr::score(&ncf, input, output);
     }
     let (_, dir) = modeldir::locate(dir, Some(Kind::Ncf))?;

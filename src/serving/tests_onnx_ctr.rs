@@ -81,11 +81,7 @@ fn train(kind: Kind, neumf: bool, batch_norm: bool, rows: &FieldRows, y: &[f32])
         device_tables: false,
         seed: 5,
     };
-    let train = LabelledRows {
-        rows,
-        labels: y,
-        subset: None,
-    };
+    let train = LabelledRows::all(rows, y);
     crate::ctr::train::train(&params, arch, &ROWS, train, None, false, None, false).unwrap()
 }
 
