@@ -33,6 +33,7 @@ pub mod rundir;
 pub mod serving;
 pub mod split;
 pub mod synth;
+pub mod team;
 pub mod topk;
 pub mod tune;
 

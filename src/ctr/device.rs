@@ -299,10 +299,27 @@ mod tests {
         HostTable::new(&v, dim)
     }
 
-    /// Two steps with duplicate ids, on the host and on the device (flex): the same tables.
+    /// The devices this build can test: flex always; with `--features wgpu`, the GPU as well
+    /// (on a machine without one, Mesa's software Vulkan driver lavapipe serves).
+    pub(crate) fn test_devices() -> Vec<Device> {
+        #[allow(unused_mut)]
+        let mut d = vec![Device::flex()];
+        #[cfg(feature = "wgpu")]
+        d.push(crate::ncf::Backend::Wgpu.device().expect("the wgpu device"));
+        d
+    }
+
+    /// Two steps with duplicate ids, on the host and on the device: the same tables, and lazy
+    /// Adam leaves untouched rows as they were.
     #[test]
     fn device_and_host_tables_take_the_same_steps() {
-        let device = Device::flex();
+        for device in test_devices() {
+            same_steps_on(&device);
+        }
+    }
+
+    fn same_steps_on(device: &Device) {
+        let device = device.clone();
         for rule in [EmbeddingOptimizer::LazyAdam, EmbeddingOptimizer::Adam] {
             let s = AdamSettings::new(0.05, 0.01, rule);
             let (rows, dim) = (7, 3);
@@ -334,7 +351,7 @@ mod tests {
                 for (k, (x, y)) in a.iter().zip(&b).enumerate() {
                     assert!(
                         (x - y).abs() < 1e-6,
-                        "{rule:?} {name}[{k}]: host {x} device {y}"
+                        "{device:?} {rule:?} {name}[{k}]: host {x} device {y}"
                     );
                 }
             }

@@ -22,6 +22,7 @@
 
 mod batch;
 pub mod checkpoint;
+mod clock;
 pub mod device;
 pub mod fields;
 pub mod net;

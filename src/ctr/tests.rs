@@ -246,7 +246,7 @@ fn sequence_fields_embed_as_the_mean_of_their_rows_and_empty_cells_as_zero() {
         crate::ncf::embeddings::HostTable::new(&[0.0; 6], 2),
         t,
     ];
-    let pooled = super::batch::pooled_for_test(&tables, &rows, &[0, 1, 3], 2);
+    let pooled = super::batch::pooled_for_test(&tables, &rows, &[0, 1, 3], 2, 2);
     // Row 0: values 1, 2 → mean of (1, 2) and (3, 4) = (2, 3); row 1: empty → (0, 0);
     // row 3: values 1, 4 → mean of (1, 2) and (7, 8) = (4, 5).
     let seq = |p: usize| pooled[p * 6 + 4..p * 6 + 6].to_vec();
@@ -460,5 +460,102 @@ fn device_tables_train_the_model_host_tables_train_and_resume() {
         run(&two, Some(&ck), false);
         let resumed = run(&p, Some(&ck), true);
         assert_eq!(resumed.predict(&rows).unwrap(), b, "{:?}", arch.kind);
+    }
+}
+
+/// A batch of several gather parts (rows split across threads, a sequence field's values cut at
+/// the part boundaries): the same pooled input for one thread and three, and each row the
+/// fixture's row pooled alone.
+#[test]
+fn a_large_batch_pools_the_same_on_any_team() {
+    let (rows, _) = rows_fixture();
+    let tables: Vec<_> = [4usize, 3, 5]
+        .iter()
+        .enumerate()
+        .map(|(j, &n)| {
+            let v: Vec<f32> = (0..n * 2).map(|k| (k * 7 + j) as f32 * 0.1).collect();
+            crate::ncf::embeddings::HostTable::new(&v, 2)
+        })
+        .collect();
+    let batch: Vec<u32> = (0..300u32).map(|k| (k * 5) % 6).collect();
+    let one = super::batch::pooled_for_test(&tables, &rows, &batch, 2, 1);
+    let three = super::batch::pooled_for_test(&tables, &rows, &batch, 2, 3);
+    assert_eq!(one, three);
+    for (p, &r) in batch.iter().enumerate() {
+        let alone = super::batch::pooled_for_test(&tables, &rows, &[r], 2, 1);
+        assert_eq!(&one[p * 6..(p + 1) * 6], &alone[..], "batch row {p}");
+    }
+}
+
+/// The team that splits a step's host work (crate::team) never changes a value: one thread and
+/// three give the same model.
+#[test]
+fn training_is_the_same_whatever_the_thread_count() {
+    let (rows, labels) = rows_fixture();
+    for arch in every_arch() {
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let part = || LabelledRows::all(&rows, &labels);
+                let mut p = params(2, 4);
+                p.embedding_l2 = 0.01;
+                let t = train(
+                    &p,
+                    arch.clone(),
+                    &[4, 3, 5],
+                    part(),
+                    Some(part()),
+                    false,
+                    None,
+                    false,
+                )
+                .unwrap();
+                (t.predict(&rows).unwrap(), t.emb.clone(), t.first.clone())
+            })
+        };
+        assert_eq!(run(1), run(3), "{:?}", arch.kind);
+    }
+}
+
+/// Device tables on the GPU backend (lavapipe where no GPU is present) train the model the host
+/// tables train on the CPU, to float tolerance.
+#[cfg(feature = "wgpu")]
+#[test]
+fn device_tables_on_wgpu_train_the_model_host_tables_train() {
+    let (rows, labels) = rows_fixture();
+    for arch in every_arch() {
+        let run = |p: &CtrParams| {
+            let part = || LabelledRows::all(&rows, &labels);
+            train(
+                p,
+                arch.clone(),
+                &[4, 3, 5],
+                part(),
+                Some(part()),
+                false,
+                None,
+                false,
+            )
+            .unwrap()
+        };
+        let host = run(&params(2, 4));
+        let mut p = params(2, 4);
+        p.backend = Backend::Wgpu;
+        p.device_tables = true;
+        let gpu = run(&p);
+        let (a, b) = (host.predict(&rows).unwrap(), gpu.predict(&rows).unwrap());
+        for (x, y) in a.iter().zip(&b) {
+            assert!(
+                (x - y).abs() < 1e-4,
+                "{:?}: host {a:?} wgpu {b:?}",
+                arch.kind
+            );
+        }
+        for (x, y) in host.emb.iter().flatten().zip(gpu.emb.iter().flatten()) {
+            assert!((x - y).abs() < 1e-4, "{:?}: table values", arch.kind);
+        }
     }
 }

@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use super::batch::{BatchIds, batch_input, dense_input, update};
 use super::checkpoint;
+use super::clock::{Phase, StepClock};
 use super::device::{DeviceBatch, DeviceTables};
 use super::fields::FieldRows;
 use super::net::{Arch, CtrNet};
@@ -280,23 +281,32 @@ pub fn train(
         };
         reports = st.reports;
     }
-    let mut ids = BatchIds::default();
-    let (mut e, mut f, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+    // This batch's ids, and the next batch's, filled while this batch runs the network.
+    let (mut ids, mut next_ids) = (BatchIds::default(), BatchIds::default());
+    let (mut e, mut f) = (Vec::new(), Vec::new());
     // Device tables start from the host ones (fresh or resumed) and are the truth while an
     // epoch runs.
     let plain = device.clone().inner();
     let mut dev = params
         .device_tables
         .then(|| DeviceTables::new(&tables.emb, &tables.first, &plain));
+    let mut clock = StepClock::from_env(&plain);
+    let team = crate::team::Team::from_rayon();
     for epoch in first_epoch..=params.epochs {
         let t0 = Instant::now();
         let mut rng = crate::ncf::data::epoch_rng(params.seed, epoch);
         order.shuffle(&mut rng);
         let bar = progress.then(|| epoch_bar(params.name, epoch, params.epochs, n));
         let mut loss_sum = Tensor::<1>::zeros([1], &device);
-        for (k, chunk) in order.chunks(b).enumerate() {
+        let chunks: Vec<&[u32]> = order.chunks(b).collect();
+        clock.start();
+        ids.fill(train.rows, chunks[0], &team);
+        clock.lap(Phase::Ids);
+        for (k, &chunk) in chunks.iter().enumerate() {
             let len = chunk.len();
-            ids.fill(train.rows, chunk);
+            if k > 0 {
+                clock.start();
+            }
             let (input, dbatch) = step_input(
                 &arch,
                 &tables,
@@ -306,32 +316,68 @@ pub fn train(
                 chunk,
                 (&mut e, &mut f),
                 (&device, &plain),
+                &team,
             );
             let (emb_leaf, first_leaf) = (input.emb.clone(), input.first.clone());
             let y: Vec<f32> = chunk.iter().map(|&r| train.labels[r as usize]).collect();
             let y = Tensor::<1>::from_data(TensorData::new(y, [len]), &device);
             let masks = dropout_masks(params.dropout, &arch.hidden, len, &mut rng, &device);
-            let logits = net.forward(&arch, input, &masks);
-            let loss = bce_with_logits(logits, y, 1.0);
-            loss_sum = loss_sum + loss.clone().detach().mul_scalar(len as f64);
-            let mut grads = loss.backward();
+            clock.lap(Phase::Input);
+            // While this thread runs the network, the team fills the next batch's ids and (host
+            // tables) asks for their table rows, so the next gather and update find them cached.
+            let next = chunks.get(k + 1).map(|c| next_ids.fill_job(train.rows, c));
+            let mut passed = None;
+            let pass = || {
+                let logits = net.forward(&arch, input, &masks);
+                let loss = bce_with_logits(logits, y, 1.0);
+                clock.lap(Phase::Forward);
+                let grads = loss.backward();
+                passed = Some((loss.detach(), grads));
+            };
+            match (&next, dev.is_some()) {
+                (Some(job), false) => team.run(job.parts(), pass, |j| {
+                    job.run(j);
+                    job.prefetch(j, &tables.emb, &tables.first);
+                }),
+                (Some(job), true) => team.run(job.parts(), pass, |j| job.run(j)),
+                (None, _) => pass(),
+            }
+            drop(next);
+            let (loss, mut grads) =
+                passed.ok_or_else(|| CtrError::Tensor("the forward pass did not run".into()))?;
+            loss_sum = loss_sum + loss.mul_scalar(len as f64);
+            let leaf_grads =
+                LeafGrads::take(&emb_leaf, first_leaf.as_ref(), &mut grads, dev.is_some())?;
+            let grads_net = grads;
+            clock.lap(Phase::Backward);
             tables.step += 1;
+            // The dense layers' optimizer step runs on this thread while the team updates the
+            // tables (host placement); it needs only the network's gradients.
+            let mut stepped = None;
+            let dense_step = || {
+                let grads = GradientsParams::from_grads(grads_net, &net);
+                stepped = Some(optim.step(lr, net, grads));
+            };
             update_tables(
                 &mut tables,
                 dev.as_mut().zip(dbatch.as_ref()),
                 &ids,
-                (&emb_leaf, first_leaf.as_ref()),
-                &mut grads,
+                leaf_grads,
                 arch.dim,
-                &mut scratch,
+                &team,
+                dense_step,
             )?;
-            let grads = GradientsParams::from_grads(grads, &net);
-            net = optim.step(lr, net, grads);
+            std::mem::swap(&mut ids, &mut next_ids);
+            clock.lap(Phase::Update);
+            net = stepped.ok_or_else(|| CtrError::Tensor("the dense step did not run".into()))?;
             if let Some(bar) = &bar
                 && k % 8 == 7
             {
                 bar.set_position(((k + 1) * b).min(n) as u64);
             }
+        }
+        if let Some(line) = clock.take_line(params.name, epoch) {
+            eprintln!("{line}");
         }
         if let Some(dt) = &dev {
             // Once per epoch: validation, the kept epoch and checkpoints read the host copy.
@@ -467,6 +513,7 @@ fn step_input(
     chunk: &[u32],
     (e, f): (&mut Vec<f32>, &mut Vec<f32>),
     (device, plain): (&Device, &Device),
+    team: &crate::team::Team,
 ) -> (super::net::Input, Option<DeviceBatch>) {
     let Some(dt) = dev else {
         let input = batch_input(
@@ -480,6 +527,7 @@ fn step_input(
             f,
             device,
             true,
+            team,
         );
         return (input, None);
     };
@@ -497,60 +545,75 @@ fn step_input(
     (input, Some(db))
 }
 
-/// Applies the gradients of the leaves (embedding rows, DeepFM's first-order weights) to the
-/// tables: on the device when they live there, else read back and applied row by row.
+/// The gradients of a step's leaves (embedding rows, DeepFM's first-order weights): read to the
+/// host for host tables, kept as tensors for device tables.
+enum LeafGrads {
+    Host(Vec<f32>, Option<Vec<f32>>),
+    Device(Tensor<2>, Option<Tensor<2>>),
+}
+
+impl LeafGrads {
+    /// Removes the leaves' gradients from `grads` (what remains is the network's).
+    fn take(
+        emb_leaf: &Tensor<2>,
+        first_leaf: Option<&Tensor<2>>,
+        grads: &mut burn::tensor::Gradients,
+        on_device: bool,
+    ) -> Result<LeafGrads, CtrError> {
+        let mut grad = |leaf: &Tensor<2>| {
+            leaf.grad_remove(grads)
+                .ok_or_else(|| CtrError::Tensor("an embedding batch got no gradient".into()))
+        };
+        let emb = grad(emb_leaf)?;
+        let first = first_leaf.map(&mut grad).transpose()?;
+        if on_device {
+            return Ok(LeafGrads::Device(emb, first));
+        }
+        let read = |t: Tensor<2>| {
+            t.into_data()
+                .try_into_vec::<f32>()
+                .map_err(|e| CtrError::Tensor(format!("reading an embedding gradient: {e:?}")))
+        };
+        Ok(LeafGrads::Host(read(emb)?, first.map(read).transpose()?))
+    }
+}
+
+/// Applies the leaves' gradients to the tables: on the device when they live there, else row by
+/// row on the host, a table per team part. `dense_step` (the network's optimizer step) runs on
+/// this thread meanwhile.
+#[allow(clippy::too_many_arguments)]
 fn update_tables(
     tables: &mut Tables,
     dev: Option<(&mut DeviceTables, &DeviceBatch)>,
     ids: &BatchIds,
-    (emb_leaf, first_leaf): (&Tensor<2>, Option<&Tensor<2>>),
-    grads: &mut burn::tensor::Gradients,
+    grads: LeafGrads,
     dim: usize,
-    scratch: &mut Vec<f32>,
+    team: &crate::team::Team,
+    dense_step: impl FnOnce(),
 ) -> Result<(), CtrError> {
-    let grad = |leaf: &Tensor<2>, grads: &mut burn::tensor::Gradients| {
-        leaf.grad_remove(grads)
-            .ok_or_else(|| CtrError::Tensor("an embedding batch got no gradient".into()))
-    };
-    if let Some((dt, db)) = dev {
-        let s = &tables.settings;
-        DeviceTables::update(&mut dt.emb, db, s, tables.step, grad(emb_leaf, grads)?);
-        if let Some(leaf) = first_leaf {
-            DeviceTables::update(&mut dt.first, db, s, tables.step, grad(leaf, grads)?);
-        }
-        return Ok(());
-    }
-    let read = |leaf: &Tensor<2>, grads: &mut burn::tensor::Gradients| {
-        grad(leaf, grads)?
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| CtrError::Tensor(format!("reading an embedding gradient: {e:?}")))
-    };
-    let g = read(emb_leaf, grads)?;
     let (s, step) = (&tables.settings, tables.step);
-    update(
-        &mut tables.emb,
-        &mut tables.coal_emb,
-        s,
-        step,
-        ids,
-        &g,
-        dim,
-        scratch,
-    );
-    if let Some(leaf) = first_leaf {
-        let g = read(leaf, grads)?;
-        let (s, step) = (&tables.settings, tables.step);
-        update(
-            &mut tables.first,
-            &mut tables.coal_first,
-            s,
-            step,
-            ids,
-            &g,
-            1,
-            scratch,
-        );
+    match (grads, dev) {
+        (LeafGrads::Device(emb, first), Some((dt, db))) => {
+            DeviceTables::update(&mut dt.emb, db, s, step, emb);
+            if let Some(g) = first {
+                DeviceTables::update(&mut dt.first, db, s, step, g);
+            }
+            dense_step();
+        }
+        (LeafGrads::Host(emb, first), None) => {
+            let t = &mut tables.emb;
+            let c = &mut tables.coal_emb;
+            update(t, c, s, step, ids, &emb, dim, team, dense_step);
+            if let Some(g) = first {
+                let (t, c) = (&mut tables.first, &mut tables.coal_first);
+                update(t, c, s, step, ids, &g, 1, team, || {});
+            }
+        }
+        _ => {
+            return Err(CtrError::Tensor(
+                "leaf gradients and table placement disagree".into(),
+            ));
+        }
     }
     Ok(())
 }

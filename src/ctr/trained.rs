@@ -122,10 +122,11 @@ pub(super) fn predict_with(
     let mut out = Vec::with_capacity(which.len());
     let mut ids = BatchIds::default();
     let (mut e, mut f) = (Vec::new(), Vec::new());
+    let team = crate::team::Team::from_rayon();
     for chunk in which.chunks(PREDICT_BATCH) {
-        ids.fill(rows, chunk);
+        ids.fill(rows, chunk, &team);
         let input = batch_input(
-            arch, emb, first, rows, &ids, chunk, &mut e, &mut f, device, false,
+            arch, emb, first, rows, &ids, chunk, &mut e, &mut f, device, false, &team,
         );
         let p = burn::tensor::activation::sigmoid(net.forward(arch, input, &[]));
         let v = p

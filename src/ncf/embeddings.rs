@@ -158,14 +158,16 @@ impl HostTable {
         }
     }
 
-    /// Prefetches row `r`'s values and moments: the batch assembly reads only the values, whose
-    /// cache line need not hold the second moment; the update after the backward pass then finds
-    /// every part in the cache.
+    /// Prefetches every cache line of row `r`'s values and moments: the batch assembly reads
+    /// only the values, and the update after the backward pass then finds the moments cached.
     #[inline]
-    pub fn prefetch_row(&self, r: usize) {
+    pub fn prefetch_run(&self, r: usize) {
         let run = 3 * self.dim;
         if let Some(row) = self.data.get(run * r..run * (r + 1)) {
-            prefetch_slice(&row[row.len().saturating_sub(1)..]);
+            prefetch_slice(row);
+            if let Some(last) = row.last() {
+                prefetch(last);
+            }
         }
     }
 
@@ -178,6 +180,19 @@ impl HostTable {
         let (m, v) = rest.split_at_mut(d);
         (w, m, v)
     }
+}
+
+/// Prefetches the cache line holding `x` (a hint: never faults, changes no value).
+#[inline]
+pub fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: prefetching is a hint that cannot fault; the address is a live reference.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
 
 /// Prefetches every cache line of `v` (a hint: never faults, changes no value).
