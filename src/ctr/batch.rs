@@ -114,19 +114,24 @@ impl FillJob<'_> {
     }
 }
 
-/// Gathers `[len, F·dim]` (field after field) from `tables` into `out`, [`GATHER_ROWS`] batch
-/// rows per part; a part first asks for all its rows (values and, for the update that follows,
-/// the Adam moments beside them), then copies them, so the misses overlap.
+/// Gathers `[len, width]` into `out`: the first `F·dim` columns field after field from
+/// `tables`, then `dense` (the numeric features of data rows `batch`, when given) filling the
+/// rest. [`GATHER_ROWS`] batch rows per part; a part first asks for all its rows (values and,
+/// for the update that follows, the Adam moments beside them), then copies them, so the misses
+/// overlap.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn gather(
     tables: &[HostTable],
     ids: &BatchIds,
     len: usize,
     dim: usize,
+    dense: Option<(&FieldRows, &[u32])>,
     out: &mut Vec<f32>,
     team: &Team,
 ) {
     let f = tables.len();
-    let width = f * dim;
+    let d = dense.map_or(0, |(rows, _)| rows.dense.len() / rows.n.max(1));
+    let width = f * dim + d;
     out.clear();
     out.resize(len * width, 0.0);
     let ns = ids.single.len();
@@ -150,6 +155,12 @@ pub(super) fn gather(
                 for (p, &r) in col[rows.clone()].iter().enumerate() {
                     out[p * width + j * dim..p * width + (j + 1) * dim]
                         .copy_from_slice(t.row(r as usize));
+                }
+            }
+            if let Some((fr, batch)) = dense {
+                for (p, &r) in batch[rows.clone()].iter().enumerate() {
+                    out[p * width + f * dim..(p + 1) * width]
+                        .copy_from_slice(&fr.dense[r as usize * d..(r as usize + 1) * d]);
                 }
             }
             // A sequence field's values are in batch-row order: this part's are one run.
@@ -183,12 +194,12 @@ pub(crate) fn pooled_for_test(
     let mut ids = BatchIds::default();
     ids.fill(rows, batch, &team);
     let mut out = Vec::new();
-    gather(tables, &ids, batch.len(), dim, &mut out, &team);
+    gather(tables, &ids, batch.len(), dim, None, &mut out, &team);
     out
 }
 
-/// Applies the leaf gradient `g` (`[len, F·dim]`) to every table's touched rows, a table per
-/// part; `first` runs on the calling thread meanwhile (the dense layers' optimizer step).
+/// Applies the leaf gradient `g` (`[len, width]`, the tables' `F·dim` columns first; the
+/// numeric features may follow) to every table's touched rows, a table per part; `first` runs on the calling thread meanwhile (the dense layers' optimizer step).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn update(
     tables: &mut [HostTable],
@@ -198,10 +209,10 @@ pub(super) fn update(
     ids: &BatchIds,
     g: &[f32],
     dim: usize,
+    width: usize,
     team: &Team,
     first: impl FnOnce(),
 ) {
-    let width = tables.len() * dim;
     let ns = ids.single.len();
     let work: Vec<Mutex<(&mut HostTable, &mut Coalescer)>> = tables
         .iter_mut()
@@ -253,18 +264,24 @@ pub(super) fn batch_input(
     team: &Team,
 ) -> Input {
     let len = batch.len();
-    gather(emb, ids, len, arch.dim, e, team);
+    let in_leaf = arch.dense_in_leaf();
+    let dense = in_leaf.then_some((rows, batch));
+    gather(emb, ids, len, arch.dim, dense, e, team);
     // The buffer moves into the tensor (no copy); the next gather allocates a fresh one.
     let leaf = |v: &mut Vec<f32>, w: usize| {
         let t = Tensor::<2>::from_data(TensorData::new(std::mem::take(v), [len, w]), device);
         if grad { t.require_grad() } else { t }
     };
-    let emb_t = leaf(e, arch.emb_width());
+    let emb_t = leaf(e, arch.emb_width() + if in_leaf { arch.dense } else { 0 });
     let first_t = (!first.is_empty()).then(|| {
-        gather(first, ids, len, 1, f, team);
+        gather(first, ids, len, 1, None, f, team);
         leaf(f, arch.fields)
     });
-    let dense = dense_input(arch, rows, batch, device);
+    let dense = if in_leaf {
+        None
+    } else {
+        dense_input(arch, rows, batch, device)
+    };
     Input {
         emb: emb_t,
         dense,

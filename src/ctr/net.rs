@@ -65,6 +65,14 @@ impl Arch {
         self.fields * self.dim
     }
 
+    /// Whether the host assembles the numeric features into the embedding leaf's last columns:
+    /// NCF and DCNv2 read `[emb, dense]` only as one concatenation, so building it at once
+    /// saves the concatenation and the split of its gradient (DeepFM reads the embeddings
+    /// alone for the FM term).
+    pub fn dense_in_leaf(&self) -> bool {
+        self.dense > 0 && self.kind != Kind::DeepFm
+    }
+
     /// Width of the MLP's (and cross network's) input, `F · D + dense`.
     pub fn input_dim(&self) -> usize {
         self.emb_width() + self.dense
@@ -85,9 +93,12 @@ impl Arch {
 /// A batch's inputs.
 #[derive(Debug, Clone)]
 pub struct Input {
-    /// `[batch, F · D]`: each field's embedding row (mean of the rows for a sequence field).
+    /// `[batch, F · D]`: each field's embedding row (mean of the rows for a sequence field);
+    /// or `[batch, F · D + dense]` with the scaled numeric features as its last columns and
+    /// `dense` None, for the models that read the two only concatenated (see
+    /// [`Arch::dense_in_leaf`]).
     pub emb: Tensor<2>,
-    /// `[batch, dense]` scaled numeric features, None when there are none.
+    /// `[batch, dense]` scaled numeric features, None when there are none (or in `emb`).
     pub dense: Option<Tensor<2>>,
     /// `[batch, F]` first-order weights of each field's level (DeepFM only).
     pub first: Option<Tensor<2>>,

@@ -363,7 +363,7 @@ pub fn train(
                 dev.as_mut().zip(dbatch.as_ref()),
                 &ids,
                 leaf_grads,
-                arch.dim,
+                (arch.dim, emb_leaf.dims()[1]),
                 &team,
                 dense_step,
             )?;
@@ -587,7 +587,7 @@ fn update_tables(
     dev: Option<(&mut DeviceTables, &DeviceBatch)>,
     ids: &BatchIds,
     grads: LeafGrads,
-    dim: usize,
+    (dim, width): (usize, usize),
     team: &crate::team::Team,
     dense_step: impl FnOnce(),
 ) -> Result<(), CtrError> {
@@ -603,10 +603,11 @@ fn update_tables(
         (LeafGrads::Host(emb, first), None) => {
             let t = &mut tables.emb;
             let c = &mut tables.coal_emb;
-            update(t, c, s, step, ids, &emb, dim, team, dense_step);
+            update(t, c, s, step, ids, &emb, dim, width, team, dense_step);
             if let Some(g) = first {
                 let (t, c) = (&mut tables.first, &mut tables.coal_first);
-                update(t, c, s, step, ids, &g, 1, team, || {});
+                let fields = t.len();
+                update(t, c, s, step, ids, &g, 1, fields, team, || {});
             }
         }
         _ => {
