@@ -4,6 +4,7 @@
 # 1 epoch) on the 10 M-impression log, side by side in one run:
 #   clickrec  backend = "wgpu", tables = "device", batch 512, 8192, 65536
 #   clickrec  backend = "flex" (CPU), batch 512, RAYON_NUM_THREADS 2 and 16
+#   the split of a step's time (CLICKREC_STEP_TIMES=1) for flex and wgpu, on a 1 M-row log
 #   PyTorch   benches/ncf_torch_device.py on CUDA (everything on the device), batch 512, 8192,
 #             65536, dense Adam and SparseAdam
 # Every row above batch 512 trains at lr 1e-3 x sqrt(batch / 512) (clickrec: lr_scaling = "sqrt",
@@ -260,6 +261,29 @@ fi
 # 3. clickrec on the GPU, large batches first (batch 512 is the one that may run out of time)
 if [ -z "${SKIP_WGPU:-}" ]; then
   for b in $(printf '%s\n' ${WGPU_BATCHES:-512 8192 65536} | sort -rn); do clickrec_row wgpu device "$b" ""; done
+fi
+# 4. Where a step's time goes on each backend (CLICKREC_STEP_TIMES=1: every phase ends with a
+# device sync, so the rows are slower than above; a 1 M-row log keeps them short).
+if [ -z "${SKIP_SPLIT:-}" ]; then
+  SMALL="$WORK/small.parquet"
+  "$BIN" generate --kind ctr --users 20000 --items 5000 --rows 1000000 --days 30 --seed 1 \
+    -o "$SMALL" > "$WORK/generate-small.log" 2>&1 || fail split "$WORK/generate-small.log" "generate failed"
+  split_row() { # backend tables batch threads
+    local name="split-$1-$2-b$3-t$4" to
+    to=$(row_timeout)
+    if [ -z "$to" ]; then say "  $name: skipped (under 20 s left of BUDGET=$BUDGET s)"; return; fi
+    LOG="$SMALL" config "$name" "$1" "$2" "$3"
+    if CLICKREC_STEP_TIMES=1 RAYON_NUM_THREADS=$4 timeout -k 5 "$to" "$BIN" train "$WORK/$name.toml" \
+      -q --force > "$WORK/$name.log" 2>&1; then
+      say "$name: $(grep -m1 'step times' "$WORK/$name.log" || echo 'no step times line')"
+    else
+      fail "$name" "$WORK/$name.log" "exit $?"
+    fi
+  }
+  [ -f "$SMALL" ] && for th in ${FLEX_THREADS:-2 16}; do split_row flex host 512 "$th"; done
+  if [ -f "$SMALL" ] && [ -z "${SKIP_WGPU:-}" ]; then
+    for b in 512 65536; do split_row wgpu device "$b" "$NPROC"; done
+  fi
 fi
 say "total: $(elapsed) s"
 finish
