@@ -257,12 +257,30 @@ impl FieldMap {
     /// ten fields the codes alone are 2.3 GB.
     pub fn encode_owned(&self, part: &mut Part, fr: usize) -> FieldRows {
         let mut x = std::mem::take(&mut part.x);
-        let mut out = self.encode(part, 0);
+        let mut out = FieldRows {
+            n: part.len(),
+            oov_rows: vec![0; self.fields.len()],
+            ..Default::default()
+        };
+        for j in 0..self.fields.len() {
+            self.encode_field(j, part, &mut out);
+            // Each column is freed once its last field is encoded: at 57 M rows a field's
+            // codes are 0.2 GB, and holding all ten beside their table rows was the peak.
+            let later = |s: Source| self.fields[j + 1..].iter().any(|f| f.source == s);
+            match self.fields[j].source {
+                Source::Row(k) if !later(Source::Row(k)) => part.cats[k] = Vec::new(),
+                Source::Sequence(k) if !later(Source::Sequence(k)) => {
+                    part.seqs[k].codes = Vec::new();
+                    part.seqs[k].offsets = Vec::new();
+                }
+                _ => {}
+            }
+        }
         part.cats = Vec::new();
-        for q in &mut part.seqs {
+        part.seqs.iter_mut().for_each(|q| {
             q.codes = Vec::new();
             q.offsets = Vec::new();
-        }
+        });
         let d = self.dense;
         if d > 0 && d < fr {
             for r in 0..x.len() / fr {
@@ -280,40 +298,16 @@ impl FieldMap {
     /// The rows of `part` as table rows. `part.x` must hold at least the dense columns first
     /// (`fr` columns per row; with `fr = 0` no dense values are read).
     pub fn encode(&self, part: &Part, fr: usize) -> FieldRows {
-        let n = part.len();
-        let mut oov_rows = vec![0usize; self.fields.len()];
-        let mut single = Vec::new();
-        let mut multi = Vec::new();
-        for (j, f) in self.fields.iter().enumerate() {
-            let row = |c: u32| f.row_of[c as usize];
-            let side = |ids: &[u32]| -> Vec<u32> {
-                crate::hugepages::collect(n, ids.iter().map(|&i| row(f.index_codes[i as usize])))
-            };
-            // Read at random by the trainer: huge pages when large (see crate::hugepages).
-            let col = |codes: &[u32]| crate::hugepages::collect(n, codes.iter().map(|&c| row(c)));
-            let rows: Vec<u32> = match f.source {
-                Source::User => col(&part.user),
-                Source::Item => col(&part.item),
-                Source::Row(k) => col(&part.cats[k]),
-                Source::UserTable(_) => side(&part.user),
-                Source::ItemTable(_) => side(&part.item),
-                Source::Sequence(k) => {
-                    let q = &part.seqs[k];
-                    let rows: Vec<u32> = q.codes.iter().map(|&c| row(c)).collect();
-                    oov_rows[j] = (0..n)
-                        .filter(|&r| {
-                            rows[q.offsets[r] as usize..q.offsets[r + 1] as usize].contains(&0)
-                        })
-                        .count();
-                    multi.push((q.offsets.clone(), rows));
-                    continue;
-                }
-            };
-            oov_rows[j] = rows.iter().filter(|&&r| r == 0).count();
-            single.push(rows);
+        let mut out = FieldRows {
+            n: part.len(),
+            oov_rows: vec![0; self.fields.len()],
+            ..Default::default()
+        };
+        for j in 0..self.fields.len() {
+            self.encode_field(j, part, &mut out);
         }
         let d = self.dense;
-        let dense = if d == 0 || fr == 0 {
+        out.dense = if d == 0 || fr == 0 {
             Vec::new()
         } else if d == fr {
             part.x.clone()
@@ -323,13 +317,40 @@ impl FieldMap {
                 .flat_map(|row| row[..d].iter().copied())
                 .collect()
         };
-        FieldRows {
-            n,
-            single,
-            multi,
-            dense,
-            oov_rows,
-        }
+        out
+    }
+
+    /// Encodes field `j` of `part` into `out` (a single field's column or a sequence field's
+    /// CSR rows, and its OOV count); fields are encoded in field order.
+    fn encode_field(&self, j: usize, part: &Part, out: &mut FieldRows) {
+        let n = part.len();
+        let f = &self.fields[j];
+        let row = |c: u32| f.row_of[c as usize];
+        let side = |ids: &[u32]| -> Vec<u32> {
+            crate::hugepages::collect(n, ids.iter().map(|&i| row(f.index_codes[i as usize])))
+        };
+        // Read at random by the trainer: huge pages when large (see crate::hugepages).
+        let col = |codes: &[u32]| crate::hugepages::collect(n, codes.iter().map(|&c| row(c)));
+        let rows: Vec<u32> = match f.source {
+            Source::User => col(&part.user),
+            Source::Item => col(&part.item),
+            Source::Row(k) => col(&part.cats[k]),
+            Source::UserTable(_) => side(&part.user),
+            Source::ItemTable(_) => side(&part.item),
+            Source::Sequence(k) => {
+                let q = &part.seqs[k];
+                let rows: Vec<u32> = q.codes.iter().map(|&c| row(c)).collect();
+                out.oov_rows[j] = (0..n)
+                    .filter(|&r| {
+                        rows[q.offsets[r] as usize..q.offsets[r + 1] as usize].contains(&0)
+                    })
+                    .count();
+                out.multi.push((q.offsets.clone(), rows));
+                return;
+            }
+        };
+        out.oov_rows[j] = rows.iter().filter(|&&r| r == 0).count();
+        out.single.push(rows);
     }
 }
 
