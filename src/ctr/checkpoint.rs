@@ -48,15 +48,14 @@ fn file(dir: &Path, stem: &str, epoch: usize, ext: &str) -> PathBuf {
 pub fn save(
     dir: &Path,
     state: &State,
-    tensors: &[(String, Vec<usize>, Vec<f32>)],
+    tensors: &[crate::export::Tensor<'_>],
     optimizer: &[u8],
     order: &[u32],
 ) -> Result<(), CtrError> {
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
     let e = state.epoch;
-    let views = crate::export::views(tensors);
     let t = file(dir, "tensors", e, "safetensors");
-    crate::export::write_safetensors(&t, &views, Default::default()).map_err(|x| err(&t, x))?;
+    crate::export::write_safetensors(&t, tensors, Default::default()).map_err(|x| err(&t, x))?;
     let o = file(dir, "optim", e, "bin");
     crate::rundir::write_atomic(&o, optimizer).map_err(|x| err(&o, x))?;
     let r = file(dir, "order", e, "bin");

@@ -224,17 +224,11 @@ pub fn train(
         net = CtrNet::from_tensors(&arch, &|k: &str| get(&format!("net.{k}")), &device)
             .map_err(bad)?;
         let table = |name: &str, dim: usize| -> Result<HostTable, CtrError> {
-            let part = |p: &str| {
-                get(&format!("{name}.{p}"))
-                    .map(|x| x.1)
-                    .ok_or_else(|| bad(format!("no tensor `{name}.{p}`")))
-            };
-            Ok(HostTable::with_moments(
-                &part("w")?,
-                &part("m")?,
-                &part("v")?,
-                dim,
-            ))
+            let state = get(&format!("{name}.state"))
+                .map(|x| x.1)
+                .ok_or_else(|| bad(format!("no tensor `{name}.state`")))?;
+            HostTable::from_state(state, dim)
+                .ok_or_else(|| bad(format!("`{name}.state` is not [rows, 3 × {dim}]")))
         };
         for j in 0..tables.emb.len() {
             tables.emb[j] = table(&format!("emb.{j}"), arch.dim)?;
@@ -453,25 +447,44 @@ pub fn train(
                 reports: reports.clone(),
                 stopped: stop,
             };
-            let mut tensors = prefixed("net.", net.tensors().map_err(CtrError::Tensor)?);
-            for (name, t) in [("emb", &tables.emb), ("first", &tables.first)] {
-                for (j, t) in t.iter().enumerate() {
-                    let shape = vec![t.rows(), t.dim];
-                    for (part, v) in [("w", t.values()), ("m", t.m()), ("v", t.v())] {
-                        tensors.push((format!("{name}.{j}.{part}"), shape.clone(), v));
-                    }
-                }
-            }
-            if let Some((_, _, bnet, bemb, bfirst)) = &best {
-                tensors.extend(prefixed(
+            // The tables are written as they are, borrowed (values and Adam moments interleaved
+            // per row, `[rows, 3·dim]`): copies of tables with millions of rows were the run's
+            // memory peak.
+            let mut owned = prefixed("net.", net.tensors().map_err(CtrError::Tensor)?);
+            if let Some((_, _, bnet, _, _)) = &best {
+                owned.extend(prefixed(
                     "best.net.",
                     bnet.tensors().map_err(CtrError::Tensor)?,
                 ));
+            }
+            let mut borrowed: Vec<(String, Vec<usize>, &[f32])> = Vec::new();
+            for (name, t) in [("emb", &tables.emb), ("first", &tables.first)] {
+                for (j, t) in t.iter().enumerate() {
+                    let shape = vec![t.rows(), 3 * t.dim];
+                    borrowed.push((format!("{name}.{j}.state"), shape, t.state()));
+                }
+            }
+            if let Some((_, _, _, bemb, bfirst)) = &best {
                 for (name, t) in [("emb", bemb), ("first", bfirst)] {
                     for (j, v) in t.iter().enumerate() {
-                        tensors.push((format!("best.{name}.{j}"), vec![v.len()], v.clone()));
+                        borrowed.push((format!("best.{name}.{j}"), vec![v.len()], v));
                     }
                 }
+            }
+            let mut tensors: Vec<crate::export::Tensor<'_>> = Vec::new();
+            for (name, shape, data) in &owned {
+                tensors.push(crate::export::Tensor {
+                    name,
+                    shape: shape.clone(),
+                    data,
+                });
+            }
+            for (name, shape, data) in &borrowed {
+                tensors.push(crate::export::Tensor {
+                    name,
+                    shape: shape.clone(),
+                    data,
+                });
             }
             let bytes = optim
                 .into_bytes()

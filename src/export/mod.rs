@@ -12,7 +12,7 @@ pub mod scorer;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, SafeTensors};
 
 use crate::config::RunConfig;
 use crate::dataset::Dataset;
@@ -85,29 +85,58 @@ pub fn views(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<Tensor<'_>> {
         .collect()
 }
 
-/// Write tensors (f32, little-endian, row-major) with string metadata.
+/// Its little-endian bytes without a copy (a borrowed view on little-endian machines).
+impl safetensors::View for &Tensor<'_> {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: f32 has no padding and every byte pattern is a valid u8; the slice
+            // covers exactly the tensor's 4·len bytes and lives as long as `self`.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(self.data.as_ptr().cast::<u8>(), self.data.len() * 4)
+            };
+            std::borrow::Cow::Borrowed(bytes)
+        }
+        #[cfg(not(target_endian = "little"))]
+        std::borrow::Cow::Owned(self.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+    fn data_len(&self) -> usize {
+        self.data.len() * 4
+    }
+}
+
+/// Write tensors (f32, little-endian, row-major) with string metadata, streamed to a temporary
+/// file that is then renamed over `path` (no copy of the tensors in memory: a checkpoint of
+/// tables with millions of rows would otherwise hold them three times at once).
 pub fn write_safetensors(
     path: &Path,
     tensors: &[Tensor],
     metadata: HashMap<String, String>,
 ) -> Result<()> {
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect())
-        .collect();
-    let views: Vec<(String, TensorView)> = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|(t, b)| {
-            TensorView::new(Dtype::F32, t.shape.clone(), b)
-                .map(|v| (t.name.to_string(), v))
-                .map_err(|e| Error::Export(format!("{}: tensor {}: {e}", path.display(), t.name)))
-        })
-        .collect::<Result<_>>()?;
-    let out = safetensors::serialize(views, Some(metadata))
-        .map_err(|e| Error::Export(format!("{}: {e}", path.display())))?;
-    write_atomic(path, &out)?;
-    Ok(())
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let named = tensors.iter().map(|t| (t.name.to_string(), t));
+    let written = safetensors::serialize_to_file(named, Some(metadata), &tmp)
+        .map_err(|e| Error::Export(format!("{}: {e}", path.display())))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path)
+                .map_err(|e| Error::Export(format!("{}: {e}", path.display())))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Tensors read back: name → (shape, values), plus the metadata.

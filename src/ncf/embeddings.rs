@@ -100,6 +100,23 @@ impl HostTable {
         Self { dim, data }
     }
 
+    /// The table as stored: per row its values, first and second moments (`[rows, 3·dim]`),
+    /// what a checkpoint writes.
+    pub fn state(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// A table from [`Self::state`]; None unless the length is a multiple of `3·dim`.
+    pub fn from_state(state: Vec<f32>, dim: usize) -> Option<Self> {
+        let run = 3 * dim.max(1);
+        if state.len() % run != 0 {
+            return None;
+        }
+        let mut data = crate::hugepages::vec_with_capacity(state.len());
+        data.extend_from_slice(&state);
+        Some(Self { dim, data })
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.data.len() / (3 * self.dim.max(1))
