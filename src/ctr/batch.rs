@@ -72,11 +72,9 @@ impl FillJob<'_> {
     pub(super) fn prefetch(&self, j: usize, emb: &[HostTable], first: &[HostTable]) {
         let ns = self.single.len();
         let each = |ids: &[i32]| {
-            for &r in ids {
-                emb[j].prefetch_run(r as usize);
-                if let Some(t) = first.get(j) {
-                    t.prefetch_run(r as usize);
-                }
+            emb[j].prefetch(ids);
+            if let Some(t) = first.get(j) {
+                t.prefetch(ids);
             }
         };
         match j.checked_sub(ns) {
@@ -146,9 +144,7 @@ pub(super) fn gather(
             let rows = c * GATHER_ROWS..((c + 1) * GATHER_ROWS).min(len);
             let mut out = own(&chunks[c]);
             for (j, col) in ids.single.iter().enumerate() {
-                for &r in &col[rows.clone()] {
-                    tables[j].prefetch_run(r as usize);
-                }
+                tables[j].prefetch(&col[rows.clone()]);
             }
             for (j, col) in ids.single.iter().enumerate() {
                 let t = &tables[j];

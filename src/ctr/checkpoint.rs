@@ -75,20 +75,21 @@ pub fn save(
     Ok(())
 }
 
-/// The checkpoint in `dir`, if there is one; one of another run is an error saying so.
-/// Writes the epoch's row order (u32 little-endian) through a buffer to a temporary file renamed
-/// over `path`: at 57 M rows a byte copy of it would be 0.2 GB on top of the epoch's peak.
-fn write_order(path: &Path, order: &[u32]) -> std::io::Result<()> {
+/// Writes the epoch's row order (u32 little-endian) through a buffer, atomically: at 57 M rows
+/// a byte copy of it would be 0.2 GB on top of the epoch's peak.
+fn write_order(path: &Path, order: &[u32]) -> Result<(), crate::rundir::RunDirError> {
     use std::io::Write;
-    let tmp = path.with_extension("bin.tmp");
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    for v in order {
-        w.write_all(&v.to_le_bytes())?;
-    }
-    w.into_inner().map_err(|e| e.into_error())?;
-    std::fs::rename(&tmp, path)
+    crate::rundir::write_atomic_with(path, |tmp| {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(tmp)?);
+        for v in order {
+            w.write_all(&v.to_le_bytes())?;
+        }
+        w.into_inner().map_err(|e| e.into_error())?;
+        Ok(())
+    })
 }
 
+/// The checkpoint in `dir`, if there is one; one of another run is an error saying so.
 pub fn load(dir: &Path, fingerprint: &str) -> Result<Option<Saved>, CtrError> {
     let s = dir.join("state.json");
     let Ok(text) = std::fs::read(&s) else {

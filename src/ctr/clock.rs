@@ -101,15 +101,19 @@ impl StepClock {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_split_covers_every_phase_and_resets() {
-        let mut c = StepClock {
-            on: true,
+    fn clock(on: bool) -> StepClock {
+        StepClock {
+            on,
             device: crate::ncf::backend::inference_device(),
             last: Instant::now(),
             seconds: [0.0; 5],
             steps: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn the_split_covers_every_phase_and_resets() {
+        let mut c = clock(true);
         assert!(c.take_line("m", 1).is_none(), "no steps yet");
         c.start();
         for p in [
@@ -133,13 +137,7 @@ mod tests {
 
     #[test]
     fn off_by_default_records_nothing() {
-        let mut c = StepClock {
-            on: false,
-            device: crate::ncf::backend::inference_device(),
-            last: Instant::now(),
-            seconds: [0.0; 5],
-            steps: 0,
-        };
+        let mut c = clock(false);
         c.start();
         c.lap(Phase::Forward);
         assert!(c.take_line("m", 1).is_none());

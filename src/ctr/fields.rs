@@ -257,11 +257,7 @@ impl FieldMap {
     /// ten fields the codes alone are 2.3 GB.
     pub fn encode_owned(&self, part: &mut Part, fr: usize) -> FieldRows {
         let mut x = std::mem::take(&mut part.x);
-        let mut out = FieldRows {
-            n: part.len(),
-            oov_rows: vec![0; self.fields.len()],
-            ..Default::default()
-        };
+        let mut out = self.no_rows(part.len());
         for j in 0..self.fields.len() {
             self.encode_field(j, part, &mut out);
             // Each column is freed once its last field is encoded: at 57 M rows a field's
@@ -298,11 +294,7 @@ impl FieldMap {
     /// The rows of `part` as table rows. `part.x` must hold at least the dense columns first
     /// (`fr` columns per row; with `fr = 0` no dense values are read).
     pub fn encode(&self, part: &Part, fr: usize) -> FieldRows {
-        let mut out = FieldRows {
-            n: part.len(),
-            oov_rows: vec![0; self.fields.len()],
-            ..Default::default()
-        };
+        let mut out = self.no_rows(part.len());
         for j in 0..self.fields.len() {
             self.encode_field(j, part, &mut out);
         }
@@ -318,6 +310,15 @@ impl FieldMap {
                 .collect()
         };
         out
+    }
+
+    /// An encoding of `n` rows with no field encoded yet.
+    fn no_rows(&self, n: usize) -> FieldRows {
+        FieldRows {
+            n,
+            oov_rows: vec![0; self.fields.len()],
+            ..Default::default()
+        }
     }
 
     /// Encodes field `j` of `part` into `out` (a single field's column or a sequence field's

@@ -172,6 +172,28 @@ fn params(epochs: usize, batch: usize) -> CtrParams {
     }
 }
 
+/// Trains `arch` on the fixture with the fixture as validation part too (checkpoints in `ck`).
+fn fit_fixture(
+    p: &CtrParams,
+    arch: &Arch,
+    ck: Option<&std::path::Path>,
+    resume: bool,
+) -> super::CtrTrained {
+    let (rows, labels) = rows_fixture();
+    let part = || LabelledRows::all(&rows, &labels);
+    train(
+        p,
+        arch.clone(),
+        &[4, 3, 5],
+        part(),
+        Some(part()),
+        false,
+        ck,
+        resume,
+    )
+    .unwrap()
+}
+
 #[test]
 fn lazy_updates_touch_only_the_rows_a_batch_reads_in_every_table() {
     // Table rows never referenced: field 0 row 0, field 1 row 0, sequence row 0 (the OOV rows).
@@ -415,25 +437,14 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
 
 #[test]
 fn device_tables_train_the_model_host_tables_train_and_resume() {
-    let (rows, labels) = rows_fixture();
+    let (rows, _) = rows_fixture();
     for arch in every_arch() {
         let arch = Arch {
             batch_norm: true,
             ..arch
         };
         let run = |p: &CtrParams, ck: Option<&std::path::Path>, resume: bool| {
-            let part = || LabelledRows::all(&rows, &labels);
-            train(
-                p,
-                arch.clone(),
-                &[4, 3, 5],
-                part(),
-                Some(part()),
-                false,
-                ck,
-                resume,
-            )
-            .unwrap()
+            fit_fixture(p, &arch, ck, resume)
         };
         let mut p = params(3, 4);
         p.embedding_l2 = 0.01;
@@ -491,7 +502,7 @@ fn a_large_batch_pools_the_same_on_any_team() {
 /// three give the same model.
 #[test]
 fn training_is_the_same_whatever_the_thread_count() {
-    let (rows, labels) = rows_fixture();
+    let (rows, _) = rows_fixture();
     for arch in every_arch() {
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
@@ -499,20 +510,9 @@ fn training_is_the_same_whatever_the_thread_count() {
                 .build()
                 .unwrap();
             pool.install(|| {
-                let part = || LabelledRows::all(&rows, &labels);
                 let mut p = params(2, 4);
                 p.embedding_l2 = 0.01;
-                let t = train(
-                    &p,
-                    arch.clone(),
-                    &[4, 3, 5],
-                    part(),
-                    Some(part()),
-                    false,
-                    None,
-                    false,
-                )
-                .unwrap();
+                let t = fit_fixture(&p, &arch, None, false);
                 (t.predict(&rows).unwrap(), t.emb.clone(), t.first.clone())
             })
         };
@@ -525,22 +525,9 @@ fn training_is_the_same_whatever_the_thread_count() {
 #[cfg(feature = "wgpu")]
 #[test]
 fn device_tables_on_wgpu_train_the_model_host_tables_train() {
-    let (rows, labels) = rows_fixture();
+    let (rows, _) = rows_fixture();
     for arch in every_arch() {
-        let run = |p: &CtrParams| {
-            let part = || LabelledRows::all(&rows, &labels);
-            train(
-                p,
-                arch.clone(),
-                &[4, 3, 5],
-                part(),
-                Some(part()),
-                false,
-                None,
-                false,
-            )
-            .unwrap()
-        };
+        let run = |p: &CtrParams| fit_fixture(p, &arch, None, false);
         let host = run(&params(2, 4));
         let mut p = params(2, 4);
         p.backend = Backend::Wgpu;

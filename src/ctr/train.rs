@@ -447,49 +447,10 @@ pub fn train(
                 reports: reports.clone(),
                 stopped: stop,
             };
-            // The tables are written as they are, borrowed (values and Adam moments interleaved
-            // per row, `[rows, 3·dim]`): copies of tables with millions of rows were the run's
-            // memory peak.
-            let mut owned = prefixed("net.", net.tensors().map_err(CtrError::Tensor)?);
-            if let Some((_, _, bnet, _, _)) = &best {
-                owned.extend(prefixed(
-                    "best.net.",
-                    bnet.tensors().map_err(CtrError::Tensor)?,
-                ));
-            }
-            let mut borrowed: Vec<(String, Vec<usize>, &[f32])> = Vec::new();
-            for (name, t) in [("emb", &tables.emb), ("first", &tables.first)] {
-                for (j, t) in t.iter().enumerate() {
-                    let shape = vec![t.rows(), 3 * t.dim];
-                    borrowed.push((format!("{name}.{j}.state"), shape, t.state()));
-                }
-            }
-            if let Some((_, _, _, bemb, bfirst)) = &best {
-                for (name, t) in [("emb", bemb), ("first", bfirst)] {
-                    for (j, v) in t.iter().enumerate() {
-                        borrowed.push((format!("best.{name}.{j}"), vec![v.len()], v));
-                    }
-                }
-            }
-            let mut tensors: Vec<crate::export::Tensor<'_>> = Vec::new();
-            for (name, shape, data) in &owned {
-                tensors.push(crate::export::Tensor {
-                    name,
-                    shape: shape.clone(),
-                    data,
-                });
-            }
-            for (name, shape, data) in &borrowed {
-                tensors.push(crate::export::Tensor {
-                    name,
-                    shape: shape.clone(),
-                    data,
-                });
-            }
             let bytes = optim
                 .into_bytes()
                 .map_err(|e| CtrError::Tensor(format!("serialising the optimizer: {e:?}")))?;
-            checkpoint::save(dir, &state, &tensors, &bytes, &order)?;
+            save_checkpoint(dir, &state, &net, &tables, best.as_ref(), &bytes, &order)?;
         }
         if stop {
             break;
@@ -630,6 +591,53 @@ fn update_tables(
         }
     }
     Ok(())
+}
+
+/// Writes the epoch's checkpoint. The tables are written as they are, borrowed (values and
+/// Adam moments interleaved per row, `[rows, 3·dim]`): copies of tables with millions of rows
+/// were the run's memory peak.
+fn save_checkpoint(
+    dir: &std::path::Path,
+    state: &checkpoint::State,
+    net: &CtrNet,
+    tables: &Tables,
+    best: Option<&Best>,
+    optimizer: &[u8],
+    order: &[u32],
+) -> Result<(), CtrError> {
+    let mut owned = prefixed("net.", net.tensors().map_err(CtrError::Tensor)?);
+    if let Some((_, _, bnet, _, _)) = best {
+        owned.extend(prefixed(
+            "best.net.",
+            bnet.tensors().map_err(CtrError::Tensor)?,
+        ));
+    }
+    let mut named: Vec<(String, Vec<usize>, &[f32])> = owned
+        .iter()
+        .map(|(n, shape, v)| (n.clone(), shape.clone(), &v[..]))
+        .collect();
+    for (name, t) in [("emb", &tables.emb), ("first", &tables.first)] {
+        for (j, t) in t.iter().enumerate() {
+            let shape = vec![t.rows(), 3 * t.dim];
+            named.push((format!("{name}.{j}.state"), shape, t.state()));
+        }
+    }
+    if let Some((_, _, _, bemb, bfirst)) = best {
+        for (name, t) in [("emb", bemb), ("first", bfirst)] {
+            for (j, v) in t.iter().enumerate() {
+                named.push((format!("best.{name}.{j}"), vec![v.len()], v));
+            }
+        }
+    }
+    let tensors: Vec<crate::export::Tensor<'_>> = named
+        .iter()
+        .map(|(name, shape, data)| crate::export::Tensor {
+            name,
+            shape: shape.clone(),
+            data,
+        })
+        .collect();
+    checkpoint::save(dir, state, &tensors, optimizer, order)
 }
 
 /// The best epoch so far: validation AUC, epoch, inference network, tables, first-order tables.

@@ -119,24 +119,11 @@ pub fn write_safetensors(
     tensors: &[Tensor],
     metadata: HashMap<String, String>,
 ) -> Result<()> {
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
     let named = tensors.iter().map(|t| (t.name.to_string(), t));
-    let written = safetensors::serialize_to_file(named, Some(metadata), &tmp)
-        .map_err(|e| Error::Export(format!("{}: {e}", path.display())))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .map_err(|e| Error::Export(format!("{}: {e}", path.display())))
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
+    crate::rundir::write_atomic_with(path, |tmp| {
+        safetensors::serialize_to_file(named, Some(metadata), tmp).map_err(std::io::Error::other)
+    })
+    .map_err(|e| Error::Export(e.to_string()))
 }
 
 /// Tensors read back: name → (shape, values), plus the metadata.

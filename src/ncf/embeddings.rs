@@ -162,28 +162,18 @@ impl HostTable {
         }
     }
 
-    /// Asks the CPU to bring the rows `ids` (values and moments) into the cache: the trainer
-    /// calls it for the next batch before computing the current one, so the random reads of the
-    /// next assembly and update hit the cache instead of waiting on memory.
+    /// Asks the CPU to bring the rows `ids` (values and moments, every cache line of each row's
+    /// run, also when it straddles one more line than its length suggests) into the cache: the
+    /// trainers call it before the random reads of a batch's assembly and update.
     pub fn prefetch(&self, ids: &[i32]) {
         let run = 3 * self.dim;
         for &r in ids {
             let start = run * r as usize;
             if let Some(row) = self.data.get(start..start + run) {
                 prefetch_slice(row);
-            }
-        }
-    }
-
-    /// Prefetches every cache line of row `r`'s values and moments: the batch assembly reads
-    /// only the values, and the update after the backward pass then finds the moments cached.
-    #[inline]
-    pub fn prefetch_run(&self, r: usize) {
-        let run = 3 * self.dim;
-        if let Some(row) = self.data.get(run * r..run * (r + 1)) {
-            prefetch_slice(row);
-            if let Some(last) = row.last() {
-                prefetch(last);
+                if let Some(last) = row.last() {
+                    prefetch(last);
+                }
             }
         }
     }
