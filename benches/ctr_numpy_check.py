@@ -125,6 +125,9 @@ def main():
         logit += np.stack(first, axis=1).sum(axis=1)
         if "dense_linear.weight" in w:
             logit += (dense @ w["dense_linear.weight"])[:, 0]
+    if "calibration" in w:  # Platt scaling fit on validation (older exports: none)
+        scale, shift = w["calibration"]
+        logit = scale * logit + shift
     p = 1 / (1 + np.exp(-logit))
     ours = np.array([float(r["score"]) for r in csv.DictReader(open(f"{run}/predictions/{model}.csv"))])
     print(f"{model}: {len(rows)} rows, max abs difference {np.abs(p - ours).max():.2e}")

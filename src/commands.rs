@@ -297,7 +297,7 @@ fn data(config: &Path, set: &[String], write_split: Option<&Path>, json: bool) -
         // The dataset consumed the raw feature columns: the files take them from a fresh load.
         let (x, _) = crate::data::load(&cfg)?;
         let rows: Vec<usize> = (0..x.len()).collect();
-        let split = crate::split::split(&x, &rows, &pipeline::split_rule(&cfg));
+        let split = crate::split::split(&x, rows, &pipeline::split_rule(&cfg));
         write_split_csvs(dir, &cfg, &x, &split)?;
     }
     if json {

@@ -136,6 +136,10 @@ fn part_columns(
     each(&mut parts, &mut |p, rows| {
         p.item = rows.iter().map(|&r| imap[x.item[r] as usize]).collect();
     });
+    if release {
+        x.user = Vec::new();
+        x.item = Vec::new();
+    }
     each(&mut parts, &mut |p, rows| {
         p.ts = rows.iter().map(|&r| x.ts[r]).collect()
     });
@@ -297,25 +301,10 @@ pub fn build(
     let features_seconds = t_features.elapsed().as_secs_f64();
     let x: &Interactions = x;
 
-    let mut pairs: Vec<u64> = train
-        .user
-        .iter()
-        .zip(&train.item)
-        .map(|(&u, &i)| (u64::from(u) << 32) | u64::from(i))
-        .collect();
-    {
-        use rayon::slice::ParallelSliceMut;
-        pairs.par_sort_unstable();
-    }
-    pairs.dedup();
-    let mut seen_ptr = vec![0usize; users.len() + 1];
-    for p in &pairs {
-        seen_ptr[(p >> 32) as usize + 1] += 1;
-    }
-    for u in 0..users.len() {
-        seen_ptr[u + 1] += seen_ptr[u];
-    }
-    let seen_items = pairs.iter().map(|p| *p as u32).collect();
+    let (seen_ptr, seen_items) = crate::split::items_by_user(
+        users.len(),
+        train.user.iter().copied().zip(train.item.iter().copied()),
+    );
 
     let mut tp: Vec<(u32, u32)> = test
         .user

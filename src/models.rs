@@ -135,6 +135,17 @@ pub fn fit_models(cfg: &RunConfig, ds: &mut Dataset, opts: &TrainOptions) -> Res
             )]
         });
         let validation = model.validation;
+        if let Some(v) = validation
+            && let (Some(c), Some(before), Some(after)) =
+                (v.calibration, v.logloss_uncalibrated, v.logloss)
+        {
+            notes.push(format!(
+                "probabilities calibrated on the validation part (Platt): p = σ({:.4}·logit {} {:.4}); validation log loss {before:.4} → {after:.4}, AUC unchanged",
+                c.scale,
+                if c.shift < 0.0 { '−' } else { '+' },
+                c.shift.abs()
+            ));
+        }
         let model = Arc::new(model);
         let for_export = model.clone();
         out.push(Fitted {

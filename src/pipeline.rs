@@ -100,8 +100,7 @@ fn prepare_with(cfg: &RunConfig, keep_log: bool) -> Result<Prepared> {
     let summary = summarize(&x, load);
     stages.load = lap.lap() - stages.filter;
     let rows: Vec<usize> = (0..x.len()).collect();
-    let split = split::split(&x, &rows, &split_rule(cfg));
-    drop(rows);
+    let split = split::split(&x, rows, &split_rule(cfg));
     stages.split = lap.lap();
     // Consumes the raw feature columns of `x` (scaled into the dataset).
     let (ds, features) = dataset::build(

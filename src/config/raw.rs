@@ -446,6 +446,9 @@ pub struct RawNcf {
     /// host tables).
     #[serde(default)]
     pub tables: TablePlacement,
+    /// Probability calibration on the validation part (NCF over fields only).
+    #[serde(default)]
+    pub calibration: CalibrationMethod,
     /// Learning rate against batch size; `learning_rate` is the rate at `lr_base_batch`.
     #[serde(default)]
     pub lr_scaling: LrScaling,
@@ -554,6 +557,19 @@ pub enum TablePlacement {
     Host,
     /// Backend tensors, gathered and updated on the device (each step uploads only ids).
     Device,
+}
+
+/// How the CTR models over fields calibrate their probabilities on the validation part
+/// (`calibration` in `[deepfm]`, `[dcnv2]` and `[ncf]` over fields; see `crate::ctr::calibration`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalibrationMethod {
+    /// Platt scaling of the logit, fit on the validation part after the best epoch is kept
+    /// (identity without a validation part).
+    #[default]
+    Platt,
+    /// The network's own sigmoid.
+    None,
 }
 
 /// `[als]`: implicit-feedback ALS; on when the table is present.

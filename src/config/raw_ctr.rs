@@ -16,10 +16,13 @@
 //!   0.7749, DCNv2 0.7750 / 0.7749), both above 0.01 with lazy updates (0.7684 / 0.7733).
 //! - `init_std = 1e-4`: the library's normal initialisation of embedding tables.
 //! - `cross_layers = 4` (DCNv2 only): the tuned depth of the cross network.
+//! - `calibration = "platt"`: the kept epoch is over-confident (the library has no calibration);
+//!   Platt scaling on the validation part lowers log loss and cannot change AUC or any ranking
+//!   (see `crate::ctr::calibration`).
 
 use serde::{Deserialize, Serialize};
 
-use super::raw::{LrScaling, NcfBackend, NcfEmbeddingOptimizer, TablePlacement};
+use super::raw::{CalibrationMethod, LrScaling, NcfBackend, NcfEmbeddingOptimizer, TablePlacement};
 
 /// One CTR model table (`[deepfm]` or `[dcnv2]`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -64,6 +67,9 @@ pub struct RawCtr {
     /// Embedding tables on the host or the device (see `crate::ctr::device`).
     #[serde(default)]
     pub tables: TablePlacement,
+    /// Probability calibration on the validation part.
+    #[serde(default)]
+    pub calibration: CalibrationMethod,
     /// Learning rate against batch size; `learning_rate` is the rate at `lr_base_batch`.
     #[serde(default)]
     pub lr_scaling: LrScaling,

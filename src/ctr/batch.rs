@@ -91,7 +91,7 @@ impl FillJob<'_> {
             let col = &rows.single[j];
             let mut ids = own(&self.single[j]);
             ids.clear();
-            ids.extend(batch.iter().map(|&r| col[r as usize] as i32));
+            col.gather_into(batch, &mut ids);
             return;
         }
         let (off, vals) = &rows.multi[j - ns];

@@ -12,6 +12,7 @@
 
 use serde::Serialize;
 
+use super::row_column::RowColumn;
 use crate::dataset::{Dataset, Part};
 
 /// Single-valued or multi-valued.
@@ -74,8 +75,9 @@ pub struct FieldMap {
 #[derive(Debug, Clone, Default)]
 pub struct FieldRows {
     pub n: usize,
-    /// Per categorical field (in field order), the table row of each data row.
-    pub single: Vec<Vec<u32>>,
+    /// Per categorical field (in field order), the table row of each data row, as narrow as
+    /// the field's table allows.
+    pub single: Vec<RowColumn>,
     /// Per sequence field, CSR offsets and table rows.
     pub multi: Vec<(Vec<u32>, Vec<u32>)>,
     /// Row-major `[n, dense]` scaled numeric features.
@@ -327,12 +329,15 @@ impl FieldMap {
         let n = part.len();
         let f = &self.fields[j];
         let row = |c: u32| f.row_of[c as usize];
-        let side = |ids: &[u32]| -> Vec<u32> {
-            crate::hugepages::collect(n, ids.iter().map(|&i| row(f.index_codes[i as usize])))
+        let side = |ids: &[u32]| {
+            RowColumn::collect(
+                f.rows,
+                n,
+                ids.iter().map(|&i| row(f.index_codes[i as usize])),
+            )
         };
-        // Read at random by the trainer: huge pages when large (see crate::hugepages).
-        let col = |codes: &[u32]| crate::hugepages::collect(n, codes.iter().map(|&c| row(c)));
-        let rows: Vec<u32> = match f.source {
+        let col = |codes: &[u32]| RowColumn::collect(f.rows, n, codes.iter().map(|&c| row(c)));
+        let rows = match f.source {
             Source::User => col(&part.user),
             Source::Item => col(&part.item),
             Source::Row(k) => col(&part.cats[k]),
@@ -350,7 +355,7 @@ impl FieldMap {
                 return;
             }
         };
-        out.oov_rows[j] = rows.iter().filter(|&&r| r == 0).count();
+        out.oov_rows[j] = rows.oov_rows();
         out.single.push(rows);
     }
 }

@@ -2,7 +2,8 @@
 //! layers and one trainer.
 //!
 //! - [`fields`]: the field map (user, item, every categorical and sequence column; vocabularies
-//!   fit on train, an OOV row per field, hashing) and the encoding of a part into table rows.
+//!   fit on train, an OOV row per field, hashing) and the encoding of a part into table rows
+//!   ([`row_column`]: each field's rows as narrow as its table allows).
 //! - [`net`]: the shared layers (MLP block with batch norm and dropout, cross layer, FM term) and
 //!   how each model wires them; one short `match` arm per model.
 //! - `batch`: the host-side batch assembly (pooling) and the row-sparse table update.
@@ -10,6 +11,7 @@
 //!   early stopping, the best epoch kept.
 //! - [`device`]: the same tables and updates as backend tensors (`tables = "device"`).
 //! - [`trained`]: the trained model (scoring, tensors by name).
+//! - [`calibration`]: Platt scaling of the kept model's logit on the validation part.
 //!
 //! `embedding_l2 = λ` adds λ·w to the gradient of embedding rows before Adam, the gradient of
 //! (λ/2)·‖w‖². With `embedding_optimizer = "adam"` (the default while the tables are small,
@@ -21,17 +23,21 @@
 //! rate per step, which the lazy rule does not do.
 
 mod batch;
+pub mod calibration;
 pub mod checkpoint;
 mod clock;
 pub mod device;
 pub mod fields;
 pub mod net;
 pub mod norm;
+pub mod row_column;
 pub mod train;
 pub mod trained;
 
+pub use calibration::Calibration;
 pub use fields::{FieldMap, FieldRows};
 pub use net::{Arch, Kind};
+pub use row_column::RowColumn;
 pub use train::{LabelledRows, log_loss};
 pub use trained::CtrTrained;
 
@@ -52,6 +58,8 @@ pub struct CtrParams {
     /// Patience in epochs; 0 trains every epoch.
     pub early_stopping: usize,
     pub lr_decay_on_plateau: bool,
+    /// Platt scaling on the validation part after training ([`calibration`]).
+    pub calibrate: bool,
     pub init_std: f64,
     pub embedding_optimizer: crate::ncf::EmbeddingOptimizer,
     pub backend: Backend,
@@ -79,7 +87,14 @@ pub struct EpochReport {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct ValidationFigures {
     pub auc: Option<f64>,
+    /// Of the probabilities the model outputs (after its calibration, when fit).
     pub logloss: Option<f64>,
+    /// Before the calibration (the kept epoch's own sigmoid), when one was fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logloss_uncalibrated: Option<f64>,
+    /// The Platt scaling fit on this part: `p = σ(scale · logit + shift)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     /// 1-based.
     pub best_epoch: usize,
     /// Rows of the validation part.

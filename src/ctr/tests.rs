@@ -140,7 +140,7 @@ fn every_arch() -> [Arch; 4] {
 
 fn rows_fixture() -> (FieldRows, Vec<f32>) {
     // 6 rows, two single fields (4 and 3 table rows) and one sequence field (5 rows).
-    let single = vec![vec![1, 2, 1, 3, 2, 1], vec![1, 1, 2, 2, 1, 2]];
+    let single = vec![vec![1, 2, 1, 3, 2, 1].into(), vec![1, 1, 2, 2, 1, 2].into()];
     let offsets = vec![0, 2, 2, 3, 5, 6, 8];
     let vals = vec![1, 2, 3, 1, 4, 2, 1, 3];
     let rows = FieldRows {
@@ -164,6 +164,7 @@ fn params(epochs: usize, batch: usize) -> CtrParams {
         epochs,
         early_stopping: 0,
         lr_decay_on_plateau: false,
+        calibrate: false,
         init_std: 0.1,
         embedding_optimizer: crate::ncf::EmbeddingOptimizer::LazyAdam,
         backend: Backend::Flex,
@@ -352,6 +353,11 @@ fn exported_tensors_rebuild_a_model_that_scores_the_same() {
             false,
         )
         .unwrap();
+        let mut trained = trained;
+        trained.calibration = super::Calibration {
+            scale: 0.8,
+            shift: 0.2,
+        };
         let tensors = trained.tensors().unwrap();
         let get = |name: &str| {
             tensors
@@ -367,6 +373,22 @@ fn exported_tensors_rebuild_a_model_that_scores_the_same() {
             arch.kind,
             arch.neumf
         );
+        // An export from before calibration (no `calibration` tensor) scores with the
+        // network's own sigmoid.
+        let old = |name: &str| {
+            if name == "calibration" {
+                None
+            } else {
+                get(name)
+            }
+        };
+        let uncalibrated = super::CtrTrained::from_tensors(arch.clone(), &[4, 3, 5], &old).unwrap();
+        let all: Vec<u32> = (0..rows.n as u32).collect();
+        let z = trained.logits(&rows, &all).unwrap();
+        let p = uncalibrated.predict(&rows).unwrap();
+        for (z, p) in z.iter().zip(&p) {
+            assert!((1.0 / (1.0 + (-z).exp()) - p).abs() < 1e-6);
+        }
         // A missing or mis-shaped tensor is an error naming it.
         let broken = |name: &str| {
             if name == "output.bias" {
@@ -544,5 +566,89 @@ fn device_tables_on_wgpu_train_the_model_host_tables_train() {
         for (x, y) in host.emb.iter().flatten().zip(gpu.emb.iter().flatten()) {
             assert!((x - y).abs() < 1e-4, "{:?}: table values", arch.kind);
         }
+    }
+}
+
+/// 1 000 rows of two fields (60 users, 12 items) whose click rate is set by the user's parity
+/// and the item: a signal a small model learns, and with it over-confidence when trained long.
+fn calibration_fixture() -> (FieldRows, Vec<f32>) {
+    let mut state = 11u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as u32
+    };
+    let (mut users, mut items, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..1000 {
+        let (u, i) = (1 + next() % 60, 1 + next() % 12);
+        let p = if u % 2 == 0 { 0.6 } else { 0.25 } + 0.02 * (i % 5) as f64;
+        users.push(u);
+        items.push(i);
+        labels.push(f32::from(u8::from(
+            f64::from(next() % 10_000) / 10_000.0 < p,
+        )));
+    }
+    let rows = FieldRows {
+        n: 1000,
+        single: vec![users.into(), items.into()],
+        multi: Vec::new(),
+        dense: Vec::new(),
+        oov_rows: vec![0; 2],
+    };
+    (rows, labels)
+}
+
+#[test]
+fn calibration_is_fit_on_validation_and_keeps_the_ranking() {
+    let (rows, labels) = calibration_fixture();
+    let (train_rows, valid_rows): (Vec<u32>, Vec<u32>) = (0..1000u32).partition(|r| r % 4 != 0);
+    let arch = Arch {
+        fields: 2,
+        dense: 0,
+        ..tiny_arch(Kind::DcnV2)
+    };
+    let fit = |calibrate: bool| {
+        let p = CtrParams {
+            calibrate,
+            learning_rate: 0.05,
+            ..params(30, 64)
+        };
+        let part = |subset| LabelledRows {
+            rows: &rows,
+            labels: &labels,
+            subset: Some(subset),
+        };
+        train(
+            &p,
+            arch.clone(),
+            &[61, 13],
+            part(&train_rows[..]),
+            Some(part(&valid_rows[..])),
+            false,
+            None,
+            false,
+        )
+        .unwrap()
+    };
+    let plain = fit(false);
+    assert_eq!(plain.calibration, super::Calibration::IDENTITY);
+    assert_eq!(plain.calibrated_logloss, None);
+    let calibrated = fit(true);
+    // The same network: calibration is fit after training.
+    let z = calibrated.logits(&rows, &valid_rows).unwrap();
+    assert_eq!(z, plain.logits(&rows, &valid_rows).unwrap());
+    // Trained 30 epochs on 750 rows, the kept model is over-confident: scaled down.
+    let c = calibrated.calibration;
+    assert!(c.scale > 0.0 && c.scale < 0.9, "{c:?}");
+    let (before, after) = calibrated.calibrated_logloss.expect("a fit");
+    assert!(after < before, "validation log loss {before} -> {after}");
+    // Ranking unchanged: probabilities in the logits' order.
+    let p = calibrated.predict(&rows).unwrap();
+    let mut order: Vec<usize> = (0..valid_rows.len()).collect();
+    order.sort_by(|&a, &b| z[a].total_cmp(&z[b]));
+    for w in order.windows(2) {
+        let (a, b) = (valid_rows[w[0]] as usize, valid_rows[w[1]] as usize);
+        assert!(p[a] <= p[b]);
     }
 }

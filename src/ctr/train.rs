@@ -19,12 +19,13 @@ use rand_distr::{Distribution, Normal};
 use std::time::Instant;
 
 use super::batch::{BatchIds, batch_input, dense_input, update};
+use super::calibration::Calibration;
 use super::checkpoint;
 use super::clock::{Phase, StepClock};
 use super::device::{DeviceBatch, DeviceTables};
 use super::fields::FieldRows;
 use super::net::{Arch, CtrNet};
-use super::trained::{CtrTrained, predict_with};
+use super::trained::{CtrTrained, logits_with};
 use super::{CtrError, CtrParams, EpochReport};
 use crate::ncf::EmbeddingOptimizer;
 use crate::ncf::embeddings::{AdamSettings, Coalescer, HostTable};
@@ -200,6 +201,8 @@ pub fn train(
     let b = params.batch_size;
     let mut reports = Vec::new();
     let mut best: Option<Best> = None;
+    // The validation logits of the last epoch and of the best one (for the calibration).
+    let (mut epoch_logits, mut best_logits): (Vec<f32>, Option<Vec<f32>>) = (Vec::new(), None);
     let mut bad_epochs = 0usize;
     let mut first_epoch = 1;
     let fingerprint = format!(
@@ -209,6 +212,7 @@ pub fn train(
             // The epoch budget may change between a run and its resumption.
             CtrParams {
                 epochs: 0,
+                calibrate: false,
                 ..params.clone()
             },
             order.iter().map(|&r| train.labels[r as usize]).sum::<f32>(),
@@ -386,7 +390,7 @@ pub fn train(
         let (valid_auc, valid_logloss) = match &valid {
             Some(v) => {
                 let frozen_net = net.valid();
-                let p = predict_with(
+                let z = logits_with(
                     &arch,
                     &frozen_net,
                     &tables.emb,
@@ -395,8 +399,13 @@ pub fn train(
                     &valid_rows,
                     &infer,
                 )?;
+                let p: Vec<f32> = z
+                    .iter()
+                    .map(|&z| Calibration::IDENTITY.probability(z))
+                    .collect();
                 let labels: Vec<bool> = valid_labels.iter().map(|&y| y > 0.5).collect();
                 let scores: Vec<f64> = p.iter().map(|&s| f64::from(s)).collect();
+                epoch_logits = z;
                 (
                     crate::metrics::roc_auc(&labels, &scores).ok(),
                     Some(log_loss(&valid_labels, &p)),
@@ -426,6 +435,7 @@ pub fn train(
             if best.as_ref().is_none_or(|b| auc > b.0) {
                 let (emb, first) = tables.values();
                 best = Some((auc, epoch, net.valid(), emb, first));
+                best_logits = Some(std::mem::take(&mut epoch_logits));
                 bad_epochs = 0;
             } else {
                 bad_epochs += 1;
@@ -463,15 +473,38 @@ pub fn train(
             (net.valid(), emb, first, reports.len())
         }
     };
-    Ok(CtrTrained {
+    let mut trained = CtrTrained {
         arch,
         net,
         emb,
         first,
         reports,
         best_epoch,
+        calibration: Calibration::IDENTITY,
+        calibrated_logloss: None,
         device: infer,
-    })
+    };
+    if let (Some(v), true) = (&valid, params.calibrate) {
+        // The kept epoch's validation logits (computed again after a resume that kept an
+        // earlier epoch).
+        let z = match best_logits {
+            Some(z) if z.len() == valid_rows.len() => z,
+            _ => trained.logits(v.rows, &valid_rows)?,
+        };
+        if let Some(c) = Calibration::fit(&z, &valid_labels) {
+            let before: Vec<f32> = z
+                .iter()
+                .map(|&z| Calibration::IDENTITY.probability(z))
+                .collect();
+            let after: Vec<f32> = z.iter().map(|&z| c.probability(z)).collect();
+            trained.calibrated_logloss = Some((
+                log_loss(&valid_labels, &before),
+                log_loss(&valid_labels, &after),
+            ));
+            trained.calibration = c;
+        }
+    }
+    Ok(trained)
 }
 
 /// A batch's network input: with host tables the gathered rows as leaves; with device tables

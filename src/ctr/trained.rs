@@ -4,6 +4,7 @@
 use burn::prelude::*;
 
 use super::batch::{BatchIds, batch_input};
+use super::calibration::Calibration;
 use super::fields::FieldRows;
 use super::net::{Arch, CtrNet};
 use super::{CtrError, EpochReport};
@@ -24,6 +25,10 @@ pub struct CtrTrained {
     pub reports: Vec<EpochReport>,
     /// 1-based epoch whose weights these are.
     pub best_epoch: usize,
+    /// Applied to the network's logit (identity when not fit).
+    pub calibration: Calibration,
+    /// Validation log loss before and after the calibration was fit (when it was).
+    pub calibrated_logloss: Option<(f64, f64)>,
     /// The (plain) device `net` lives on.
     pub(super) device: Device,
 }
@@ -35,9 +40,12 @@ fn frozen(values: &[Vec<f32>], dim: usize) -> Vec<HostTable> {
 
 impl CtrTrained {
     /// Every weight as named tensors: the network's (see [`CtrNet::tensors`]) plus
-    /// `field.{j}.embedding` `[rows, D]` and, for DeepFM, `field.{j}.first` `[rows, 1]`.
+    /// `field.{j}.embedding` `[rows, D]`, for DeepFM `field.{j}.first` `[rows, 1]`, and
+    /// `calibration` `[2]` (scale, shift: `p = σ(scale · logit + shift)`).
     pub fn tensors(&self) -> Result<super::net::NamedTensors, CtrError> {
         let mut out = self.net.tensors().map_err(CtrError::Tensor)?;
+        let c = self.calibration;
+        out.push(("calibration".into(), vec![2], vec![c.scale, c.shift]));
         let d = self.arch.dim;
         for (j, t) in self.emb.iter().enumerate() {
             out.push((
@@ -53,7 +61,7 @@ impl CtrTrained {
     }
 
     /// A model from named tensors (see [`Self::tensors`]) with `rows[j]` table rows per field,
-    /// scoring on the CPU.
+    /// scoring on the CPU. Exports before calibration have no `calibration` tensor: identity.
     pub fn from_tensors(
         arch: Arch,
         rows: &[usize],
@@ -81,6 +89,18 @@ impl CtrTrained {
                 .collect::<Result<_, _>>()?,
             super::Kind::DcnV2 | super::Kind::Ncf => Vec::new(),
         };
+        let calibration = match src("calibration") {
+            None => Calibration::IDENTITY,
+            Some((s, v)) if s == [2] && v.len() == 2 => Calibration {
+                scale: v[0],
+                shift: v[1],
+            },
+            Some((s, _)) => {
+                return Err(CtrError::Input(format!(
+                    "tensor `calibration` has shape {s:?}, expected [2]"
+                )));
+            }
+        };
         Ok(Self {
             arch,
             net,
@@ -88,29 +108,39 @@ impl CtrTrained {
             first,
             reports: Vec::new(),
             best_epoch: 0,
+            calibration,
+            calibrated_logloss: None,
             device,
         })
     }
 
-    /// Click probabilities of every row.
+    /// Click probabilities of every row (calibrated).
     pub fn predict(&self, rows: &FieldRows) -> Result<Vec<f32>, CtrError> {
+        let all: Vec<u32> = (0..rows.n as u32).collect();
+        let mut p = self.logits(rows, &all)?;
+        p.iter_mut()
+            .for_each(|z| *z = self.calibration.probability(*z));
+        Ok(p)
+    }
+
+    /// The network's logits of rows `which` of `rows`, in that order (before calibration).
+    pub fn logits(&self, rows: &FieldRows, which: &[u32]) -> Result<Vec<f32>, CtrError> {
         let emb = frozen(&self.emb, self.arch.dim);
         let first = frozen(&self.first, 1);
-        let all: Vec<u32> = (0..rows.n as u32).collect();
-        predict_with(
+        logits_with(
             &self.arch,
             &self.net,
             &emb,
             &first,
             rows,
-            &all,
+            which,
             &self.device,
         )
     }
 }
 
-/// Click probabilities of the rows `which` of `rows`, in that order.
-pub(super) fn predict_with(
+/// The logits of the rows `which` of `rows`, in that order.
+pub(super) fn logits_with(
     arch: &Arch,
     net: &CtrNet,
     emb: &[HostTable],
@@ -128,8 +158,8 @@ pub(super) fn predict_with(
         let input = batch_input(
             arch, emb, first, rows, &ids, chunk, &mut e, &mut f, device, false, &team,
         );
-        let p = burn::tensor::activation::sigmoid(net.forward(arch, input, &[]));
-        let v = p
+        let v = net
+            .forward(arch, input, &[])
             .into_data()
             .try_into_vec::<f32>()
             .map_err(|e| CtrError::Tensor(format!("reading scores: {e:?}")))?;

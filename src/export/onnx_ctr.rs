@@ -26,8 +26,10 @@
 //! DeepFM: logit = Gemm(h, output) + ½ Σ_d[(Σ_f e)² − Σ_f e²] + Σ_f first_f + dense·dense_linear
 //! DCNv2:  c_{l+1} = x ⊙ Gemm(c_l, cross.l) + c_l;  logit = Gemm(Concat(c, h), output)
 //! NCF:    logit = Gemm(h, output), or Gemm(Concat(h, e_0 ⊙ e_1), output) with NeuMF
-//! probability = Reshape(Sigmoid(logit), [-1])
+//! probability = Reshape(Sigmoid(calibration[0] · logit + calibration[1]), [-1])
 //! ```
+//! (`calibration`: the Platt scaling fit on the validation part; an export without that tensor
+//! has none.)
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -252,6 +254,18 @@ fn build(m: &ModelJson, b: &mut Builder) -> Result<Vec<Io>> {
             let dl = b.add(OpType::MatMul, &[DENSE_INPUT, &dw], "dense/linear");
             logit = b.add(OpType::Add, &[&logit, &dl], "logit/dense");
         }
+    }
+    // The Platt scaling fit on validation (absent from exports before it: identity).
+    if b.w.tensors.contains_key("calibration") {
+        let c = b.tensor("calibration", &[2])?.to_vec();
+        b.inits.push(f32_init("calibration/scale", &[1], &c[..1]));
+        b.inits.push(f32_init("calibration/shift", &[1], &c[1..]));
+        let scaled = b.add(OpType::Mul, &[&logit, "calibration/scale"], "logit/scaled");
+        logit = b.add(
+            OpType::Add,
+            &[&scaled, "calibration/shift"],
+            "logit/calibrated",
+        );
     }
     let p = b.add(OpType::Sigmoid, &[&logit], "p");
     b.inits.push(i64_init("const/flat", &[-1]));

@@ -89,6 +89,7 @@ pub fn ncf_table(n: &RawNcf) -> RawCtr {
         embedding_optimizer: Some(n.embedding_optimizer),
         backend: n.backend,
         tables: n.tables,
+        calibration: n.calibration,
         lr_scaling: n.lr_scaling,
         lr_base_batch: n.lr_base_batch,
     }
@@ -106,6 +107,7 @@ pub fn params(kind: Kind, raw: &RawCtr, seed: u64) -> CtrParams {
         epochs: raw.epochs,
         early_stopping: raw.early_stopping,
         lr_decay_on_plateau: raw.lr_decay_on_plateau,
+        calibrate: raw.calibration == crate::config::CalibrationMethod::Platt,
         init_std: raw.init_std,
         embedding_optimizer: match raw.embedding_optimizer {
             Some(crate::config::NcfEmbeddingOptimizer::LazyAdam) => {
@@ -260,9 +262,14 @@ pub fn fit(
     .map_err(|e| Error::Training(format!("{}: {e}", kind.name())))?;
     let reports = &trained.reports;
     let best = reports.get(trained.best_epoch.saturating_sub(1));
+    let calibrated = trained.calibrated_logloss;
     let validation = (valid_n > 0).then(|| ValidationFigures {
         auc: best.and_then(|r| r.valid_auc),
-        logloss: best.and_then(|r| r.valid_logloss),
+        logloss: calibrated
+            .map(|c| c.1)
+            .or_else(|| best.and_then(|r| r.valid_logloss)),
+        logloss_uncalibrated: calibrated.map(|c| c.0),
+        calibration: calibrated.map(|_| trained.calibration),
         best_epoch: trained.best_epoch,
         rows: valid_n,
     });

@@ -197,11 +197,12 @@ impl crate::model::Recommender for OnDataset {
             ..Default::default()
         };
         for ((f, rows), &k) in m.fields.iter().zip(&self.rows_of).zip(&self.column) {
-            let look = |codes: &[u32]| codes.iter().map(|&c| rows[c as usize]).collect();
+            let look =
+                |codes: &[u32]| -> Vec<u32> { codes.iter().map(|&c| rows[c as usize]).collect() };
             match f.source.as_str() {
-                "user" | "user_table" => enc.single.push(look(&part.user)),
-                "item" | "item_table" => enc.single.push(look(&part.item)),
-                "row" => enc.single.push(look(&part.cats[k])),
+                "user" | "user_table" => enc.single.push(look(&part.user).into()),
+                "item" | "item_table" => enc.single.push(look(&part.item).into()),
+                "row" => enc.single.push(look(&part.cats[k]).into()),
                 _ => {
                     let q = &part.seqs[k];
                     enc.multi.push((q.offsets.clone(), look(&q.codes)));
@@ -266,7 +267,7 @@ pub fn score(dir: &Path, input: &Path, output: Option<&Path>) -> Result<()> {
                 v.iter()
                     .zip(&mut oov)
                     .for_each(|(&r, o)| *o += u32::from(r == 0));
-                enc.single.push(v);
+                enc.single.push(v.into());
             }
             FieldKind::Sequence => {
                 let (mut offsets, mut vals) = (vec![0u32], Vec::new());

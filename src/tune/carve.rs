@@ -54,8 +54,7 @@ pub fn prepare(
     let (mut x, _) = data::load(cfg)?;
     let (user_table, item_table) = data::side::load_all(cfg, &x)?;
     let rows: Vec<usize> = (0..x.len()).collect();
-    let outer = split::split(&x, &rows, &pipeline::split_rule(cfg));
-    drop(rows);
+    let outer = split::split(&x, rows, &pipeline::split_rule(cfg));
     let (inner, info, empty_hint) = if x.given_valid.is_some() {
         // A given validation part (`split.valid_path`) is the trials' validation part: they
         // train on the whole train part, stop early on it and are scored on it.
@@ -80,8 +79,7 @@ pub fn prepare(
         // From here on only the train rows are used.
         let rule = validation_rule(cfg, v, fraction);
         let train_rows = outer.train;
-        let inner = split::split(&x, &train_rows, &rule);
-        drop(train_rows);
+        let inner = split::split(&x, train_rows, &rule);
         let info = ValidationInfo {
             validation: match v {
                 TuneValidation::Split => "split",
