@@ -167,6 +167,58 @@ fn ncf_embeds_every_field_of_a_click_log() {
 }
 
 #[test]
+fn ctr_probabilities_are_calibrated_on_validation_and_ranking_kept() {
+    let s = Sandbox::new();
+    setup(&s);
+    s.write("c.toml", config("", MODELS));
+    s.run(&["train", "c.toml", "-q"]).ok();
+    let none = MODELS.replace("hidden = [16]\n", "hidden = [16]\ncalibration = \"none\"\n");
+    s.write(
+        "n.toml",
+        config("", &none).replace("name = \"f\"", "name = \"n\""),
+    );
+    s.run(&["train", "n.toml", "-q"]).ok();
+    let (cal, raw) = (
+        s.json("artifacts/f/metrics.json"),
+        s.json("artifacts/n/metrics.json"),
+    );
+    for m in ["deepfm", "dcnv2"] {
+        let (c, r) = (&cal["models"][m], &raw["models"][m]);
+        // The same network (calibration is fit after training): the same ranking.
+        assert_eq!(c["auc"], r["auc"], "{m}");
+        assert_eq!(c["validation"]["auc"], r["validation"]["auc"], "{m}");
+        let v = &c["validation"];
+        let fit = &v["calibration"];
+        assert!(fit["scale"].as_f64().unwrap() > 0.0, "{m}: {v}");
+        let (after, before) = (
+            v["logloss"].as_f64().unwrap(),
+            v["logloss_uncalibrated"].as_f64().unwrap(),
+        );
+        assert_eq!(r["validation"]["logloss"].as_f64().unwrap(), before, "{m}");
+        assert!(after <= before + 1e-4, "{m}: {before} -> {after}");
+        assert!(r["validation"].get("calibration").is_none(), "{m}");
+        assert!(c["notes"].to_string().contains("Platt"), "{m}");
+        // Only the probabilities moved (the export carries the fit: `score` equals the run's
+        // predictions, see score_with_an_exported_ctr_model_equals_the_runs_predictions).
+        assert_ne!(c["logloss"], r["logloss"], "{m}");
+    }
+    // Bad values name the key; the seed NCF has no calibration to ask for.
+    s.write(
+        "b.toml",
+        config("", "[deepfm]\ncalibration = \"isotonic\"\n").replace("name = \"f\"", "name = \"b\""),
+    );
+    s.run(&["train", "b.toml", "-q"])
+        .fails_with(&["calibration", "isotonic"]);
+    assert!(!s.path("artifacts/b").exists());
+    s.write(
+        "p.toml",
+        "name = \"p\"\n[data]\nlabel = \"is_click\"\n[data.synthetic]\nkind = \"ctr\"\nusers = 50\nitems = 20\nrows = 2000\ndays = 4\n[ncf]\ncalibration = \"platt\"\n",
+    );
+    s.run(&["train", "p.toml", "-q"])
+        .fails_with(&["ncf.calibration", "seed NCF"]);
+}
+
+#[test]
 fn field_config_errors_name_the_key() {
     let s = Sandbox::new();
     setup(&s);

@@ -446,9 +446,10 @@ pub struct RawNcf {
     /// host tables).
     #[serde(default)]
     pub tables: TablePlacement,
-    /// Probability calibration on the validation part (NCF over fields only).
+    /// Probability calibration on the validation part (NCF over fields only; absent: platt
+    /// there).
     #[serde(default)]
-    pub calibration: CalibrationMethod,
+    pub calibration: Option<CalibrationMethod>,
     /// Learning rate against batch size; `learning_rate` is the rate at `lr_base_batch`.
     #[serde(default)]
     pub lr_scaling: LrScaling,

@@ -418,6 +418,12 @@ pub fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<RunConfig, ConfigEr
             "device",
             "is implemented for the CTR trainer ([deepfm], [dcnv2], [ncf] over categorical fields); the seed NCF keeps its tables on the host",
         )?;
+        check(
+            n.calibration != Some(super::CalibrationMethod::Platt),
+            "ncf.calibration",
+            "platt",
+            "is implemented for the CTR trainer ([deepfm], [dcnv2], [ncf] over categorical fields); the seed NCF outputs its own sigmoid",
+        )?;
     }
     for (table, c) in [("deepfm", &raw.deepfm), ("dcnv2", &raw.dcnv2)] {
         if let Some(c) = c {

@@ -89,7 +89,7 @@ pub fn ncf_table(n: &RawNcf) -> RawCtr {
         embedding_optimizer: Some(n.embedding_optimizer),
         backend: n.backend,
         tables: n.tables,
-        calibration: n.calibration,
+        calibration: n.calibration.unwrap_or_default(),
         lr_scaling: n.lr_scaling,
         lr_base_batch: n.lr_base_batch,
     }
