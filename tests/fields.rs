@@ -205,7 +205,8 @@ fn ctr_probabilities_are_calibrated_on_validation_and_ranking_kept() {
     // Bad values name the key; the seed NCF has no calibration to ask for.
     s.write(
         "b.toml",
-        config("", "[deepfm]\ncalibration = \"isotonic\"\n").replace("name = \"f\"", "name = \"b\""),
+        config("", "[deepfm]\ncalibration = \"isotonic\"\n")
+            .replace("name = \"f\"", "name = \"b\""),
     );
     s.run(&["train", "b.toml", "-q"])
         .fails_with(&["calibration", "isotonic"]);

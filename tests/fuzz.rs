@@ -21,14 +21,13 @@ fn load_csv(bytes: &[u8], data: &str) {
     let text = format!("name = \"t\"\n[data]\npath = \"a.csv\"\n{data}\n");
     if let Ok(cfg) =
         clickrec::config::from_str(&text, Path::new("f.toml"), dir.path().to_path_buf(), &[])
+        && let Ok(p) = clickrec::pipeline::prepare(&cfg)
     {
-        if let Ok(p) = clickrec::pipeline::prepare(&cfg) {
-            let _ = clickrec::eval::evaluate(
-                &clickrec::model::popularity::Popularity::fit(&p.ds, None),
-                &p.ds,
-                &clickrec::pipeline::eval_settings(&cfg),
-            );
-        }
+        let _ = clickrec::eval::evaluate(
+            &clickrec::model::popularity::Popularity::fit(&p.ds, None),
+            &p.ds,
+            &clickrec::pipeline::eval_settings(&cfg),
+        );
     }
 }
 

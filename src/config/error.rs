@@ -60,35 +60,35 @@ impl ConfigError {
     /// Wrap a toml error; unknown keys get the closest valid key as a suggestion.
     pub fn from_toml(path: &Path, err: &toml::de::Error) -> Self {
         let msg = err.message();
-        if let Some(rest) = msg.strip_prefix("unknown field `") {
-            if let Some((key, tail)) = rest.split_once('`') {
-                let allowed: Vec<&str> = tail
-                    .split('`')
-                    .skip(1)
-                    .step_by(2)
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                let suggestion = closest(key, &allowed);
-                let location = err
-                    .span()
-                    .map(|_| {
-                        format!("{err}")
-                            .lines()
-                            .next()
-                            .unwrap_or_default()
-                            .to_string()
-                    })
-                    .filter(|l| l.contains("line"))
-                    .map(|l| format!(" ({})", l.trim_start_matches("TOML parse error at ")))
-                    .unwrap_or_default();
-                return ConfigError::UnknownKey {
-                    path: path.to_path_buf(),
-                    location,
-                    key: key.to_string(),
-                    suggestion,
-                    allowed: allowed.join(", "),
-                };
-            }
+        if let Some(rest) = msg.strip_prefix("unknown field `")
+            && let Some((key, tail)) = rest.split_once('`')
+        {
+            let allowed: Vec<&str> = tail
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|s| !s.is_empty())
+                .collect();
+            let suggestion = closest(key, &allowed);
+            let location = err
+                .span()
+                .map(|_| {
+                    format!("{err}")
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .filter(|l| l.contains("line"))
+                .map(|l| format!(" ({})", l.trim_start_matches("TOML parse error at ")))
+                .unwrap_or_default();
+            return ConfigError::UnknownKey {
+                path: path.to_path_buf(),
+                location,
+                key: key.to_string(),
+                suggestion,
+                allowed: allowed.join(", "),
+            };
         }
         ConfigError::Parse {
             path: path.to_path_buf(),

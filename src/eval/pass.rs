@@ -310,7 +310,7 @@ fn drawn_ranks(
         });
     }
     let blocked = |i: u32| seen.binary_search(&i).is_ok() || test.binary_search(&i).is_ok();
-    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x5A3D_1E5);
+    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x05A3_D1E5);
     rng.set_stream(u64::from(u));
     let mut ranks = Vec::with_capacity(test.len());
     let mut drawn = Vec::with_capacity(m);
@@ -370,12 +370,13 @@ fn checked_rank(buf: &[f32], i: u32, negs: &[f64]) -> Result<usize, EvalError> {
     Ok(metrics::sampled_rank(pos, negs))
 }
 
+/// The sampled-protocol metrics per cutoff (none without a ranked pair), the pairs skipped, and
+/// the fewest/most negatives per pair.
+type SampledOutcome = (Option<Vec<SampledMetrics>>, usize, (usize, usize));
+
 /// The sampled-protocol metrics at each cutoff over all users' ranks, the pairs skipped and the
 /// fewest/most negatives per pair.
-fn sampled(
-    pass: &[UserPass],
-    ks: &[usize],
-) -> Result<(Option<Vec<SampledMetrics>>, usize, (usize, usize)), EvalError> {
+fn sampled(pass: &[UserPass], ks: &[usize]) -> Result<SampledOutcome, EvalError> {
     let (mut ranks, mut skipped) = (Vec::new(), 0usize);
     let (mut lo, mut hi) = (usize::MAX, 0usize);
     for p in pass {

@@ -109,7 +109,7 @@ impl HostTable {
     /// A table from [`Self::state`]; None unless the length is a multiple of `3·dim`.
     pub fn from_state(state: Vec<f32>, dim: usize) -> Option<Self> {
         let run = 3 * dim.max(1);
-        if state.len() % run != 0 {
+        if !state.len().is_multiple_of(run) {
             return None;
         }
         let mut data = crate::hugepages::vec_with_capacity(state.len());

@@ -5,6 +5,9 @@ use super::NcfError;
 use super::embeddings::{self, AdamSettings, Coalescer, GradRows, HostTable};
 use super::model::{Arch, NcfNet, Weights};
 
+/// First and second Adam moments per table (a checkpoint's).
+pub(crate) type Moments = (Vec<Vec<f32>>, Vec<Vec<f32>>);
+
 /// The embedding tables being trained (user, item, then the GMF pair for `neumf`), their
 /// coalescers and the global step count of their optimizer.
 pub(crate) struct TableState {
@@ -20,7 +23,7 @@ impl TableState {
         w: &Weights,
         arch: &Arch,
         settings: AdamSettings,
-        moments: Option<(Vec<Vec<f32>>, Vec<Vec<f32>>)>,
+        moments: Option<Moments>,
         step: u64,
     ) -> Self {
         let d = arch.embedding_dim;

@@ -436,13 +436,13 @@ fn run_epoch(
                 .map_err(|e| NcfError::Tensor(format!("reading an embedding gradient: {e:?}")))
         };
         let gx = read(&x, &mut grads)?;
-        for j in 0..2 {
+        for (j, &table_ids) in ids.iter().enumerate().take(2) {
             let g = GradRows {
                 values: &gx,
                 stride: width,
                 offset: j * d,
             };
-            tables.step_table(j, ids[j], g);
+            tables.step_table(j, table_ids, g);
         }
         for (j, leaf) in gmf.iter().enumerate() {
             let g = read(leaf, &mut grads)?;

@@ -117,16 +117,16 @@ pub fn read_histories(path: &Path, cols: &InputColumns, model: &Served) -> Resul
         Served::Als(m) => m.json.decay,
         _ => None,
     };
-    if let (Some(d), Some(ts_col)) = (decay, cols.timestamp.as_deref()) {
-        if names.iter().any(|n| n == ts_col) {
-            let ts = c.timestamps(
-                ts_col,
-                "the history's timestamp column",
-                cols.timestamp_unit,
-            )?;
-            for (s, t) in strength.iter_mut().zip(ts) {
-                *s *= d.factor(t);
-            }
+    if let (Some(d), Some(ts_col)) = (decay, cols.timestamp.as_deref())
+        && names.iter().any(|n| n == ts_col)
+    {
+        let ts = c.timestamps(
+            ts_col,
+            "the history's timestamp column",
+            cols.timestamp_unit,
+        )?;
+        for (s, t) in strength.iter_mut().zip(ts) {
+            *s *= d.factor(t);
         }
     }
     let model_items = &model.ids().items;

@@ -99,7 +99,7 @@ impl DotIndex {
         E: Fn(usize) -> &'e [u32] + Sync,
     {
         let f = self.f;
-        let n_queries = if f == 0 { 0 } else { queries.len() / f };
+        let n_queries = queries.len().checked_div(f).unwrap_or(0);
         let (qb, tile) = block_shape(f);
         let blocks: Vec<Vec<Ranked>> = (0..n_queries.div_ceil(qb))
             .into_par_iter()
@@ -142,6 +142,7 @@ impl DotIndex {
             let tl = tile.min(n - t0);
             let max_norm = self.norms[t0];
             // `!(bound < threshold)` also keeps going on NaN.
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
             let open = |r: usize, tops: &[TopK], qnorm: &[f32]| {
                 !(qnorm[r] * max_norm < tops[r].threshold())
             };
@@ -391,8 +392,8 @@ mod tests {
             |q| &excludes[q][..],
             &bar,
         );
-        for q in 0..3 {
-            let want = brute(&scores, &catalog, &excludes[q], 8);
+        for (q, exclude) in excludes.iter().enumerate().take(3) {
+            let want = brute(&scores, &catalog, exclude, 8);
             assert_eq!(rows_of(&constant, q as u32), want);
             assert_eq!(rows_of(&scored, q as u32), want);
         }

@@ -54,7 +54,7 @@ pub(super) fn multi_day_share(users: &[i64], ts: &[i64]) -> (usize, f64) {
 #[test]
 fn default_start_is_a_utc_midnight_below_1_7e9() {
     assert_eq!(DEFAULT_START % 86_400, 0);
-    assert!(DEFAULT_START <= 1_700_000_000 && 1_700_000_000 - DEFAULT_START < 86_400);
+    const { assert!(DEFAULT_START <= 1_700_000_000 && 1_700_000_000 - DEFAULT_START < 86_400) };
 }
 
 #[test]
