@@ -5,12 +5,20 @@
 //! optimizer state of the dense layers), `order-e.bin` (the row order the next epoch shuffles,
 //! u32 little-endian); then `state.json` names epoch e — it is written last, so a run killed
 //! while saving resumes from the previous complete epoch — and the files of epoch e − 1 go.
+//!
+//! Tensor names: `net.*` (the network), `emb.{j}.state` / `first.{j}.state` (each table as it is
+//! stored, values and Adam moments interleaved per row, `[rows, 3·dim]`), and the best epoch's
+//! `best.net.*`, `best.emb.{j}`, `best.first.{j}` (values only).
 
 use std::path::{Path, PathBuf};
 
+use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
+use super::net::{Arch, CtrNet, NamedTensors};
+use super::tables::Tables;
 use super::{CtrError, EpochReport};
+use crate::ncf::embeddings::HostTable;
 
 /// What `state.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,4 +127,155 @@ pub fn load(dir: &Path, fingerprint: &str) -> Result<Option<Saved>, CtrError> {
         optimizer,
         order,
     }))
+}
+
+/// The best epoch so far: what the trainer keeps and a checkpoint carries.
+pub(super) struct Best {
+    /// Its validation AUC.
+    pub(super) auc: f64,
+    /// 1-based.
+    pub(super) epoch: usize,
+    /// The network in inference mode.
+    pub(super) net: CtrNet,
+    /// Table values (no moments), per field.
+    pub(super) emb: Vec<Vec<f32>>,
+    pub(super) first: Vec<Vec<f32>>,
+}
+
+/// Writes the epoch's checkpoint. The tables are written as they are, borrowed (values and
+/// Adam moments interleaved per row, `[rows, 3·dim]`): copies of tables with millions of rows
+/// were the run's memory peak.
+pub(super) fn save_epoch(
+    dir: &Path,
+    state: &State,
+    net: &CtrNet,
+    tables: &Tables,
+    best: Option<&Best>,
+    optimizer: &[u8],
+    order: &[u32],
+) -> Result<(), CtrError> {
+    let mut owned = prefixed("net.", net.tensors().map_err(CtrError::Tensor)?);
+    if let Some(b) = best {
+        owned.extend(prefixed(
+            "best.net.",
+            b.net.tensors().map_err(CtrError::Tensor)?,
+        ));
+    }
+    let mut named: Vec<(String, Vec<usize>, &[f32])> = owned
+        .iter()
+        .map(|(n, shape, v)| (n.clone(), shape.clone(), &v[..]))
+        .collect();
+    for (name, t) in [("emb", &tables.emb), ("first", &tables.first)] {
+        for (j, t) in t.iter().enumerate() {
+            let shape = vec![t.rows(), 3 * t.dim];
+            named.push((format!("{name}.{j}.state"), shape, t.state()));
+        }
+    }
+    if let Some(b) = best {
+        for (name, t) in [("emb", &b.emb), ("first", &b.first)] {
+            for (j, v) in t.iter().enumerate() {
+                named.push((format!("best.{name}.{j}"), vec![v.len()], v));
+            }
+        }
+    }
+    let tensors: Vec<crate::export::Tensor<'_>> = named
+        .iter()
+        .map(|(name, shape, data)| crate::export::Tensor {
+            name,
+            shape: shape.clone(),
+            data,
+        })
+        .collect();
+    save(dir, state, &tensors, optimizer, order)
+}
+
+/// `tensors` with every name prefixed.
+fn prefixed(prefix: &str, tensors: NamedTensors) -> NamedTensors {
+    tensors
+        .into_iter()
+        .map(|(n, s, v)| (format!("{prefix}{n}"), s, v))
+        .collect()
+}
+
+/// What a checkpoint gives back to the trainer besides the tables (restored in place).
+pub(super) struct Restored {
+    pub(super) net: CtrNet,
+    pub(super) learning_rate: f64,
+    /// Burn's optimizer state of the dense layers, as saved.
+    pub(super) optimizer: Vec<u8>,
+    pub(super) order: Vec<u32>,
+    pub(super) bad_epochs: usize,
+    pub(super) best: Option<Best>,
+    /// The epoch the checkpoint ends, and whether early stopping had ended the run.
+    pub(super) epoch: usize,
+    pub(super) stopped: bool,
+    pub(super) reports: Vec<EpochReport>,
+}
+
+/// Restores `saved` (from `dir`, for messages): the tables into `tables` (values, moments, step,
+/// learning rate), the rest returned; the training network on `devices.0`, the best epoch's on
+/// `devices.1`. A missing or mis-shaped tensor is an error naming it.
+pub(super) fn restore(
+    dir: &Path,
+    saved: Saved,
+    arch: &Arch,
+    tables: &mut Tables,
+    devices: (&Device, &Device),
+) -> Result<Restored, CtrError> {
+    let t = &saved.tensors;
+    let get = |name: &str| t.tensors.get(name).cloned();
+    let bad = |e: String| err(dir, e);
+    let net =
+        CtrNet::from_tensors(arch, &|k: &str| get(&format!("net.{k}")), devices.0).map_err(bad)?;
+    let table = |name: &str, dim: usize| -> Result<HostTable, CtrError> {
+        let state = get(&format!("{name}.state"))
+            .map(|x| x.1)
+            .ok_or_else(|| bad(format!("no tensor `{name}.state`")))?;
+        HostTable::from_state(state, dim)
+            .ok_or_else(|| bad(format!("`{name}.state` is not [rows, 3 × {dim}]")))
+    };
+    for j in 0..tables.emb.len() {
+        tables.emb[j] = table(&format!("emb.{j}"), arch.dim)?;
+    }
+    for j in 0..tables.first.len() {
+        tables.first[j] = table(&format!("first.{j}"), 1)?;
+    }
+    let st = saved.state;
+    tables.step = st.step;
+    tables.settings.learning_rate = st.learning_rate as f32;
+    let best = match st.best {
+        Some((auc, epoch)) => {
+            let net =
+                CtrNet::from_tensors(arch, &|k: &str| get(&format!("best.net.{k}")), devices.1)
+                    .map_err(bad)?;
+            let list = |name: &str, count: usize| -> Result<Vec<Vec<f32>>, CtrError> {
+                (0..count)
+                    .map(|j| {
+                        get(&format!("best.{name}.{j}"))
+                            .map(|x| x.1)
+                            .ok_or_else(|| bad(format!("no tensor `best.{name}.{j}`")))
+                    })
+                    .collect()
+            };
+            Some(Best {
+                auc,
+                epoch,
+                net,
+                emb: list("emb", tables.emb.len())?,
+                first: list("first", tables.first.len())?,
+            })
+        }
+        None => None,
+    };
+    Ok(Restored {
+        net,
+        learning_rate: st.learning_rate,
+        optimizer: saved.optimizer,
+        order: saved.order,
+        bad_epochs: st.bad_epochs,
+        best,
+        epoch: st.epoch,
+        stopped: st.stopped,
+        reports: st.reports,
+    })
 }

@@ -31,6 +31,7 @@ pub mod fields;
 pub mod net;
 pub mod norm;
 pub mod row_column;
+mod tables;
 pub mod train;
 pub mod trained;
 

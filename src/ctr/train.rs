@@ -15,20 +15,19 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
 use std::time::Instant;
 
 use super::batch::{BatchIds, batch_input, dense_input, update};
 use super::calibration::Calibration;
-use super::checkpoint;
+use super::checkpoint::{self, Best};
 use super::clock::{Phase, StepClock};
 use super::device::{DeviceBatch, DeviceTables};
 use super::fields::FieldRows;
 use super::net::{Arch, CtrNet};
+use super::tables::Tables;
 use super::trained::{CtrTrained, logits_with};
 use super::{CtrError, CtrParams, EpochReport};
-use crate::ncf::EmbeddingOptimizer;
-use crate::ncf::embeddings::{AdamSettings, Coalescer, HostTable};
+use crate::ncf::embeddings::AdamSettings;
 use crate::ncf::model::bce_with_logits;
 
 /// A labelled part encoded for the trainer: all of `rows`, or the rows `subset` names (the train
@@ -57,60 +56,6 @@ impl<'a> LabelledRows<'a> {
             Some(s) => s.to_vec(),
             None => (0..self.rows.n as u32).collect(),
         }
-    }
-}
-
-/// The tables of one model: one `[rows, D]` table per field and, for DeepFM, one `[rows, 1]`
-/// first-order table per field.
-struct Tables {
-    emb: Vec<HostTable>,
-    first: Vec<HostTable>,
-    coal_emb: Vec<Coalescer>,
-    coal_first: Vec<Coalescer>,
-    step: u64,
-    settings: AdamSettings,
-}
-
-impl Tables {
-    fn new(
-        sizes: &[usize],
-        dim: usize,
-        with_first: bool,
-        init_std: f64,
-        rng: &mut ChaCha8Rng,
-    ) -> Self {
-        let normal =
-            Normal::new(0.0, init_std).unwrap_or_else(|_| Normal::new(0.0, 1e-4).expect("std"));
-        let mut draw =
-            |n: usize| -> Vec<f32> { (0..n).map(|_| normal.sample(rng) as f32).collect() };
-        let emb: Vec<HostTable> = sizes
-            .iter()
-            .map(|&n| HostTable::new(&draw(n * dim), dim))
-            .collect();
-        let first: Vec<HostTable> = if with_first {
-            sizes.iter().map(|&n| HostTable::new(&draw(n), 1)).collect()
-        } else {
-            Vec::new()
-        };
-        Self {
-            coal_emb: sizes.iter().map(|&n| Coalescer::new(n)).collect(),
-            coal_first: if with_first {
-                sizes.iter().map(|&n| Coalescer::new(n)).collect()
-            } else {
-                Vec::new()
-            },
-            emb,
-            first,
-            step: 0,
-            settings: AdamSettings::new(1e-3, 0.0, EmbeddingOptimizer::LazyAdam),
-        }
-    }
-
-    fn values(&self) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
-        (
-            self.emb.iter().map(HostTable::values).collect(),
-            self.first.iter().map(HostTable::values).collect(),
-        )
     }
 }
 
@@ -222,62 +167,28 @@ pub fn train(
     if let (Some(dir), true) = (checkpoint, resume)
         && let Some(saved) = checkpoint::load(dir, &fingerprint)?
     {
-        let t = &saved.tensors;
-        let get = |name: &str| t.tensors.get(name).cloned();
-        let bad = |e: String| CtrError::Input(format!("checkpoint {}: {e}", dir.display()));
-        net = CtrNet::from_tensors(&arch, &|k: &str| get(&format!("net.{k}")), &device)
-            .map_err(bad)?;
-        let table = |name: &str, dim: usize| -> Result<HostTable, CtrError> {
-            let state = get(&format!("{name}.state"))
-                .map(|x| x.1)
-                .ok_or_else(|| bad(format!("no tensor `{name}.state`")))?;
-            HostTable::from_state(state, dim)
-                .ok_or_else(|| bad(format!("`{name}.state` is not [rows, 3 × {dim}]")))
-        };
-        for j in 0..tables.emb.len() {
-            tables.emb[j] = table(&format!("emb.{j}"), arch.dim)?;
-        }
-        for j in 0..tables.first.len() {
-            tables.first[j] = table(&format!("first.{j}"), 1)?;
-        }
-        let st = saved.state;
-        tables.step = st.step;
-        lr = st.learning_rate;
-        tables.settings.learning_rate = lr as f32;
+        let r = checkpoint::restore(dir, saved, &arch, &mut tables, (&device, &infer))?;
+        net = r.net;
+        lr = r.learning_rate;
         optim = optim
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(saved.optimizer))
-            .map_err(|e| bad(format!("optimizer state unreadable: {e:?}")))?;
-        if saved.order.len() == n {
-            order = saved.order;
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(r.optimizer))
+            .map_err(|e| {
+                CtrError::Input(format!(
+                    "checkpoint {}: optimizer state unreadable: {e:?}",
+                    dir.display()
+                ))
+            })?;
+        if r.order.len() == n {
+            order = r.order;
         }
-        bad_epochs = st.bad_epochs;
-        if let Some((auc, epoch)) = st.best {
-            let bnet =
-                CtrNet::from_tensors(&arch, &|k: &str| get(&format!("best.net.{k}")), &infer)
-                    .map_err(bad)?;
-            let list = |name: &str, count: usize| -> Result<Vec<Vec<f32>>, CtrError> {
-                (0..count)
-                    .map(|j| {
-                        get(&format!("best.{name}.{j}"))
-                            .map(|x| x.1)
-                            .ok_or_else(|| bad(format!("no tensor `best.{name}.{j}`")))
-                    })
-                    .collect()
-            };
-            best = Some((
-                auc,
-                epoch,
-                bnet,
-                list("emb", tables.emb.len())?,
-                list("first", tables.first.len())?,
-            ));
-        }
-        first_epoch = if st.stopped {
+        bad_epochs = r.bad_epochs;
+        best = r.best;
+        first_epoch = if r.stopped {
             params.epochs + 1
         } else {
-            st.epoch + 1
+            r.epoch + 1
         };
-        reports = st.reports;
+        reports = r.reports;
     }
     // This batch's ids, and the next batch's, filled while this batch runs the network.
     let (mut ids, mut next_ids) = (BatchIds::default(), BatchIds::default());
@@ -399,17 +310,9 @@ pub fn train(
                     &valid_rows,
                     &infer,
                 )?;
-                let p: Vec<f32> = z
-                    .iter()
-                    .map(|&z| Calibration::IDENTITY.probability(z))
-                    .collect();
-                let labels: Vec<bool> = valid_labels.iter().map(|&y| y > 0.5).collect();
-                let scores: Vec<f64> = p.iter().map(|&s| f64::from(s)).collect();
+                let (auc, logloss) = valid_figures(&z, &valid_labels);
                 epoch_logits = z;
-                (
-                    crate::metrics::roc_auc(&labels, &scores).ok(),
-                    Some(log_loss(&valid_labels, &p)),
-                )
+                (auc, Some(logloss))
             }
             None => (None, None),
         };
@@ -432,9 +335,15 @@ pub fn train(
         reports.push(report);
         let mut stop = false;
         if let Some(auc) = valid_auc {
-            if best.as_ref().is_none_or(|b| auc > b.0) {
+            if best.as_ref().is_none_or(|b| auc > b.auc) {
                 let (emb, first) = tables.values();
-                best = Some((auc, epoch, net.valid(), emb, first));
+                best = Some(Best {
+                    auc,
+                    epoch,
+                    net: net.valid(),
+                    emb,
+                    first,
+                });
                 best_logits = Some(std::mem::take(&mut epoch_logits));
                 bad_epochs = 0;
             } else {
@@ -453,21 +362,21 @@ pub fn train(
                 learning_rate: lr,
                 step: tables.step,
                 bad_epochs,
-                best: best.as_ref().map(|b| (b.0, b.1)),
+                best: best.as_ref().map(|b| (b.auc, b.epoch)),
                 reports: reports.clone(),
                 stopped: stop,
             };
             let bytes = optim
                 .into_bytes()
                 .map_err(|e| CtrError::Tensor(format!("serialising the optimizer: {e:?}")))?;
-            save_checkpoint(dir, &state, &net, &tables, best.as_ref(), &bytes, &order)?;
+            checkpoint::save_epoch(dir, &state, &net, &tables, best.as_ref(), &bytes, &order)?;
         }
         if stop {
             break;
         }
     }
     let (net, emb, first, best_epoch) = match best {
-        Some((_, epoch, net, emb, first)) => (net, emb, first, epoch),
+        Some(b) => (b.net, b.emb, b.first, b.epoch),
         None => {
             let (emb, first) = tables.values();
             (net.valid(), emb, first, reports.len())
@@ -491,20 +400,24 @@ pub fn train(
             Some(z) if z.len() == valid_rows.len() => z,
             _ => trained.logits(v.rows, &valid_rows)?,
         };
-        if let Some(c) = Calibration::fit(&z, &valid_labels) {
-            let before: Vec<f32> = z
-                .iter()
-                .map(|&z| Calibration::IDENTITY.probability(z))
-                .collect();
-            let after: Vec<f32> = z.iter().map(|&z| c.probability(z)).collect();
-            trained.calibrated_logloss = Some((
-                log_loss(&valid_labels, &before),
-                log_loss(&valid_labels, &after),
-            ));
-            trained.calibration = c;
-        }
+        trained.calibrate(&z, &valid_labels);
     }
     Ok(trained)
+}
+
+/// Validation AUC (none with one class) and log loss of logits `z` against 0/1 `labels`, with
+/// the network's own sigmoid.
+fn valid_figures(z: &[f32], labels: &[f32]) -> (Option<f64>, f64) {
+    let p: Vec<f32> = z
+        .iter()
+        .map(|&z| Calibration::IDENTITY.probability(z))
+        .collect();
+    let classes: Vec<bool> = labels.iter().map(|&y| y > 0.5).collect();
+    let scores: Vec<f64> = p.iter().map(|&s| f64::from(s)).collect();
+    (
+        crate::metrics::roc_auc(&classes, &scores).ok(),
+        log_loss(labels, &p),
+    )
 }
 
 /// A batch's network input: with host tables the gathered rows as leaves; with device tables
@@ -626,64 +539,6 @@ fn update_tables(
         }
     }
     Ok(())
-}
-
-/// Writes the epoch's checkpoint. The tables are written as they are, borrowed (values and
-/// Adam moments interleaved per row, `[rows, 3·dim]`): copies of tables with millions of rows
-/// were the run's memory peak.
-fn save_checkpoint(
-    dir: &std::path::Path,
-    state: &checkpoint::State,
-    net: &CtrNet,
-    tables: &Tables,
-    best: Option<&Best>,
-    optimizer: &[u8],
-    order: &[u32],
-) -> Result<(), CtrError> {
-    let mut owned = prefixed("net.", net.tensors().map_err(CtrError::Tensor)?);
-    if let Some((_, _, bnet, _, _)) = best {
-        owned.extend(prefixed(
-            "best.net.",
-            bnet.tensors().map_err(CtrError::Tensor)?,
-        ));
-    }
-    let mut named: Vec<(String, Vec<usize>, &[f32])> = owned
-        .iter()
-        .map(|(n, shape, v)| (n.clone(), shape.clone(), &v[..]))
-        .collect();
-    for (name, t) in [("emb", &tables.emb), ("first", &tables.first)] {
-        for (j, t) in t.iter().enumerate() {
-            let shape = vec![t.rows(), 3 * t.dim];
-            named.push((format!("{name}.{j}.state"), shape, t.state()));
-        }
-    }
-    if let Some((_, _, _, bemb, bfirst)) = best {
-        for (name, t) in [("emb", bemb), ("first", bfirst)] {
-            for (j, v) in t.iter().enumerate() {
-                named.push((format!("best.{name}.{j}"), vec![v.len()], v));
-            }
-        }
-    }
-    let tensors: Vec<crate::export::Tensor<'_>> = named
-        .iter()
-        .map(|(name, shape, data)| crate::export::Tensor {
-            name,
-            shape: shape.clone(),
-            data,
-        })
-        .collect();
-    checkpoint::save(dir, state, &tensors, optimizer, order)
-}
-
-/// The best epoch so far: validation AUC, epoch, inference network, tables, first-order tables.
-type Best = (f64, usize, CtrNet, Vec<Vec<f32>>, Vec<Vec<f32>>);
-
-/// `tensors` with every name prefixed.
-fn prefixed(prefix: &str, tensors: super::net::NamedTensors) -> super::net::NamedTensors {
-    tensors
-        .into_iter()
-        .map(|(n, s, v)| (format!("{prefix}{n}"), s, v))
-        .collect()
 }
 
 fn epoch_bar(name: &str, epoch: usize, epochs: usize, rows: usize) -> ProgressBar {

@@ -123,6 +123,20 @@ impl CtrTrained {
         Ok(p)
     }
 
+    /// Fits the Platt scaling to the validation logits `z` and 0/1 `labels` and records the
+    /// validation log loss before and after; a model with nothing to fit keeps the identity.
+    pub(super) fn calibrate(&mut self, z: &[f32], labels: &[f32]) {
+        let Some(c) = Calibration::fit(z, labels) else {
+            return;
+        };
+        let with = |c: Calibration| -> Vec<f32> { z.iter().map(|&z| c.probability(z)).collect() };
+        self.calibrated_logloss = Some((
+            super::log_loss(labels, &with(Calibration::IDENTITY)),
+            super::log_loss(labels, &with(c)),
+        ));
+        self.calibration = c;
+    }
+
     /// The network's logits of rows `which` of `rows`, in that order (before calibration).
     pub fn logits(&self, rows: &FieldRows, which: &[u32]) -> Result<Vec<f32>, CtrError> {
         let emb = frozen(&self.emb, self.arch.dim);
