@@ -114,6 +114,20 @@ impl Calibration {
     }
 }
 
+/// Mean binary log loss of probabilities (clipped to [1e-7, 1 − 1e-7], as sklearn).
+pub fn log_loss(labels: &[f32], p: &[f32]) -> f64 {
+    let n = labels.len().max(1) as f64;
+    labels
+        .iter()
+        .zip(p)
+        .map(|(&y, &p)| {
+            let p = f64::from(p).clamp(1e-7, 1.0 - 1e-7);
+            if y > 0.5 { -p.ln() } else { -(1.0 - p).ln() }
+        })
+        .sum::<f64>()
+        / n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

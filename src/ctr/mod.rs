@@ -36,10 +36,11 @@ pub mod train;
 pub mod trained;
 
 pub use calibration::Calibration;
+pub use calibration::log_loss;
 pub use fields::{FieldMap, FieldRows};
 pub use net::{Arch, Kind};
 pub use row_column::RowColumn;
-pub use train::{LabelledRows, log_loss};
+pub use train::LabelledRows;
 pub use trained::CtrTrained;
 
 use serde::{Deserialize, Serialize};

@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
 use super::batch::{BatchIds, batch_input, dense_input, update};
-use super::calibration::Calibration;
+use super::calibration::{Calibration, log_loss};
 use super::checkpoint::{self, Best};
 use super::clock::{Phase, StepClock};
 use super::device::{DeviceBatch, DeviceTables};
@@ -70,20 +70,6 @@ fn dropout_masks(
 ) -> Vec<Tensor<2>> {
     let cut = (p * u32::MAX as f64) as u32;
     crate::ncf::model::dropout_masks(p, hidden, batch, device, || rng.random::<u32>() < cut)
-}
-
-/// Mean binary log loss of probabilities (clipped to [1e-7, 1 − 1e-7], as sklearn).
-pub fn log_loss(labels: &[f32], p: &[f32]) -> f64 {
-    let n = labels.len().max(1) as f64;
-    labels
-        .iter()
-        .zip(p)
-        .map(|(&y, &p)| {
-            let p = f64::from(p).clamp(1e-7, 1.0 - 1e-7);
-            if y > 0.5 { -p.ln() } else { -(1.0 - p).ln() }
-        })
-        .sum::<f64>()
-        / n
 }
 
 /// Trains a CTR model on `train`; `valid` drives early stopping, the learning-rate decay and

@@ -4,7 +4,7 @@
 use burn::prelude::*;
 
 use super::batch::{BatchIds, batch_input};
-use super::calibration::Calibration;
+use super::calibration::{Calibration, log_loss};
 use super::fields::FieldRows;
 use super::net::{Arch, CtrNet};
 use super::{CtrError, EpochReport};
@@ -131,8 +131,8 @@ impl CtrTrained {
         };
         let with = |c: Calibration| -> Vec<f32> { z.iter().map(|&z| c.probability(z)).collect() };
         self.calibrated_logloss = Some((
-            super::log_loss(labels, &with(Calibration::IDENTITY)),
-            super::log_loss(labels, &with(c)),
+            log_loss(labels, &with(Calibration::IDENTITY)),
+            log_loss(labels, &with(c)),
         ));
         self.calibration = c;
     }
