@@ -314,6 +314,40 @@ impl FieldMap {
         out
     }
 
+    /// Per field, the rows of `part` that would go through its OOV row (a sequence row counts
+    /// once when any of its values does): [`Self::encode`]'s `oov_rows` without building the
+    /// encoding (at 57 M rows the test part's was 0.4 GB only to be counted).
+    pub fn oov_rows(&self, part: &Part) -> Vec<usize> {
+        self.fields
+            .iter()
+            .map(|f| {
+                let oov = |c: u32| f.row_of[c as usize] == 0;
+                let count = |codes: &[u32]| codes.iter().filter(|&&c| oov(c)).count();
+                let side = |ids: &[u32]| {
+                    ids.iter()
+                        .filter(|&&i| oov(f.index_codes[i as usize]))
+                        .count()
+                };
+                match f.source {
+                    Source::User => count(&part.user),
+                    Source::Item => count(&part.item),
+                    Source::Row(k) => count(&part.cats[k]),
+                    Source::UserTable(_) => side(&part.user),
+                    Source::ItemTable(_) => side(&part.item),
+                    Source::Sequence(k) => {
+                        let q = &part.seqs[k];
+                        (0..part.len())
+                            .filter(|&r| {
+                                let (a, b) = (q.offsets[r] as usize, q.offsets[r + 1] as usize);
+                                q.codes[a..b].iter().any(|&c| oov(c))
+                            })
+                            .count()
+                    }
+                }
+            })
+            .collect()
+    }
+
     /// An encoding of `n` rows with no field encoded yet.
     fn no_rows(&self, n: usize) -> FieldRows {
         FieldRows {

@@ -175,12 +175,11 @@ pub fn encode(cfg: &RunConfig, ds: &mut Dataset, take_x: bool) -> Encoded {
         t.sort_unstable();
         (t, v)
     });
-    let test_enc = fields.encode(&ds.test, fr);
     let test_oov = fields
         .fields
         .iter()
-        .zip(&test_enc.oov_rows)
-        .map(|(f, &rows)| OovCount {
+        .zip(fields.oov_rows(&ds.test))
+        .map(|(f, rows)| OovCount {
             field: f.name.clone(),
             rows,
         })
