@@ -288,13 +288,13 @@ pub fn train(
             Some(v) => {
                 let frozen_net = net.valid();
                 let z = logits_with(
-                    &arch,
-                    &frozen_net,
+                    (&arch, &frozen_net),
                     &tables.emb,
                     &tables.first,
                     v.rows,
                     &valid_rows,
                     &infer,
+                    &team,
                 )?;
                 let (auc, logloss) = valid_figures(&z, &valid_labels);
                 epoch_logits = z;

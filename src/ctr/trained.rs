@@ -141,36 +141,37 @@ impl CtrTrained {
     pub fn logits(&self, rows: &FieldRows, which: &[u32]) -> Result<Vec<f32>, CtrError> {
         let emb = frozen(&self.emb, self.arch.dim);
         let first = frozen(&self.first, 1);
+        let team = crate::team::Team::from_rayon();
         logits_with(
-            &self.arch,
-            &self.net,
+            (&self.arch, &self.net),
             &emb,
             &first,
             rows,
             which,
             &self.device,
+            &team,
         )
     }
 }
 
-/// The logits of the rows `which` of `rows`, in that order.
+/// The logits of the rows `which` of `rows`, in that order; the host work on `team` (the
+/// trainer's own, between epochs).
 pub(super) fn logits_with(
-    arch: &Arch,
-    net: &CtrNet,
+    (arch, net): (&Arch, &CtrNet),
     emb: &[HostTable],
     first: &[HostTable],
     rows: &FieldRows,
     which: &[u32],
     device: &Device,
+    team: &crate::team::Team,
 ) -> Result<Vec<f32>, CtrError> {
     let mut out = Vec::with_capacity(which.len());
     let mut ids = BatchIds::default();
     let (mut e, mut f) = (Vec::new(), Vec::new());
-    let team = crate::team::Team::from_rayon();
     for chunk in which.chunks(PREDICT_BATCH) {
-        ids.fill(rows, chunk, &team);
+        ids.fill(rows, chunk, team);
         let input = batch_input(
-            arch, emb, first, rows, &ids, chunk, &mut e, &mut f, device, false, &team,
+            arch, emb, first, rows, &ids, chunk, &mut e, &mut f, device, false, team,
         );
         let v = net
             .forward(arch, input, &[])
