@@ -7,8 +7,9 @@
 //! - [`net`]: the shared layers (MLP block with batch norm and dropout, cross layer, FM term) and
 //!   how each model wires them; one short `match` arm per model.
 //! - `batch`: the host-side batch assembly (pooling) and the row-sparse table update.
-//! - [`train`]: host tables with row-sparse lazy Adam, validation, learning-rate decay on plateau,
-//!   early stopping, the best epoch kept.
+//! - [`train`]: the epoch loop over host tables (`tables`: every field's table with its Adam
+//!   moments) with row-sparse lazy Adam, validation, learning-rate decay on plateau, early
+//!   stopping, the best epoch kept; [`checkpoint`]: each epoch saved, and restored on `--resume`.
 //! - [`device`]: the same tables and updates as backend tensors (`tables = "device"`).
 //! - [`trained`]: the trained model (scoring, tensors by name).
 //! - [`calibration`]: Platt scaling of the kept model's logit on the validation part.
