@@ -176,107 +176,50 @@ pub fn train(
         };
         reports = r.reports;
     }
-    // This batch's ids, and the next batch's, filled while this batch runs the network.
-    let (mut ids, mut next_ids) = (BatchIds::default(), BatchIds::default());
-    let (mut e, mut f) = (Vec::new(), Vec::new());
     // Device tables start from the host ones (fresh or resumed) and are the truth while an
     // epoch runs.
     let plain = device.clone().inner();
-    let mut dev = params
+    let dev = params
         .device_tables
         .then(|| DeviceTables::new(&tables.emb, &tables.first, &plain));
-    let mut clock = StepClock::from_env(&plain);
+    let mut learner = Learner { optim, tables, dev };
+    let mut steps = Steps {
+        ids: BatchIds::default(),
+        next_ids: BatchIds::default(),
+        emb: Vec::new(),
+        first: Vec::new(),
+        clock: StepClock::from_env(&plain),
+    };
     let team = crate::team::Team::from_rayon();
+    let place = Place {
+        device: &device,
+        plain: &plain,
+        team: &team,
+    };
     for epoch in first_epoch..=params.epochs {
         let t0 = Instant::now();
         let mut rng = crate::ncf::data::epoch_rng(params.seed, epoch);
         order.shuffle(&mut rng);
         let bar = progress.then(|| epoch_bar(params.name, epoch, params.epochs, n));
-        let mut loss_sum = Tensor::<1>::zeros([1], &device);
         let chunks: Vec<&[u32]> = order.chunks(b).collect();
-        clock.start();
-        ids.fill(train.rows, chunks[0], &team);
-        clock.lap(Phase::Ids);
-        for (k, &chunk) in chunks.iter().enumerate() {
-            let len = chunk.len();
-            if k > 0 {
-                clock.start();
-            }
-            let (input, dbatch) = step_input(
-                &arch,
-                &tables,
-                dev.as_ref(),
-                train.rows,
-                &ids,
-                chunk,
-                (&mut e, &mut f),
-                (&device, &plain),
-                &team,
-            );
-            let (emb_leaf, first_leaf) = (input.emb.clone(), input.first.clone());
-            let y: Vec<f32> = chunk.iter().map(|&r| train.labels[r as usize]).collect();
-            let y = Tensor::<1>::from_data(TensorData::new(y, [len]), &device);
-            let masks = dropout_masks(params.dropout, &arch.hidden, len, &mut rng, &device);
-            clock.lap(Phase::Input);
-            // While this thread runs the network, the team fills the next batch's ids and (host
-            // tables) asks for their table rows, so the next gather and update find them cached.
-            let next = chunks.get(k + 1).map(|c| next_ids.fill_job(train.rows, c));
-            let mut passed = None;
-            let pass = || {
-                let logits = net.forward(&arch, input, &masks);
-                let loss = bce_with_logits(logits, y, 1.0);
-                clock.lap(Phase::Forward);
-                let grads = loss.backward();
-                passed = Some((loss.detach(), grads));
-            };
-            match (&next, dev.is_some()) {
-                (Some(job), false) => team.run(job.parts(), pass, |j| {
-                    job.run(j);
-                    job.prefetch(j, &tables.emb, &tables.first);
-                }),
-                (Some(job), true) => team.run(job.parts(), pass, |j| job.run(j)),
-                (None, _) => pass(),
-            }
-            drop(next);
-            let (loss, mut grads) =
-                passed.ok_or_else(|| CtrError::Tensor("the forward pass did not run".into()))?;
-            loss_sum = loss_sum + loss.mul_scalar(len as f64);
-            let leaf_grads =
-                LeafGrads::take(&emb_leaf, first_leaf.as_ref(), &mut grads, dev.is_some())?;
-            let grads_net = grads;
-            clock.lap(Phase::Backward);
-            tables.step += 1;
-            // The dense layers' optimizer step runs on this thread while the team updates the
-            // tables (host placement); it needs only the network's gradients.
-            let mut stepped = None;
-            let dense_step = || {
-                let grads = GradientsParams::from_grads(grads_net, &net);
-                stepped = Some(optim.step(lr, net, grads));
-            };
-            update_tables(
-                &mut tables,
-                dev.as_mut().zip(dbatch.as_ref()),
-                &ids,
-                leaf_grads,
-                (arch.dim, emb_leaf.dims()[1]),
-                &team,
-                dense_step,
-            )?;
-            std::mem::swap(&mut ids, &mut next_ids);
-            clock.lap(Phase::Update);
-            net = stepped.ok_or_else(|| CtrError::Tensor("the dense step did not run".into()))?;
-            if let Some(bar) = &bar
-                && k % 8 == 7
-            {
-                bar.set_position(((k + 1) * b).min(n) as u64);
-            }
-        }
-        if let Some(line) = clock.take_line(params.name, epoch) {
+        let (stepped, loss_sum) = run_epoch(
+            net,
+            &mut learner,
+            (params, &arch, lr),
+            &train,
+            &chunks,
+            &mut rng,
+            &mut steps,
+            &place,
+            bar.as_ref(),
+        )?;
+        net = stepped;
+        if let Some(line) = steps.clock.take_line(params.name, epoch) {
             eprintln!("{line}");
         }
-        if let Some(dt) = &dev {
+        if let Some(dt) = &learner.dev {
             // Once per epoch: validation, the kept epoch and checkpoints read the host copy.
-            (tables.emb, tables.first) = dt.to_host()?;
+            (learner.tables.emb, learner.tables.first) = dt.to_host()?;
         }
         let total = loss_sum
             .into_data()
@@ -289,8 +232,8 @@ pub fn train(
                 let frozen_net = net.valid();
                 let z = logits_with(
                     (&arch, &frozen_net),
-                    &tables.emb,
-                    &tables.first,
+                    &learner.tables.emb,
+                    &learner.tables.first,
                     v.rows,
                     &valid_rows,
                     &infer,
@@ -322,7 +265,7 @@ pub fn train(
         let mut stop = false;
         if let Some(auc) = valid_auc {
             if best.as_ref().is_none_or(|b| auc > b.auc) {
-                let (emb, first) = tables.values();
+                let (emb, first) = learner.tables.values();
                 best = Some(Best {
                     auc,
                     epoch,
@@ -336,7 +279,7 @@ pub fn train(
                 bad_epochs += 1;
                 if params.lr_decay_on_plateau {
                     lr = (lr * 0.1).max(1e-6);
-                    tables.settings.learning_rate = lr as f32;
+                    learner.tables.settings.learning_rate = lr as f32;
                 }
                 stop = params.early_stopping > 0 && bad_epochs >= params.early_stopping;
             }
@@ -346,16 +289,25 @@ pub fn train(
                 fingerprint: fingerprint.clone(),
                 epoch,
                 learning_rate: lr,
-                step: tables.step,
+                step: learner.tables.step,
                 bad_epochs,
                 best: best.as_ref().map(|b| (b.auc, b.epoch)),
                 reports: reports.clone(),
                 stopped: stop,
             };
-            let bytes = optim
+            let bytes = learner
+                .optim
                 .into_bytes()
                 .map_err(|e| CtrError::Tensor(format!("serialising the optimizer: {e:?}")))?;
-            checkpoint::save_epoch(dir, &state, &net, &tables, best.as_ref(), &bytes, &order)?;
+            checkpoint::save_epoch(
+                dir,
+                &state,
+                &net,
+                &learner.tables,
+                best.as_ref(),
+                &bytes,
+                &order,
+            )?;
         }
         if stop {
             break;
@@ -364,7 +316,7 @@ pub fn train(
     let (net, emb, first, best_epoch) = match best {
         Some(b) => (b.net, b.emb, b.first, b.epoch),
         None => {
-            let (emb, first) = tables.values();
+            let (emb, first) = learner.tables.values();
             (net.valid(), emb, first, reports.len())
         }
     };
@@ -389,6 +341,131 @@ pub fn train(
         trained.calibrate(&z, &valid_labels);
     }
     Ok(trained)
+}
+
+/// The model a step changes besides the network (moved through each step): the network's
+/// optimizer, the host tables and, when they live there, the device tables.
+struct Learner {
+    optim: ModuleOptimizer,
+    tables: Tables,
+    dev: Option<DeviceTables>,
+}
+
+/// What the steps reuse: this batch's ids, the next batch's (filled while this batch runs the
+/// network), the gathered rows, and the step clock.
+struct Steps {
+    ids: BatchIds,
+    next_ids: BatchIds,
+    emb: Vec<f32>,
+    first: Vec<f32>,
+    clock: StepClock,
+}
+
+/// Where the steps run: the training device (autodiff), its plain device, the thread team.
+struct Place<'a> {
+    device: &'a Device,
+    plain: &'a Device,
+    team: &'a crate::team::Team,
+}
+
+/// One epoch's steps over `chunks` (the shuffled rows cut into batches): forward, backward,
+/// every table's update and the network's Adam step at `lr`. Returns the network after the last
+/// step and the loss summed over the rows (a device scalar, read once per epoch).
+#[allow(clippy::too_many_arguments)]
+fn run_epoch(
+    mut net: CtrNet,
+    l: &mut Learner,
+    (params, arch, lr): (&CtrParams, &Arch, f64),
+    train: &LabelledRows<'_>,
+    chunks: &[&[u32]],
+    rng: &mut ChaCha8Rng,
+    s: &mut Steps,
+    place: &Place<'_>,
+    bar: Option<&ProgressBar>,
+) -> Result<(CtrNet, Tensor<1>), CtrError> {
+    let (device, team) = (place.device, place.team);
+    let rows: usize = chunks.iter().map(|c| c.len()).sum();
+    let mut loss_sum = Tensor::<1>::zeros([1], device);
+    s.clock.start();
+    s.ids.fill(train.rows, chunks[0], team);
+    s.clock.lap(Phase::Ids);
+    for (k, &chunk) in chunks.iter().enumerate() {
+        let len = chunk.len();
+        if k > 0 {
+            s.clock.start();
+        }
+        let (input, dbatch) = step_input(
+            arch,
+            &l.tables,
+            l.dev.as_ref(),
+            train.rows,
+            &s.ids,
+            chunk,
+            (&mut s.emb, &mut s.first),
+            (device, place.plain),
+            team,
+        );
+        let (emb_leaf, first_leaf) = (input.emb.clone(), input.first.clone());
+        let y: Vec<f32> = chunk.iter().map(|&r| train.labels[r as usize]).collect();
+        let y = Tensor::<1>::from_data(TensorData::new(y, [len]), device);
+        let masks = dropout_masks(params.dropout, &arch.hidden, len, rng, device);
+        s.clock.lap(Phase::Input);
+        // While this thread runs the network, the team fills the next batch's ids and (host
+        // tables) asks for their table rows, so the next gather and update find them cached.
+        let next = chunks
+            .get(k + 1)
+            .map(|c| s.next_ids.fill_job(train.rows, c));
+        let mut passed = None;
+        let pass = || {
+            let logits = net.forward(arch, input, &masks);
+            let loss = bce_with_logits(logits, y, 1.0);
+            s.clock.lap(Phase::Forward);
+            let grads = loss.backward();
+            passed = Some((loss.detach(), grads));
+        };
+        match (&next, l.dev.is_some()) {
+            (Some(job), false) => team.run(job.parts(), pass, |j| {
+                job.run(j);
+                job.prefetch(j, &l.tables.emb, &l.tables.first);
+            }),
+            (Some(job), true) => team.run(job.parts(), pass, |j| job.run(j)),
+            (None, _) => pass(),
+        }
+        drop(next);
+        let (loss, mut grads) =
+            passed.ok_or_else(|| CtrError::Tensor("the forward pass did not run".into()))?;
+        loss_sum = loss_sum + loss.mul_scalar(len as f64);
+        let leaf_grads =
+            LeafGrads::take(&emb_leaf, first_leaf.as_ref(), &mut grads, l.dev.is_some())?;
+        let grads_net = grads;
+        s.clock.lap(Phase::Backward);
+        l.tables.step += 1;
+        // The dense layers' optimizer step runs on this thread while the team updates the
+        // tables (host placement); it needs only the network's gradients.
+        let mut stepped = None;
+        let dense_step = || {
+            let grads = GradientsParams::from_grads(grads_net, &net);
+            stepped = Some(l.optim.step(lr, net, grads));
+        };
+        update_tables(
+            &mut l.tables,
+            l.dev.as_mut().zip(dbatch.as_ref()),
+            &s.ids,
+            leaf_grads,
+            (arch.dim, emb_leaf.dims()[1]),
+            team,
+            dense_step,
+        )?;
+        std::mem::swap(&mut s.ids, &mut s.next_ids);
+        s.clock.lap(Phase::Update);
+        net = stepped.ok_or_else(|| CtrError::Tensor("the dense step did not run".into()))?;
+        if let Some(bar) = bar
+            && k % 8 == 7
+        {
+            bar.set_position(((k + 1) * params.batch_size).min(rows) as u64);
+        }
+    }
+    Ok((net, loss_sum))
 }
 
 /// Validation AUC (none with one class) and log loss of logits `z` against 0/1 `labels`, with
