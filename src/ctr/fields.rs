@@ -86,6 +86,35 @@ pub struct FieldRows {
     pub oov_rows: Vec<usize>,
 }
 
+/// A labelled part encoded for the trainer: all of `rows`, or the rows `subset` names (the train
+/// and validation parts carved from one encoding share it instead of copying it).
+pub struct LabelledRows<'a> {
+    pub rows: &'a FieldRows,
+    /// 0/1 per row of `rows`.
+    pub labels: &'a [f32],
+    /// The rows of `rows` this part holds; None: every row.
+    pub subset: Option<&'a [u32]>,
+}
+
+impl<'a> LabelledRows<'a> {
+    /// Every row of `rows`.
+    pub fn all(rows: &'a FieldRows, labels: &'a [f32]) -> Self {
+        Self {
+            rows,
+            labels,
+            subset: None,
+        }
+    }
+
+    /// The part's row indices into `rows`.
+    pub(crate) fn indices(&self) -> Vec<u32> {
+        match self.subset {
+            Some(s) => s.to_vec(),
+            None => (0..self.rows.n as u32).collect(),
+        }
+    }
+}
+
 /// 64-bit FNV-1a: stable across runs and platforms (std's hasher is seeded per process).
 pub fn fnv1a(text: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -7,7 +7,7 @@
 //! - [`net`]: the shared layers (MLP block with batch norm and dropout, cross layer, FM term) and
 //!   how each model wires them; one short `match` arm per model.
 //! - `batch`: the host-side batch assembly (pooling) and the row-sparse table update.
-//! - [`train`]: the epoch loop over host tables (`tables`: every field's table with its Adam
+//! - [`train`]: the epoch loop (`step`: one epoch's steps) over host tables (`tables`: every field's table with its Adam
 //!   moments) with row-sparse lazy Adam, validation, learning-rate decay on plateau, early
 //!   stopping, the best epoch kept; [`checkpoint`]: each epoch saved, and restored on `--resume`.
 //! - [`device`]: the same tables and updates as backend tensors (`tables = "device"`).
@@ -32,16 +32,17 @@ pub mod fields;
 pub mod net;
 pub mod norm;
 pub mod row_column;
+mod step;
 mod tables;
 pub mod train;
 pub mod trained;
 
 pub use calibration::Calibration;
 pub use calibration::log_loss;
+pub use fields::LabelledRows;
 pub use fields::{FieldMap, FieldRows};
 pub use net::{Arch, Kind};
 pub use row_column::RowColumn;
-pub use train::LabelledRows;
 pub use trained::CtrTrained;
 
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,9 @@
 //! Hand-worked checks of the CTR layers, the pooling, the gradient and the lazy updates.
 
 use super::fields::FieldRows;
+use super::fields::LabelledRows;
 use super::net::{Arch, CtrNet, Input, Kind, cross_forward, fm_term, gmf_term};
-use super::train::{LabelledRows, train};
+use super::train::train;
 use super::{Backend, CtrParams};
 use burn::module::{Param, ParamId};
 use burn::nn::Linear;
