@@ -16,7 +16,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load, filter, split, train every enabled model, evaluate on the held-out part and write
-    /// the run directory (artifacts/<name>/).
+    /// the run directory (`artifacts/<name>/`).
     Train {
         /// The run config (TOML).
         config: PathBuf,
@@ -33,11 +33,11 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Choose model settings on a validation part carved from the train part ([tune] table),
+    /// Choose model settings on a validation part carved from the train part (`[tune]` table),
     /// retrain the best on the whole train part and evaluate it on test once. Writes the run
     /// directory plus tuning.csv and best.toml.
     Tune {
-        /// The run config (TOML) with a [tune] table.
+        /// The run config (TOML) with a `[tune]` table.
         config: PathBuf,
         /// Override a config key, e.g. --set tune.trials=10 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -107,7 +107,7 @@ pub enum Command {
     /// (--history FILE) from an exported model; items seen in train are excluded.
     #[command(group(clap::ArgGroup::new("target").required(true).args(["user", "all", "history"])))]
     Recommend {
-        /// A run directory (artifacts/<name>) or a model folder (…/als, …/ncf, …/popularity).
+        /// A run directory (`artifacts/<name>`) or a model folder (…/als, …/ncf, …/popularity).
         model_dir: PathBuf,
         /// The user's raw id (negative ids such as DeskDrop's work as is).
         #[arg(long, allow_hyphen_values = true)]
@@ -115,7 +115,7 @@ pub enum Command {
         /// Every user of the model (with -o FILE; see --users, --shard).
         #[arg(long)]
         all: bool,
-        /// Users described by a history file (user,item[,weight] with the training column
+        /// Users described by a history file (`user,item[,weight]` with the training column
         /// names): ALS solves their factors exactly, NCF uses the cold-start row for new users.
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
@@ -180,7 +180,7 @@ pub enum Command {
     Export {
         /// A run directory or one model's folder.
         model_dir: PathBuf,
-        /// The NCF and CTR scorers as ONNX graphs (<model>/model.onnx).
+        /// The NCF and CTR scorers as ONNX graphs (`<model>/model.onnx`).
         #[arg(long)]
         onnx: bool,
     },

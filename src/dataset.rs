@@ -63,7 +63,7 @@ pub struct Dataset {
     pub cat_names: Vec<String>,
     pub cat_levels: Vec<Vec<String>>,
     /// A categorical column left out of the one-hot columns of `x` because it has more than
-    /// [`MAX_LEVELS`] levels: (column, levels). [ncf] refuses to train then.
+    /// [`MAX_LEVELS`] levels: (column, levels). `[ncf]` refuses to train then.
     pub one_hot_skipped: Option<(String, usize)>,
     pub user_side: SideMatrix,
     pub item_side: SideMatrix,

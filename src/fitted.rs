@@ -17,7 +17,7 @@ pub struct TrainOptions {
     pub resume: bool,
     pub quiet: bool,
     /// The half-life of the recent-popularity reference row when a validation part chose it
-    /// (`clickrec tune`); else [`crate::models::RECENT_HALF_LIFE_DAYS`].
+    /// (`clickrec tune`); else [`crate::reference::RECENT_HALF_LIFE_DAYS`].
     pub recent_half_life: Option<f64>,
 }
 

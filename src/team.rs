@@ -5,7 +5,7 @@
 //! Written here rather than with rayon's `join` or `scope`: rayon's idle workers go to sleep
 //! within microseconds, and waking one costs 15–40 µs on the project's 2-core VMs (measured),
 //! as much as the work a step hands it. A member of this team spins while the jobs keep coming
-//! and sleeps only after [`SPIN`] without one, so a trainer's steady stream of small jobs is
+//! and sleeps only after `SPIN` without one, so a trainer's steady stream of small jobs is
 //! picked up at once, and a long pause (validation, a large batch's matrix products on rayon's
 //! threads) leaves the cores to others.
 //!

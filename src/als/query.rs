@@ -47,7 +47,7 @@ impl AlsModel {
     /// (`users.len() × n_items`, row-major) is `score_all(users[r])`, up to f32 rounding. One
     /// matrix product for the block instead of one pass over the item factors per user: at
     /// 40 k items × 128 factors the item matrix (20 MB) no longer fits in cache, and the per-user
-    /// pass is bound by memory bandwidth. Runs on the calling thread ([`gemm_serial`]); rows of
+    /// pass is bound by memory bandwidth. Runs on the calling thread (`gemm_serial`); rows of
     /// out-of-range users are NaN.
     pub fn score_block(&self, users: &[u32], out: &mut [f32]) {
         let (f, n) = (self.factors, self.n_items);

@@ -84,8 +84,8 @@ pub struct RawData {
     pub weight: Option<String>,
     #[serde(default)]
     pub features: Vec<String>,
-    /// Categorical fields: one embedding table per column for the CTR models ([deepfm],
-    /// [dcnv2]); one-hot columns (at most 64 levels) for [ncf].
+    /// Categorical fields: one embedding table per column for the CTR models (`[deepfm]`,
+    /// `[dcnv2]`); one-hot columns (at most 64 levels) for `[ncf]`.
     #[serde(default)]
     pub categorical: Vec<String>,
     /// Multi-valued categorical fields (`"a|b|c"`), embedded as the mean of their values' rows.

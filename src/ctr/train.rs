@@ -2,7 +2,7 @@
 //! with NCF, [`crate::ncf::embeddings`]), Burn's Adam on the dense layers, per-epoch validation
 //! AUC and log loss, learning-rate decay on plateau, early stopping and the best epoch kept.
 //!
-//! Each epoch's steps are [`super::step`]'s; here: the tables and network set up (or restored
+//! Each epoch's steps are `step`'s; here: the tables and network set up (or restored
 //! from a checkpoint), the epochs, validation after each, the kept epoch, checkpoints, and the
 //! calibration fit on validation at the end. `embedding_l2` is L2 on the rows a batch touches
 //! (λ·w added to their gradient), so a step costs O(batch), never O(table).

@@ -52,7 +52,7 @@ pub struct Checkpoint {
     pub optimizer: Bytes,
     pub state: RunState,
     pub best_weights: Option<Weights>,
-    /// Adam moments `(m, v)` of the embedding tables, in [`TableState`] order.
+    /// Adam moments `(m, v)` of the embedding tables, in the trainer's table order (user, item, then the GMF pair).
     pub table_moments: (Vec<Vec<f32>>, Vec<Vec<f32>>),
     /// Steps taken by the embedding optimizer.
     pub table_step: u64,

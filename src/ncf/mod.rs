@@ -21,7 +21,7 @@
 //!
 //! Submodules: [`backend`] (device choice), [`model`] (the Burn module and the loss),
 //! [`data`] (epoch assembly, negative sampling, AUC), [`embeddings`] (host tables and their
-//! row-sparse Adam; `tables`: one run's tables and step count), [`train`] (the epoch loop),
+//! row-sparse Adam; `tables`: one run's tables and step count), [`mod@train`] (the epoch loop),
 //! [`trained`] (the trained model: predict, full ranking), [`checkpoint`] (resumable
 //! checkpoints), [`export`] (safetensors export/load and the plain-loop forward formula).
 

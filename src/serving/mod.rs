@@ -5,7 +5,7 @@
 //! [`modeldir`] finds a model in a directory; [`als`], [`ncf`] and [`served`] load the exported
 //! models (the NCF scorer is plain Rust, the formula a service or numpy uses); [`candidates`]
 //! and [`queries`] say which items and users a call ranks, [`foldin`] turns histories into
-//! users, [`rank`] and [`topk`] compute the top-k, [`output`] writes them; [`score`],
+//! users, [`rank`] and `crate::topk` compute the top-k, [`output`] writes them; [`score`],
 //! [`recommend`] and [`eval`] are the commands.
 
 pub mod als;

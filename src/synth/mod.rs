@@ -14,7 +14,7 @@
 //! * `events`: an interaction log in the style of CI&T DeskDrop (`timestamp, eventType,
 //!   contentId, personId`).
 //!
-//! The result is a polars [`DataFrame`] shaped exactly as if the file had been read from CSV
+//! The result is a polars `DataFrame` shaped exactly as if the file had been read from CSV
 //! (integer columns are `Int64`, strings are `String`), so loaders treat it like a file. The
 //! one exception is the fields' level codes: `Int32`, which halves their memory (a CSV file read
 //! back has them as `Int64`; the loaders read both alike).

@@ -5,7 +5,7 @@
 //! [`space`] parses and checks `[tune.space]` and enumerates the trials, [`carve`] builds the
 //! trials' data (the test part is split off first and never encoded), [`record`] keeps the
 //! finished trials (the `--resume` state, rewritten atomically after each trial) and writes
-//! `tuning.csv`, [`output`] assembles the run directory.
+//! `tuning.csv`, `output` assembles the run directory.
 
 pub mod carve;
 mod output;

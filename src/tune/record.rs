@@ -22,7 +22,7 @@ pub struct TrialRecord {
     pub params: BTreeMap<String, String>,
     /// Validation metrics of the trial's model, flattened (`ndcg_at_k`, `sampled.hr`, …);
     /// `None` where the metric is undefined. Kept as exact text in the state file (see
-    /// [`exact`]), so a resumed run compares the same numbers as an uninterrupted one.
+    /// `exact`), so a resumed run compares the same numbers as an uninterrupted one.
     #[serde(with = "exact")]
     pub metrics: BTreeMap<String, Option<f64>>,
     pub fit_seconds: f64,
