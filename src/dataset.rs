@@ -280,11 +280,7 @@ pub fn build(
     }
     x.sequences = Vec::new();
     if release {
-        x.user = Vec::new();
-        x.item = Vec::new();
-        x.ts = Vec::new();
-        x.weight = Vec::new();
-        x.label = None;
+        // The other per-row columns went in `part_columns`.
         x.event = None;
     }
     let t_features = std::time::Instant::now();

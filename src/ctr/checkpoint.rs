@@ -222,36 +222,38 @@ pub(super) fn restore(
     tables: &mut Tables,
     devices: (&Device, &Device),
 ) -> Result<Restored, CtrError> {
-    let t = &saved.tensors;
-    let get = |name: &str| t.tensors.get(name).cloned();
+    // Networks are copied out of the file's tensors; tables are moved out (no second copy).
+    let mut t = saved.tensors.tensors;
     let bad = |e: String| err(dir, e);
-    let net =
-        CtrNet::from_tensors(arch, &|k: &str| get(&format!("net.{k}")), devices.0).map_err(bad)?;
-    let table = |name: &str, dim: usize| -> Result<HostTable, CtrError> {
-        let state = get(&format!("{name}.state"))
-            .map(|x| x.1)
-            .ok_or_else(|| bad(format!("no tensor `{name}.state`")))?;
-        HostTable::from_state(state, dim)
-            .ok_or_else(|| bad(format!("`{name}.state` is not [rows, 3 × {dim}]")))
+    let net = {
+        let get = |k: &str| t.get(&format!("net.{k}")).cloned();
+        CtrNet::from_tensors(arch, &get, devices.0).map_err(bad)?
     };
-    for j in 0..tables.emb.len() {
-        tables.emb[j] = table(&format!("emb.{j}"), arch.dim)?;
-    }
-    for j in 0..tables.first.len() {
-        tables.first[j] = table(&format!("first.{j}"), 1)?;
+    let mut take = |name: String| t.remove(&name).map(|x| x.1).ok_or(name);
+    for (name, list, dim) in [
+        ("emb", &mut tables.emb, arch.dim),
+        ("first", &mut tables.first, 1),
+    ] {
+        for (j, table) in list.iter_mut().enumerate() {
+            let state =
+                take(format!("{name}.{j}.state")).map_err(|n| bad(format!("no tensor `{n}`")))?;
+            *table = HostTable::from_state(state, dim)
+                .ok_or_else(|| bad(format!("`{name}.{j}.state` is not [rows, 3 × {dim}]")))?;
+        }
     }
     let st = saved.state;
     tables.step = st.step;
     tables.settings.learning_rate = st.learning_rate as f32;
     let best = match st.best {
         Some((auc, epoch)) => {
-            let net =
-                CtrNet::from_tensors(arch, &|k: &str| get(&format!("best.net.{k}")), devices.1)
-                    .map_err(bad)?;
-            let list = |name: &str, count: usize| -> Result<Vec<Vec<f32>>, CtrError> {
+            let net = {
+                let get = |k: &str| t.get(&format!("best.net.{k}")).cloned();
+                CtrNet::from_tensors(arch, &get, devices.1).map_err(bad)?
+            };
+            let mut list = |name: &str, count: usize| -> Result<Vec<Vec<f32>>, CtrError> {
                 (0..count)
                     .map(|j| {
-                        get(&format!("best.{name}.{j}"))
+                        t.remove(&format!("best.{name}.{j}"))
                             .map(|x| x.1)
                             .ok_or_else(|| bad(format!("no tensor `best.{name}.{j}`")))
                     })

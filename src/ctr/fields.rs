@@ -13,6 +13,7 @@
 use serde::Serialize;
 
 use super::row_column::RowColumn;
+use crate::data::Sequence;
 use crate::dataset::{Dataset, Part};
 
 /// Single-valued or multi-valued.
@@ -349,30 +350,12 @@ impl FieldMap {
     pub fn oov_rows(&self, part: &Part) -> Vec<usize> {
         self.fields
             .iter()
-            .map(|f| {
-                let oov = |c: u32| f.row_of[c as usize] == 0;
-                let count = |codes: &[u32]| codes.iter().filter(|&&c| oov(c)).count();
-                let side = |ids: &[u32]| {
-                    ids.iter()
-                        .filter(|&&i| oov(f.index_codes[i as usize]))
-                        .count()
-                };
-                match f.source {
-                    Source::User => count(&part.user),
-                    Source::Item => count(&part.item),
-                    Source::Row(k) => count(&part.cats[k]),
-                    Source::UserTable(_) => side(&part.user),
-                    Source::ItemTable(_) => side(&part.item),
-                    Source::Sequence(k) => {
-                        let q = &part.seqs[k];
-                        (0..part.len())
-                            .filter(|&r| {
-                                let (a, b) = (q.offsets[r] as usize, q.offsets[r + 1] as usize);
-                                q.codes[a..b].iter().any(|&c| oov(c))
-                            })
-                            .count()
-                    }
-                }
+            .map(|f| match f.levels(part) {
+                Levels::Single { codes, by_index } => codes
+                    .iter()
+                    .filter(|&&c| f.single_row(c, by_index) == 0)
+                    .count(),
+                Levels::Sequence(q) => f.sequence_oov_rows(q),
             })
             .collect()
     }
@@ -389,37 +372,67 @@ impl FieldMap {
     /// Encodes field `j` of `part` into `out` (a single field's column or a sequence field's
     /// CSR rows, and its OOV count); fields are encoded in field order.
     fn encode_field(&self, j: usize, part: &Part, out: &mut FieldRows) {
-        let n = part.len();
         let f = &self.fields[j];
-        let row = |c: u32| f.row_of[c as usize];
-        let side = |ids: &[u32]| {
-            RowColumn::collect(
-                f.rows,
-                n,
-                ids.iter().map(|&i| row(f.index_codes[i as usize])),
-            )
-        };
-        let col = |codes: &[u32]| RowColumn::collect(f.rows, n, codes.iter().map(|&c| row(c)));
-        let rows = match f.source {
-            Source::User => col(&part.user),
-            Source::Item => col(&part.item),
-            Source::Row(k) => col(&part.cats[k]),
-            Source::UserTable(_) => side(&part.user),
-            Source::ItemTable(_) => side(&part.item),
-            Source::Sequence(k) => {
-                let q = &part.seqs[k];
-                let rows: Vec<u32> = q.codes.iter().map(|&c| row(c)).collect();
-                out.oov_rows[j] = (0..n)
-                    .filter(|&r| {
-                        rows[q.offsets[r] as usize..q.offsets[r + 1] as usize].contains(&0)
-                    })
-                    .count();
-                out.multi.push((q.offsets.clone(), rows));
-                return;
+        match f.levels(part) {
+            Levels::Single { codes, by_index } => {
+                let rows = codes.iter().map(|&c| f.single_row(c, by_index));
+                let col = RowColumn::collect(f.rows, part.len(), rows);
+                out.oov_rows[j] = col.oov_rows();
+                out.single.push(col);
             }
+            Levels::Sequence(q) => {
+                let rows: Vec<u32> = q.codes.iter().map(|&c| f.row_of[c as usize]).collect();
+                out.oov_rows[j] = f.sequence_oov_rows(q);
+                out.multi.push((q.offsets.clone(), rows));
+            }
+        }
+    }
+}
+
+/// Where a field's level codes stand in a part.
+enum Levels<'a> {
+    /// One code per row: the level code itself, or with `by_index` (side-table fields) the
+    /// row's user (item) index, whose level code is the field's `index_codes[index]`.
+    Single { codes: &'a [u32], by_index: bool },
+    /// A sequence column: each row's level codes.
+    Sequence(&'a Sequence),
+}
+
+impl Field {
+    /// The field's codes in `part`.
+    fn levels<'a>(&self, part: &'a Part) -> Levels<'a> {
+        let single = |codes: &'a [u32], by_index| Levels::Single { codes, by_index };
+        match self.source {
+            Source::User => single(&part.user, false),
+            Source::Item => single(&part.item, false),
+            Source::Row(k) => single(&part.cats[k], false),
+            Source::UserTable(_) => single(&part.user, true),
+            Source::ItemTable(_) => single(&part.item, true),
+            Source::Sequence(k) => Levels::Sequence(&part.seqs[k]),
+        }
+    }
+
+    /// The table row of one code of [`Levels::Single`].
+    #[inline]
+    fn single_row(&self, code: u32, by_index: bool) -> u32 {
+        let level = if by_index {
+            self.index_codes[code as usize]
+        } else {
+            code
         };
-        out.oov_rows[j] = rows.oov_rows();
-        out.single.push(rows);
+        self.row_of[level as usize]
+    }
+
+    /// Rows of a sequence column with at least one value on the OOV row.
+    fn sequence_oov_rows(&self, q: &Sequence) -> usize {
+        q.offsets
+            .windows(2)
+            .filter(|w| {
+                q.codes[w[0] as usize..w[1] as usize]
+                    .iter()
+                    .any(|&c| self.row_of[c as usize] == 0)
+            })
+            .count()
     }
 }
 

@@ -162,18 +162,15 @@ impl HostTable {
         }
     }
 
-    /// Asks the CPU to bring the rows `ids` (values and moments, every cache line of each row's
-    /// run, also when it straddles one more line than its length suggests) into the cache: the
-    /// trainers call it before the random reads of a batch's assembly and update.
+    /// Asks the CPU to bring the rows `ids` (values and moments: every cache line of each row's
+    /// run) into the cache: the trainers call it before the random reads of a batch's assembly
+    /// and update.
     pub fn prefetch(&self, ids: &[i32]) {
         let run = 3 * self.dim;
         for &r in ids {
             let start = run * r as usize;
             if let Some(row) = self.data.get(start..start + run) {
                 prefetch_slice(row);
-                if let Some(last) = row.last() {
-                    prefetch(last);
-                }
             }
         }
     }
@@ -191,7 +188,7 @@ impl HostTable {
 
 /// Prefetches the cache line holding `x` (a hint: never faults, changes no value).
 #[inline]
-pub fn prefetch<T>(x: &T) {
+fn prefetch<T>(x: &T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
@@ -202,19 +199,17 @@ pub fn prefetch<T>(x: &T) {
     let _ = x;
 }
 
-/// Prefetches every cache line of `v` (a hint: never faults, changes no value).
+/// Prefetches every cache line `v` touches (a hint: never faults, changes no value): one
+/// address per 64 bytes from its start, and its last element, whose line a slice that does
+/// not start on a line boundary reaches beyond those steps.
 #[inline]
 pub fn prefetch_slice(v: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        for k in (0..v.len()).step_by(16) {
-            // SAFETY: prefetching is a hint that cannot fault; the address is inside `v`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(v.as_ptr().add(k).cast()) };
-        }
+    for x in v.iter().step_by(16) {
+        prefetch(x);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
+    if let Some(last) = v.last() {
+        prefetch(last);
+    }
 }
 
 /// The distinct ids of a batch in first-occurrence order and each occurrence's position among
